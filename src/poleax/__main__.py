@@ -1,0 +1,3 @@
+from poleax.cli import main
+
+raise SystemExit(main())

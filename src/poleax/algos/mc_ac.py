@@ -1,0 +1,125 @@
+"""The tutorial's Monte-Carlo advantage actor-critic (REINFORCE with a learned baseline).
+
+Each update plays ``num_envs`` whole episodes from a reset, as one fixed-length ``lax.scan`` of
+the env's step cap with the steps after an episode's end masked out. Returns
+``G[t] = r[t] + gamma * G[t + 1]`` (the time limit counts as an end, as in the tutorial) are
+normalised per episode, then one Adam step on
+
+    sum_t -log pi(a_t | s_t) * (G_t - V(s_t))  +  sum_t Huber(V(s_t), G_t)
+
+averaged over the episodes. As posted, ``G - V`` is not detached, so the actor loss also
+trains the critic; ``detach_advantage`` gives the textbook gradient. A running reward
+``r = 0.05 * episode_return + 0.95 * r`` follows the episodes; under the running-reward stop
+rule, updates stop (parameters frozen) at the first episode where it passes the threshold.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from poleax.algos.base import (
+    Algorithm,
+    TrainState,
+    critic_loss,
+    make_optimizer,
+    network_spec,
+)
+from poleax.config import TrainConfig
+from poleax.networks import apply, init_params
+from poleax.returns import discounted_returns, normalize
+from poleax.rollout import rollout, start
+
+#: The tutorial's eps: float32 machine epsilon.
+RETURN_EPS = float(np.finfo(np.float32).eps)
+
+
+def episode_mask(dones: jax.Array) -> jax.Array:
+    """True on the steps of each column's first episode, its last step included."""
+    ended_before = jnp.cumsum(dones, axis=0) - dones > 0
+    return ~ended_before
+
+
+def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
+    """Build the Monte-Carlo actor-critic of ``config``."""
+    spec = network_spec(config)
+    cap = env_params.max_steps_in_episode
+    episodes_per_chunk = max(config.log_every_episodes, round(config.eval_every / cap))
+    updates_per_chunk = max(1, episodes_per_chunk // config.num_envs)
+    max_updates = -(-config.total_steps // config.num_envs)  # every episode is >= 1 step
+    optimizer = make_optimizer(config, max_updates)
+    stop_on_running_reward = config.stop_rule == "running-reward"
+
+    def init(key: jax.Array) -> TrainState:
+        params_key, train_key = jax.random.split(key)
+        params = init_params(params_key, spec)
+        extra = {
+            "running_reward": jnp.float32(0.0),
+            "episodes": jnp.int32(0),
+            "stopped": jnp.bool_(False),
+        }
+        return TrainState(params, optimizer.init(params), None, train_key, jnp.int32(0), extra)
+
+    def loss_fn(params, obs, actions, returns, mask):
+        logits, values = apply(params, obs, spec)
+        log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], -1)[..., 0]
+        baseline = jax.lax.stop_gradient(values) if config.detach_advantage else values
+        actor = -(log_prob * (returns - baseline) * mask).sum(0)
+        critic = (critic_loss(values, returns, config.critic_loss) * mask).sum(0)
+        aux = {"losses/policy_loss": actor.mean(), "losses/value_loss": critic.mean()}
+        return (actor + critic).mean(), aux
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def play_and_learn(state: TrainState):
+        key, reset_key, rollout_key = jax.random.split(state.key, 3)
+        envs = start(env, env_params, reset_key, config.num_envs)
+        _, traj = rollout(env, env_params, spec, state.params, envs, rollout_key, cap)
+        dones = traj.terminated | traj.truncated
+        mask = episode_mask(dones).astype(traj.reward.dtype)
+        returns = discounted_returns(traj.reward, dones, config.gamma)
+        if config.normalize_returns:
+            returns = normalize(returns, mask, eps=RETURN_EPS)
+        (_, aux), grads = grad_fn(state.params, traj.obs, traj.action, returns, mask)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+
+        episode_returns = (traj.reward * mask).sum(0)
+
+        def follow(running, episode_return):
+            running = 0.05 * episode_return + 0.95 * running
+            return running, running
+
+        running, _ = jax.lax.scan(follow, state.extra["running_reward"], episode_returns)
+        extra = {
+            "running_reward": running,
+            "episodes": state.extra["episodes"] + config.num_envs,
+            "stopped": stop_on_running_reward & (running > config.running_reward_threshold),
+        }
+        metrics = {
+            **aux,
+            "charts/episodic_return": episode_returns.mean(),
+            "charts/episodes": jnp.int32(config.num_envs),
+            "charts/running_reward": running,
+            "charts/env_steps": mask.sum().astype(jnp.int32),
+        }
+        return TrainState(params, opt_state, None, key, state.update + 1, extra), metrics
+
+    def frozen(state: TrainState):
+        zero = jnp.float32(0.0)
+        metrics = {
+            "losses/policy_loss": zero,
+            "losses/value_loss": zero,
+            "charts/episodic_return": jnp.float32(jnp.nan),
+            "charts/episodes": jnp.int32(0),
+            "charts/running_reward": state.extra["running_reward"],
+            "charts/env_steps": jnp.int32(0),
+        }
+        return state, metrics
+
+    def update(state: TrainState):
+        return jax.lax.cond(state.extra["stopped"], frozen, play_and_learn, state)
+
+    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates)

@@ -1,0 +1,126 @@
+"""PPO, A2C and the one-step TD actor-critic: one update, three configurations.
+
+Each update collects ``num_steps`` steps of ``num_envs`` envs, computes GAE (bootstrapping at
+truncation from the final observation, never at termination), then takes ``epochs`` passes of
+``minibatches`` gradient steps. PPO clips the probability ratio; A2C and TD-AC use the plain
+policy gradient with one pass and one minibatch. TD-AC is A2C with one-step rollouts,
+``gae_lambda = 0`` (the TD error is the advantage) and separate actor and critic networks.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from poleax.algos.base import (
+    Algorithm,
+    TrainState,
+    critic_loss,
+    make_optimizer,
+    network_spec,
+)
+from poleax.config import TrainConfig
+from poleax.networks import apply, init_params
+from poleax.returns import gae, normalize
+from poleax.rollout import rollout, start
+
+
+def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
+    """Build the on-policy learner ``config.algo`` (ppo, a2c or td-ac) describes."""
+    spec = network_spec(config)
+    batch_size = config.num_envs * config.num_steps
+    minibatch_size = batch_size // config.minibatches
+    updates_per_chunk = max(1, round(config.eval_every / batch_size))
+    chunks = -(-config.total_steps // (updates_per_chunk * batch_size))
+    max_updates = chunks * updates_per_chunk
+    optimizer = make_optimizer(config, max_updates * config.epochs * config.minibatches)
+    clipped = config.algo == "ppo"
+
+    def init(key: jax.Array) -> TrainState:
+        params_key, env_key, train_key = jax.random.split(key, 3)
+        params = init_params(params_key, spec)
+        envs = start(env, env_params, env_key, config.num_envs)
+        return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), {})
+
+    def loss_fn(params, batch, advantages, targets):
+        logits, values = apply(params, batch.obs, spec)
+        log_probs = jax.nn.log_softmax(logits)
+        log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], 1)[:, 0]
+        if config.normalize_advantages:
+            advantages = normalize(advantages)
+        log_ratio = log_prob - batch.log_prob
+        ratio = jnp.exp(log_ratio)
+        if clipped:
+            clipped_ratio = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
+            policy_loss = -jnp.minimum(ratio * advantages, clipped_ratio * advantages).mean()
+        else:
+            policy_loss = -(log_prob * advantages).mean()
+        value_loss = critic_loss(values, targets, config.critic_loss).mean()
+        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
+        total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+        aux = {
+            "losses/policy_loss": policy_loss,
+            "losses/value_loss": value_loss,
+            "losses/entropy": entropy,
+            "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+            "losses/clipfrac": (jnp.abs(ratio - 1.0) > config.clip_eps).mean(),
+        }
+        return total, aux
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def update(state: TrainState):
+        key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
+        envs, traj = rollout(
+            env, env_params, spec, state.params, state.rollout, rollout_key, config.num_steps
+        )
+        advantages, targets = gae(
+            traj.reward,
+            traj.value,
+            traj.next_value,
+            traj.terminated,
+            traj.truncated,
+            config.gamma,
+            config.gae_lambda,
+        )
+        flat = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), traj)
+        flat_adv, flat_targets = advantages.reshape(-1), targets.reshape(-1)
+
+        def minibatch_step(carry, indices):
+            params, opt_state = carry
+            batch = jax.tree.map(lambda x: x[indices], flat)
+            (_, aux), grads = grad_fn(params, batch, flat_adv[indices], flat_targets[indices])
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), aux
+
+        def epoch(carry, epoch_key):
+            order = jax.random.permutation(epoch_key, batch_size)
+            return jax.lax.scan(
+                minibatch_step, carry, order.reshape(config.minibatches, minibatch_size)
+            )
+
+        (params, opt_state), aux = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, config.epochs)
+        )
+        metrics = {name: value[-1].mean() for name, value in aux.items()}
+        metrics.update(episode_metrics(traj.episode_return, traj.terminated | traj.truncated))
+        metrics["losses/explained_variance"] = explained_variance(traj.value, targets)
+        metrics["charts/env_steps"] = jnp.int32(batch_size)
+        new_state = TrainState(params, opt_state, envs, key, state.update + 1, state.extra)
+        return new_state, metrics
+
+    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates)
+
+
+def episode_metrics(episode_return: jax.Array, ended: jax.Array) -> dict[str, jax.Array]:
+    """Mean return and count of the episodes that ended in a rollout (NaN mean if none)."""
+    count = ended.sum()
+    mean = jnp.where(count > 0, (episode_return * ended).sum() / jnp.maximum(count, 1), jnp.nan)
+    return {"charts/episodic_return": mean, "charts/episodes": count.astype(jnp.int32)}
+
+
+def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
+    """``1 - Var(targets - values) / Var(targets)``: 1 is a perfect critic, 0 a constant one."""
+    var = jnp.var(targets)
+    return jnp.where(var > 0, 1.0 - jnp.var(targets - values) / var, jnp.nan)

@@ -1,0 +1,51 @@
+"""The Python API: ``train``, ``load`` and ``evaluate``, in the manner of Stable-Baselines3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from poleax.policy import Policy
+
+
+def train(
+    env: str = "CartPole-v0",
+    algo: str = "ppo",
+    seed: int = 0,
+    preset: str | None = None,
+    out: str | Path | None = None,
+    gifs: bool = True,
+    progress: bool = False,
+    **overrides: Any,
+):
+    """Train and write a run folder; return the ``Run`` (``.path``, ``.summary``, ``.policy()``).
+
+    ``overrides`` are any ``TrainConfig`` fields, e.g. ``total_steps=50_000, lr=3e-4``.
+    """
+    from poleax.config import build_config
+    from poleax.run import run_training
+
+    config = build_config(algo=algo, env=env, preset=preset, seed=seed, **overrides)
+    return run_training(config, out=out, gifs=gifs, progress=progress)
+
+
+def load(path: str | Path, seed_index: int = 0) -> Policy:
+    """The delivered policy of a run folder (seed ``seed_index`` of a multi-seed run)."""
+    from poleax.checkpoint import load_policy_params
+    from poleax.networks import NetworkSpec
+
+    params, meta = load_policy_params(path, seed_index)
+    spec = NetworkSpec.from_dict(meta["network"])
+    return Policy(params, spec, meta["env"], meta["algo"], meta)
+
+
+def evaluate(
+    policy: Policy,
+    env_id: str | None = None,
+    episodes: int = 100,
+    seed: int = 10_000,
+) -> dict[str, Any]:
+    """Greedy and sampled mean returns on gymnasium's CartPole, and whether each is solved."""
+    from poleax.reference import evaluate_both
+
+    return evaluate_both(policy, env_id or policy.env_id, episodes, seed)

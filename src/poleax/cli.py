@@ -1,0 +1,327 @@
+"""The ``poleax`` command. Imports nothing heavy until a subcommand runs, so ``--help`` is fast.
+
+Exit status: 0 done, 1 training failed (e.g. non-finite values), 2 bad input, 128 + signal
+number when interrupted (the last checkpoint is saved first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from poleax._version import __version__
+from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 64,64; got {text!r}") from None
+    if not widths:
+        raise argparse.ArgumentTypeError("expected at least one width, like 64,64")
+    return widths
+
+
+def _number(kind: type):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            name = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {name}; got {text!r}") from None
+        if kind is float and value != value:
+            raise argparse.ArgumentTypeError("expected a number; got nan")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _default_text(name: str, base: Any) -> str:
+    others = [
+        f"{algo} {_show(values[name])}"
+        for algo, values in ALGO_DEFAULTS.items()
+        if name in values and values[name] != base
+    ]
+    text = f"default: {_show(base)}"
+    return f"{text}; {', '.join(others)}" if others else text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    for f in fields(TrainConfig):
+        if f.name in ("preset",):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        base = f.default if f.default is not MISSING else None
+        help_text = f"{f.metadata['help']} ({_default_text(f.name, base)})"
+        choices = f.metadata.get("choices")
+        if isinstance(base, bool):
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        elif f.name == "hidden":
+            parser.add_argument(flag, dest=f.name, type=_widths, default=None, help=help_text)
+        else:
+            kind = type(base) if base is not None else str
+            kind = _number(kind) if kind in (int, float) else kind
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                type=kind,
+                default=None,
+                choices=choices,
+                help=help_text,
+                metavar=None if choices else f.name.upper(),
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="poleax",
+        description="Train actor-critic agents on CartPole, fast (jit-compiled JAX).",
+    )
+    parser.add_argument("--version", action="version", version=f"poleax {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser(
+        "train",
+        help="train an agent and write a run folder",
+        description="Train an agent. With no options: PPO on CartPole-v0 until solved.",
+    )
+    train.add_argument("--config", type=Path, help="config.json of an earlier run or sweep")
+    train.add_argument("--preset", choices=tuple(PRESETS), help="named preset (tutorial)")
+    train.add_argument("--out", type=Path, help="run folder (default runs/<env>__<algo>__...)")
+    train.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
+    train.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
+    _add_config_flags(train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's CartPole")
+    evaluate.add_argument("run", type=Path, metavar="RUN")
+    evaluate.add_argument("--episodes", type=_number(int), default=100, help="(default: 100)")
+    evaluate.add_argument(
+        "--seed",
+        type=_number(int),
+        default=10_000,
+        help="reset seed of the first episode (default: 10000)",
+    )
+    evaluate.add_argument("--env", help="environment id (default: the run's)")
+    evaluate.add_argument(
+        "--seed-index",
+        type=_number(int),
+        default=0,
+        help="which seed of a multi-seed run (default: 0)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
+    render.add_argument("run", type=Path, metavar="RUN")
+    render.add_argument("--out", type=Path, required=True, help="FILE.gif or FILE.mp4")
+    render.add_argument("--seed", type=_number(int), default=0, help="episode seed (default: 0)")
+    render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
+    render.add_argument("--seed-index", type=_number(int), default=0)
+
+    report = sub.add_parser("report", help="(re)write a run's report.html")
+    report.add_argument("run", type=Path, metavar="RUN")
+
+    play = sub.add_parser("play", help="watch a run's policy in a window")
+    play.add_argument("run", type=Path, metavar="RUN")
+    play.add_argument("--episodes", type=_number(int), default=1)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"poleax {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from poleax.config import build_config, load_config
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "preset"}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.config is not None:
+        base = load_config(args.config).to_dict()
+        if args.preset:
+            base["preset"] = args.preset
+        return TrainConfig.from_dict({**base, **overrides})
+    algo, env = overrides.pop("algo", None), overrides.pop("env", None)
+    return build_config(algo=algo, env=env, preset=args.preset, **overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from poleax.config import load_config
+
+    if args.resume is not None:
+        if (
+            args.config
+            or args.preset
+            or any(
+                getattr(args, f.name) is not None for f in fields(TrainConfig) if f.name != "preset"
+            )
+        ):
+            raise ConfigError("--resume takes the run's own config; drop the other settings")
+        from poleax.checkpoint import read_meta
+
+        read_meta(args.resume)
+        config = load_config(args.resume / "config.json")
+    else:
+        config = _config_from_args(args)
+    from poleax.checkpoint import CheckpointError
+    from poleax.run import RunInterrupted, print_files, run_training
+    from poleax.trainer import TrainingError
+
+    try:
+        run = run_training(
+            config,
+            out=args.out,
+            resume=args.resume,
+            gifs=not args.no_gifs,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            tensorboard=args.tensorboard,
+        )
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    except RunInterrupted as stop:
+        print(f"poleax train: {stop}", file=sys.stderr)
+        return 128 + int(stop.signum)
+    except TrainingError as error:
+        print(f"poleax train: error: {error}", file=sys.stderr)
+        return 1
+    print_files(run)
+    return 0
+
+
+def _load_policy(run: Path, seed_index: int):
+    from poleax.api import load
+    from poleax.checkpoint import CheckpointError
+
+    try:
+        return load(run, seed_index=seed_index)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from poleax.envs.registry import check_env_id
+    from poleax.reference import evaluate_both
+
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1; got {args.episodes}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0; got {args.seed}")
+    policy = _load_policy(args.run, args.seed_index)
+    env_id = check_env_id(args.env or policy.env_id)
+    result = evaluate_both(policy, env_id, args.episodes, args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{env_id}, {args.episodes} episodes from reset seed {args.seed}:")
+    for mode in ("greedy", "sampled"):
+        r = result[mode]
+        print(f"  {mode:<8} mean {r['mean']:7.2f} ± {r['std']:6.2f}  solved: {r['solved']}")
+    verdict = "solved" if result["solved"] else "not solved"
+    print(f"  {verdict} (threshold {result['threshold']:g})")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from poleax.render import render_episode
+
+    if args.out.suffix.lower() not in (".gif", ".mp4"):
+        raise ConfigError(f"--out must end in .gif or .mp4; got {args.out.name}")
+    if not args.out.parent.exists() or not os.access(args.out.parent, os.W_OK):
+        raise ConfigError(f"cannot write to {args.out.parent}")
+    policy = _load_policy(args.run, args.seed_index)
+    try:
+        path, length = render_episode(
+            policy.env_id, policy.params, policy.spec, args.out, args.seed, not args.sampled
+        )
+    except RuntimeError as error:
+        raise ConfigError(str(error)) from None
+    print(f"wrote {path} ({length} steps)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from poleax.checkpoint import CheckpointError, read_meta
+    from poleax.report import write_report
+
+    try:
+        read_meta(args.run)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    if not (args.run / "summary.json").exists():
+        raise ConfigError(f"run {args.run} is not complete (no summary.json); resume it first")
+    print(f"wrote {write_report(args.run)}")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    policy = _load_policy(args.run, 0)
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise ConfigError(
+            "no display found (DISPLAY is not set); write a video instead: "
+            f"poleax render {args.run} --out play.gif"
+        )
+    import gymnasium as gym
+
+    env = gym.make(policy.env_id, render_mode="human")
+    try:
+        for episode in range(args.episodes):
+            obs, _ = env.reset(seed=episode)
+            done, total = False, 0.0
+            while not done:
+                obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
+                total += float(reward)
+                done = terminated or truncated
+            print(f"episode {episode}: return {total:.0f}")
+    finally:
+        env.close()
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "render": cmd_render,
+    "report": cmd_report,
+    "play": cmd_play,
+}

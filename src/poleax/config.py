@@ -1,0 +1,239 @@
+"""Training configuration: one frozen dataclass, presets, and validation (no jax import)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from poleax.envs.registry import ENV_IDS, check_env_id
+
+ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message says which and what is accepted."""
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; ``config.json`` holds one, and reruns it."""
+
+    env: str = _f("CartPole-v0", "environment id", choices=tuple(ENV_IDS))
+    algo: str = _f("ppo", "algorithm", choices=ALGOS)
+    preset: str | None = _f(None, "named preset the other values started from")
+    seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i")
+    seeds: int = _f(1, "number of seeds trained at once in one vmapped call")
+    total_steps: int = _f(100_000, "env-step budget per seed")
+    num_envs: int = _f(8, "parallel environments per seed")
+    num_steps: int = _f(32, "rollout length per env per update (ppo, a2c, td-ac)")
+    lr: float = _f(1e-3, "learning rate")
+    lr_schedule: str = _f("linear", "learning-rate schedule", choices=("constant", "linear"))
+    gamma: float = _f(0.98, "discount factor, in (0, 1]")
+    gae_lambda: float = _f(0.8, "GAE lambda, in [0, 1]")
+    epochs: int = _f(20, "passes over each rollout (ppo)")
+    minibatches: int = _f(1, "minibatches per epoch; must divide num_envs * num_steps")
+    clip_eps: float = _f(0.2, "PPO clip range")
+    ent_coef: float = _f(0.0, "entropy bonus coefficient")
+    vf_coef: float = _f(0.5, "value-loss coefficient")
+    max_grad_norm: float = _f(0.5, "global gradient-norm clip (0: off)")
+    adam_eps: float = _f(1e-5, "Adam epsilon")
+    normalize_advantages: bool = _f(True, "normalise advantages per minibatch")
+    hidden: tuple[int, ...] = _f((64, 64), "hidden layer widths, comma separated")
+    activation: str = _f("tanh", "hidden activation", choices=("relu", "tanh"))
+    shared_trunk: bool = _f(False, "one trunk with actor and critic heads")
+    init: str = _f("orthogonal", "weight init", choices=("glorot", "orthogonal"))
+    critic_loss: str = _f("mse", "critic loss", choices=("mse", "huber"))
+    detach_advantage: bool = _f(True, "mc-ac: no actor-loss gradient through the critic")
+    normalize_returns: bool = _f(True, "mc-ac: normalise each episode's returns")
+    eval_every: int = _f(2048, "env steps between evaluations (rounded to whole updates)")
+    eval_episodes: int = _f(100, "episodes per evaluation")
+    stop_when_solved: bool = _f(True, "stop at the first evaluation that passes")
+    stop_rule: str = _f(
+        "eval", "what 'solved' means while training", choices=("eval", "running-reward")
+    )
+    running_reward_threshold: float = _f(195.0, "running-reward stop rule threshold")
+    log_every_episodes: int = _f(10, "running-reward rule: a log line every N episodes")
+    lang: str = _f("zh", "language of the running-reward log lines", choices=("zh", "en"))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        values = dict(data)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return validate(cls(**values))
+
+
+# Tuned defaults per algorithm; env-specific values below override them.
+ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ppo": {},
+    "a2c": {
+        "num_envs": 16,
+        "num_steps": 8,
+        "lr": 3e-3,
+        "gamma": 0.99,
+        "gae_lambda": 0.9,
+        "epochs": 1,
+        "minibatches": 1,
+        "ent_coef": 0.0,
+        "lr_schedule": "linear",
+    },
+    "td-ac": {
+        "num_envs": 16,
+        "num_steps": 1,
+        "lr": 1e-3,
+        "gamma": 0.99,
+        "gae_lambda": 0.0,
+        "epochs": 1,
+        "minibatches": 1,
+        "normalize_advantages": False,
+        "max_grad_norm": 0.0,
+        "vf_coef": 1.0,
+        "hidden": (128,),
+        "activation": "relu",
+        "lr_schedule": "constant",
+        "total_steps": 300_000,
+    },
+    "mc-ac": {
+        "num_envs": 1,
+        "lr": 1e-2,
+        "gamma": 0.99,
+        "hidden": (128,),
+        "activation": "relu",
+        "shared_trunk": True,
+        "init": "glorot",
+        "critic_loss": "huber",
+        "adam_eps": 1e-7,
+        "max_grad_norm": 0.0,
+        "lr_schedule": "constant",
+        "normalize_advantages": False,
+        "total_steps": 300_000,
+    },
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The tutorial's program 1, as posted: v0, seed 42, one episode per update, advantage not
+    # detached, stop when the running reward passes 195.
+    "tutorial": {
+        "env": "CartPole-v0",
+        "algo": "mc-ac",
+        "seed": 42,
+        "num_envs": 1,
+        "detach_advantage": False,
+        "stop_rule": "running-reward",
+        "eval_every": 1_000_000_000,
+    },
+}
+
+
+def defaults_for(algo: str, env: str) -> dict[str, Any]:
+    """The tuned defaults of ``algo`` (before any preset or flag)."""
+    return {"algo": algo, "env": env, **ALGO_DEFAULTS[algo]}
+
+
+def build_config(
+    algo: str | None = None,
+    env: str | None = None,
+    preset: str | None = None,
+    **overrides: Any,
+) -> TrainConfig:
+    """Defaults of the algorithm, then the preset, then explicit overrides; validated."""
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
+    base = dict(PRESETS.get(preset, {})) if preset else {}
+    algo = algo or base.get("algo") or TrainConfig.algo
+    env = env or base.get("env") or TrainConfig.env
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm {algo!r}; known algorithms: {', '.join(ALGOS)}")
+    values = {**defaults_for(algo, env), **base, "algo": algo, "env": env, "preset": preset}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(unknown)}")
+    if "hidden" in values:
+        values["hidden"] = tuple(values["hidden"])
+    return validate(TrainConfig(**values))
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Raise ``ConfigError`` for a setting that cannot work; return the config otherwise."""
+    try:
+        check_env_id(config.env)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    for f in fields(TrainConfig):
+        choices = f.metadata.get("choices")
+        value = getattr(config, f.name)
+        if choices and value not in choices:
+            raise ConfigError(f"{f.name} must be one of {', '.join(choices)}; got {value!r}")
+    positive = ("seeds", "total_steps", "num_envs", "num_steps", "epochs", "minibatches")
+    for name in (*positive, "eval_every", "eval_episodes", "log_every_episodes"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a whole number >= 1; got {value!r}")
+    if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
+        raise ConfigError(f"seed must be a whole number in [0, 2^31); got {config.seed!r}")
+    _in_range(config, "lr", 0.0, 10.0, low_open=True)
+    _in_range(config, "gamma", 0.0, 1.0, low_open=True)
+    _in_range(config, "gae_lambda", 0.0, 1.0)
+    _in_range(config, "clip_eps", 0.0, 10.0, low_open=True)
+    _in_range(config, "adam_eps", 0.0, 1.0, low_open=True)
+    for name in ("ent_coef", "vf_coef", "max_grad_norm"):
+        _in_range(config, name, 0.0, 1e6)
+    if not config.hidden or any(not isinstance(h, int) or h < 1 for h in config.hidden):
+        raise ConfigError(f"hidden must be widths >= 1, like 64,64; got {config.hidden!r}")
+    batch = config.num_envs * config.num_steps
+    if batch % config.minibatches:
+        raise ConfigError(
+            f"minibatches ({config.minibatches}) must divide num_envs * num_steps ({batch})"
+        )
+    if config.algo == "ppo" and config.normalize_advantages and batch // config.minibatches < 2:
+        raise ConfigError("normalize_advantages needs minibatches of at least 2 samples")
+    return config
+
+
+def _in_range(
+    config: TrainConfig, name: str, low: float, high: float, low_open: bool = False
+) -> None:
+    value = getattr(config, name)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    ok = ok and (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{name} must be in {bracket}{low:g}, {high:g}]; got {value!r}")
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a ``config.json`` written by a run or a sweep."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read config {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} is not a JSON object")
+    try:
+        return TrainConfig.from_dict(data)
+    except TypeError as error:
+        raise ConfigError(f"config {path} is not valid: {error}") from None

@@ -1,0 +1,114 @@
+"""CartPole as a pure JAX function, step for step the physics of gymnasium's ``CartPoleEnv``.
+
+The state is a pytree, ``step`` auto-resets and keeps the pre-reset observation in
+``info["final_obs"]``, and ``terminated`` and ``truncated`` come back separately, so a learner
+bootstraps at the time limit and not when the pole falls.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+# Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
+# arithmetic in numpy's order. XLA's CPU backend departs from it in two ways: it contracts
+# `a * b + c` into one fused multiply-add (one rounding where numpy rounds twice), and it
+# rewrites `x / const` as `x * (1 / const)`. Both need a literal constant or a bare product;
+# routing them through `exact(v) = v + zero`, with a zero computed at run time, prevents
+# both and changes no value.
+
+
+class EnvState(NamedTuple):
+    """Cart position and velocity, pole angle and angular velocity, and steps taken."""
+
+    x: jax.Array
+    x_dot: jax.Array
+    theta: jax.Array
+    theta_dot: jax.Array
+    time: jax.Array
+
+
+class EnvParams(NamedTuple):
+    """Physical constants (gymnasium's) and the episode's step cap."""
+
+    gravity: float = 9.8
+    masscart: float = 1.0
+    masspole: float = 0.1
+    length: float = 0.5  # half the pole's length
+    force_mag: float = 10.0
+    tau: float = 0.02  # seconds between state updates
+    theta_threshold_radians: float = 12 * 2 * math.pi / 360
+    x_threshold: float = 2.4
+    max_steps_in_episode: int = 500
+
+
+class CartPole:
+    """Gymnasium's CartPole dynamics (Euler integration) as pure, jit- and vmap-able functions."""
+
+    num_actions: int = 2
+    observation_size: int = 4
+
+    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        """Start an episode from a state drawn uniformly from [-0.05, 0.05]^4."""
+        x, x_dot, theta, theta_dot = jax.random.uniform(key, (4,), minval=-0.05, maxval=0.05)
+        state = EnvState(x, x_dot, theta, theta_dot, jnp.zeros((), jnp.int32))
+        return observation(state), state
+
+    def step_env(
+        self, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array]:
+        """One step of the physics, without reset: (obs, state, reward, terminated, truncated)."""
+        p = params
+        # `exact(v)` is v plus a zero known only at run time (see "Exact arithmetic" above).
+        zero = state.x * 0.0
+
+        def exact(value: jax.Array | float) -> jax.Array:
+            return value + zero
+
+        total_mass = exact(p.masspole + p.masscart)
+        polemass_length = p.masspole * p.length
+        force = jnp.where(action == 1, p.force_mag, -p.force_mag).astype(state.x.dtype)
+        costheta = jnp.cos(state.theta)
+        sintheta = jnp.sin(state.theta)
+        temp = (
+            force + exact(polemass_length * jnp.square(state.theta_dot) * sintheta)
+        ) / total_mass
+        thetaacc = (exact(p.gravity * sintheta) - exact(costheta * temp)) / (
+            p.length * (4.0 / 3.0 - p.masspole * jnp.square(costheta) / total_mass)
+        )
+        xacc = temp - polemass_length * thetaacc * costheta / total_mass
+        new = EnvState(
+            x=state.x + exact(p.tau * state.x_dot),
+            x_dot=state.x_dot + exact(p.tau * xacc),
+            theta=state.theta + exact(p.tau * state.theta_dot),
+            theta_dot=state.theta_dot + exact(p.tau * thetaacc),
+            time=state.time + 1,
+        )
+        terminated = (
+            (new.x < -p.x_threshold)
+            | (new.x > p.x_threshold)
+            | (new.theta < -p.theta_threshold_radians)
+            | (new.theta > p.theta_threshold_radians)
+        )
+        truncated = new.time >= p.max_steps_in_episode
+        reward = jnp.ones((), state.x.dtype)
+        return observation(new), new, reward, terminated, truncated
+
+    def step(
+        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
+        obs, new, reward, terminated, truncated = self.step_env(state, action, params)
+        reset_obs, reset_state = self.reset(key, params)
+        done = terminated | truncated
+        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, new)
+        next_obs = jnp.where(done, reset_obs, obs)
+        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
+
+
+def observation(state: EnvState) -> jax.Array:
+    """The observation the agent sees: (x, x_dot, theta, theta_dot)."""
+    return jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot])

@@ -1,0 +1,76 @@
+"""Learning curves: return against env steps, the solved threshold, and where each seed solved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _smooth(values: np.ndarray, window: int = 5) -> np.ndarray:
+    """Trailing mean over finite values (NaN where none yet)."""
+    out = np.full(values.shape, np.nan)
+    for t in range(values.shape[-1]):
+        part = values[..., max(0, t - window + 1) : t + 1]
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(part)
+            total = np.where(finite, part, 0.0).sum(-1)
+            count = finite.sum(-1)
+            out[..., t] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
+
+
+def learning_curve(
+    path: str | Path,
+    env_steps: np.ndarray,
+    returns: np.ndarray,
+    threshold: float,
+    steps_to_solve: list[int | None],
+    title: str,
+) -> Path:
+    """Write ``curve.png``: one line per seed, or median and range for several seeds.
+
+    ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    smooth = _smooth(np.asarray(returns, float))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    if smooth.shape[0] == 1:
+        ax.plot(env_steps[0], smooth[0], color="C0", label="episodic return")
+    else:
+        x = np.median(env_steps, axis=0)
+        with np.errstate(all="ignore"):
+            ax.fill_between(
+                x,
+                np.nanmin(smooth, 0),
+                np.nanmax(smooth, 0),
+                color="C0",
+                alpha=0.2,
+                label=f"range of {smooth.shape[0]} seeds",
+            )
+            ax.plot(x, np.nanmedian(smooth, 0), color="C0", label="median return")
+    ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
+    solved = [s for s in steps_to_solve if s is not None]
+    if solved:
+        ax.scatter(
+            solved,
+            [threshold] * len(solved),
+            marker="*",
+            s=120,
+            color="C2",
+            zorder=5,
+            label="solved (evaluation passed)",
+        )
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

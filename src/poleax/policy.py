@@ -1,0 +1,58 @@
+"""A trained policy in plain numpy: acts in any gymnasium loop, no jit, no JAX import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from poleax.networks import NetworkSpec, Params, apply
+
+
+@dataclass
+class Policy:
+    """Actor-critic parameters and their network; ``act`` maps observations to actions."""
+
+    params: Params
+    spec: NetworkSpec
+    env_id: str = "CartPole-v1"
+    algo: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.params = {
+            name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
+            for name, layer in self.params.items()
+        }
+
+    def logits_and_value(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Action logits and state value for one observation ``[4]`` or a batch ``[n, 4]``."""
+        return apply(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
+
+    def probabilities(self, obs: np.ndarray) -> np.ndarray:
+        logits, _ = self.logits_and_value(obs)
+        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return z / z.sum(axis=-1, keepdims=True)
+
+    def act(
+        self,
+        obs: np.ndarray,
+        greedy: bool = True,
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray | int:
+        """Actions for ``obs``: the most likely one, or one sampled from the policy.
+
+        A single observation gives an ``int``; a batch gives an array of actions.
+        """
+        obs = np.asarray(obs, np.float32)
+        if greedy:
+            actions = np.argmax(self.logits_and_value(obs)[0], axis=-1)
+        else:
+            rng = rng if rng is not None else np.random.default_rng()
+            cdf = np.cumsum(self.probabilities(obs), axis=-1)
+            draws = rng.random((*cdf.shape[:-1], 1))
+            actions = np.minimum((draws > cdf).sum(axis=-1), cdf.shape[-1] - 1)
+        return int(actions) if obs.ndim == 1 else actions.astype(np.int64)
+
+    predict = act

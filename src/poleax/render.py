@@ -1,0 +1,112 @@
+"""Episodes drawn by gymnasium's own CartPole renderer, written as GIF (or MP4).
+
+The trajectory is played by poleax's JAX CartPole; each frame sets gymnasium's renderer to that
+state. Rendering is headless (SDL's dummy drivers), frames carry a step counter so resets show,
+and are downscaled so a 200-frame GIF writes in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from poleax.networks import NetworkSpec
+
+FRAME_SIZE = (300, 200)
+FPS = 50  # CartPole's tau is 0.02 s
+
+
+def play_episode(
+    env_id: str,
+    params: dict,
+    spec: NetworkSpec,
+    seed: int,
+    greedy: bool,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """States ``[T + 1, 4]`` of one episode of poleax's JAX CartPole under the policy."""
+    import jax
+    import jax.numpy as jnp
+
+    from poleax.envs import make
+    from poleax.networks import apply
+
+    env, env_params = make(env_id)
+    steps = max_steps or env_params.max_steps_in_episode
+    reset_key, act_key = jax.random.split(jax.random.PRNGKey(seed))
+
+    @jax.jit
+    def run(params):
+        obs, state = env.reset(reset_key, env_params)
+
+        def body(carry, key):
+            obs, state, alive = carry
+            logits, _ = apply(params, obs, spec)
+            action = jnp.argmax(logits) if greedy else jax.random.categorical(key, logits)
+            obs, state, _, terminated, truncated = env.step_env(state, action, env_params)
+            return (obs, state, alive & ~(terminated | truncated)), (obs, alive)
+
+        _, (observations, alive) = jax.lax.scan(
+            body, (obs, state, jnp.bool_(True)), jax.random.split(act_key, steps)
+        )
+        return obs, observations, alive
+
+    first, observations, alive = jax.device_get(run(params))
+    length = int(np.sum(alive))
+    return np.concatenate([first[None], observations[:length]]).astype(np.float64)
+
+
+def draw_frames(states: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> list[np.ndarray]:
+    """RGB frames of ``states`` from gymnasium's CartPole renderer, with a step counter."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
+    from PIL import Image, ImageDraw
+
+    env = CartPoleEnv(render_mode="rgb_array")
+    frames = []
+    try:
+        for step, state in enumerate(states):
+            env.state = np.asarray(state, np.float64)
+            image = Image.fromarray(env.render()).resize(size, Image.Resampling.BILINEAR)
+            ImageDraw.Draw(image).text((6, 4), f"step {step}", fill=(0, 0, 0))
+            frames.append(np.asarray(image))
+    finally:
+        env.close()
+    return frames
+
+
+def write_video(frames: list[np.ndarray], path: str | Path) -> Path:
+    """Write frames as a looping GIF, or an MP4 when the path ends in .mp4."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / FPS, loop=0)
+    elif suffix == ".mp4":
+        try:
+            iio.imwrite(path, np.stack(frames), extension=".mp4", fps=FPS)
+        except Exception as error:
+            raise RuntimeError(
+                f"cannot write MP4 ({error}); install imageio-ffmpeg or write a .gif"
+            ) from None
+    else:
+        raise ValueError(f"unsupported video type {suffix!r}; use .gif or .mp4")
+    return path
+
+
+def render_episode(
+    env_id: str,
+    params: dict,
+    spec: NetworkSpec,
+    path: str | Path,
+    seed: int = 0,
+    greedy: bool = True,
+) -> tuple[Path, int]:
+    """Play, draw and write one episode; return the path and the episode's length."""
+    states = play_episode(env_id, params, spec, seed, greedy)
+    write_video(draw_frames(states), path)
+    return Path(path), len(states) - 1

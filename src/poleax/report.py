@@ -1,0 +1,76 @@
+"""``report.html``: one self-contained page with the GIFs, the curve, evaluations and config."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+MIME = {".gif": "image/gif", ".png": "image/png"}
+
+
+def _image(path: Path, alt: str) -> str:
+    if not path.exists():
+        return f"<p><em>{html.escape(path.name)} was not written</em></p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:{MIME[path.suffix]};base64,{data}">'
+
+
+def _rows(summary: dict[str, Any]) -> str:
+    rows = []
+    for seed in summary.get("per_seed", []):
+        ev = seed.get("evaluation") or {}
+        greedy = ev.get("greedy", {}).get("mean")
+        sampled = ev.get("sampled", {}).get("mean")
+        cells = [
+            seed["seed"],
+            "yes" if seed.get("solved") else "no",
+            seed.get("steps_to_solve") if seed.get("steps_to_solve") is not None else "-",
+            f"{greedy:.1f}" if greedy is not None else "-",
+            f"{sampled:.1f}" if sampled is not None else "-",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return "\n".join(rows)
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` from the run's files; return its path."""
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    names = summary.get("gif_names", {"before": "before.gif", "after": "after.gif"})
+    title = f"poleax: {config['algo']} on {config['env']}"
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+figure {{ display: inline-block; margin: 0 1rem 1rem 0; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3rem .6rem; }}
+pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(summary.get("verdict", ""))}</p>
+<h2>Before and after training</h2>
+<figure>{_image(run_dir / names["before"], "before training")}
+<figcaption>before training</figcaption></figure>
+<figure>{_image(run_dir / names["after"], "after training")}
+<figcaption>after training (greedy policy)</figcaption></figure>
+<h2>Learning curve</h2>
+{_image(run_dir / "curve.png", "learning curve")}
+<h2>Evaluation on gymnasium's {html.escape(config["env"])}</h2>
+<p>{summary.get("eval_episodes", 100)} episodes each, reset seeds from
+{summary.get("eval_seed", 10000)}; solved means a mean return of at least
+{summary.get("threshold")}, greedy and sampled.</p>
+<table><tr><th>seed</th><th>solved</th><th>env steps to solve</th><th>greedy mean</th>
+<th>sampled mean</th></tr>
+{_rows(summary)}
+</table>
+<h2>Configuration</h2>
+<pre>{html.escape(json.dumps(config, indent=2))}</pre>
+</body></html>
+"""
+    path = run_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
