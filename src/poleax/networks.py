@@ -50,30 +50,47 @@ def layer_names(spec: NetworkSpec) -> list[str]:
     return actor + critic
 
 
+def layer_shapes(spec: NetworkSpec) -> dict[str, tuple[int, int, float]]:
+    """``(fan_in, fan_out, orthogonal_gain)`` of each layer, in ``layer_names`` order."""
+    sizes = (spec.observation_size, *spec.hidden)
+    shapes: dict[str, tuple[int, int, float]] = {}
+    for prefix in ["trunk"] if spec.shared else ["actor", "critic"]:
+        for i in range(len(spec.hidden)):
+            shapes[f"{prefix}_{i}"] = (sizes[i], sizes[i + 1], math.sqrt(2))
+    shapes["actor_out"] = (sizes[-1], spec.num_actions, 0.01)
+    shapes["critic_out"] = (sizes[-1], 1, 1.0)
+    return {name: shapes[name] for name in layer_names(spec)}
+
+
 def init_params(key, spec: NetworkSpec) -> Params:
-    """Draw initial parameters for ``spec`` (weights as ``init`` says, biases zero)."""
+    """Draw initial parameters for ``spec`` (weights as ``init`` says, biases zero).
+
+    All weights come from one draw of random numbers, sliced per layer: one random-number
+    kernel keeps compilation short. Orthogonal weights are the Q of a QR decomposition with
+    signs fixed by R's diagonal, times the layer's gain; glorot is Keras' uniform default.
+    """
     import jax
     import jax.numpy as jnp
 
-    def dense(k, fan_in: int, fan_out: int, scale: float) -> dict[str, Any]:
+    shapes = layer_shapes(spec)
+    total = sum(fan_in * fan_out for fan_in, fan_out, _ in shapes.values())
+    if spec.init == "orthogonal":
+        draws = jax.random.normal(key, (total,), jnp.float32)
+    else:
+        draws = jax.random.uniform(key, (total,), jnp.float32, -1.0, 1.0)
+    params, offset = {}, 0
+    for name, (fan_in, fan_out, gain) in shapes.items():
+        block = draws[offset : offset + fan_in * fan_out]
+        offset += fan_in * fan_out
         if spec.init == "orthogonal":
-            w = jax.nn.initializers.orthogonal(scale)(k, (fan_in, fan_out), jnp.float32)
+            tall = block.reshape(max(fan_in, fan_out), min(fan_in, fan_out))
+            q, r = jnp.linalg.qr(tall)
+            q = q * jnp.sign(jnp.diag(r))
+            w = gain * (q if fan_in >= fan_out else q.T)
         else:
-            w = jax.nn.initializers.glorot_uniform()(k, (fan_in, fan_out), jnp.float32)
-        return {"w": w, "b": jnp.zeros((fan_out,), jnp.float32)}
-
-    sizes = (spec.observation_size, *spec.hidden)
-    tower = [(sizes[i], sizes[i + 1], math.sqrt(2)) for i in range(len(spec.hidden))]
-    shapes: dict[str, tuple[int, int, float]] = {}
-    prefixes = ["trunk"] if spec.shared else ["actor", "critic"]
-    for prefix in prefixes:
-        for i, shape in enumerate(tower):
-            shapes[f"{prefix}_{i}"] = shape
-    shapes["actor_out"] = (sizes[-1], spec.num_actions, 0.01)
-    shapes["critic_out"] = (sizes[-1], 1, 1.0)
-    names = layer_names(spec)
-    keys = jax.random.split(key, len(names))
-    return {name: dense(k, *shapes[name]) for name, k in zip(names, keys, strict=True)}
+            w = block.reshape(fan_in, fan_out) * math.sqrt(6.0 / (fan_in + fan_out))
+        params[name] = {"w": w, "b": jnp.zeros((fan_out,), jnp.float32)}
+    return params
 
 
 def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):

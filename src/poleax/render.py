@@ -7,6 +7,7 @@ and are downscaled so a 200-frame GIF writes in a fraction of a second.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -14,19 +15,13 @@ import numpy as np
 
 from poleax.networks import NetworkSpec
 
-FRAME_SIZE = (300, 200)
+FRAME_SHRINK = 2  # gymnasium draws 600 x 400; GIF frames are 300 x 200
 FPS = 50  # CartPole's tau is 0.02 s
 
 
-def play_episode(
-    env_id: str,
-    params: dict,
-    spec: NetworkSpec,
-    seed: int,
-    greedy: bool,
-    max_steps: int | None = None,
-) -> np.ndarray:
-    """States ``[T + 1, 4]`` of one episode of poleax's JAX CartPole under the policy."""
+@functools.cache
+def _player(env_id: str, spec: NetworkSpec, greedy: bool):
+    """A jitted ``play(params, key) -> (first_obs, observations, alive)``, built once per kind."""
     import jax
     import jax.numpy as jnp
 
@@ -34,31 +29,40 @@ def play_episode(
     from poleax.networks import apply
 
     env, env_params = make(env_id)
-    steps = max_steps or env_params.max_steps_in_episode
-    reset_key, act_key = jax.random.split(jax.random.PRNGKey(seed))
+    steps = env_params.max_steps_in_episode
 
     @jax.jit
-    def run(params):
+    def play(params, key):
+        reset_key, act_key = jax.random.split(key)
         obs, state = env.reset(reset_key, env_params)
 
-        def body(carry, key):
+        def body(carry, step_key):
             obs, state, alive = carry
             logits, _ = apply(params, obs, spec)
-            action = jnp.argmax(logits) if greedy else jax.random.categorical(key, logits)
+            action = jnp.argmax(logits) if greedy else jax.random.categorical(step_key, logits)
             obs, state, _, terminated, truncated = env.step_env(state, action, env_params)
             return (obs, state, alive & ~(terminated | truncated)), (obs, alive)
 
-        _, (observations, alive) = jax.lax.scan(
-            body, (obs, state, jnp.bool_(True)), jax.random.split(act_key, steps)
-        )
+        carry = (obs, state, jnp.bool_(True))
+        _, (observations, alive) = jax.lax.scan(body, carry, jax.random.split(act_key, steps))
         return obs, observations, alive
 
-    first, observations, alive = jax.device_get(run(params))
+    return play
+
+
+def play_episode(
+    env_id: str, params: dict, spec: NetworkSpec, seed: int, greedy: bool
+) -> np.ndarray:
+    """States ``[T + 1, 4]`` of one episode of poleax's JAX CartPole under the policy."""
+    import jax
+
+    play = _player(env_id, spec, greedy)
+    first, observations, alive = jax.device_get(play(params, jax.random.PRNGKey(seed)))
     length = int(np.sum(alive))
     return np.concatenate([first[None], observations[:length]]).astype(np.float64)
 
 
-def draw_frames(states: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> list[np.ndarray]:
+def draw_frames(states: np.ndarray, shrink: int = FRAME_SHRINK) -> list[np.ndarray]:
     """RGB frames of ``states`` from gymnasium's CartPole renderer, with a step counter."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -70,7 +74,7 @@ def draw_frames(states: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> list[
     try:
         for step, state in enumerate(states):
             env.state = np.asarray(state, np.float64)
-            image = Image.fromarray(env.render()).resize(size, Image.Resampling.BILINEAR)
+            image = Image.fromarray(env.render()).reduce(shrink)
             ImageDraw.Draw(image).text((6, 4), f"step {step}", fill=(0, 0, 0))
             frames.append(np.asarray(image))
     finally:
@@ -80,13 +84,13 @@ def draw_frames(states: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> list[
 
 def write_video(frames: list[np.ndarray], path: str | Path) -> Path:
     """Write frames as a looping GIF, or an MP4 when the path ends in .mp4."""
-    import imageio.v3 as iio
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000 / FPS, loop=0)
+        _write_gif(frames, path)
     elif suffix == ".mp4":
+        import imageio.v3 as iio
+
         try:
             iio.imwrite(path, np.stack(frames), extension=".mp4", fps=FPS)
         except Exception as error:
@@ -96,6 +100,23 @@ def write_video(frames: list[np.ndarray], path: str | Path) -> Path:
     else:
         raise ValueError(f"unsupported video type {suffix!r}; use .gif or .mp4")
     return path
+
+
+def _write_gif(frames: list[np.ndarray], path: Path) -> None:
+    """A looping GIF, every frame mapped without dithering to the first frame's palette.
+
+    CartPole frames have a handful of colours, so one palette fits them all, and skipping a
+    per-frame quantiser makes writing several times faster.
+    """
+    from PIL import Image
+
+    palette = Image.fromarray(frames[0]).quantize(32, method=Image.Quantize.MEDIANCUT)
+    indexed = [
+        Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
+    ]
+    indexed[0].save(
+        path, save_all=True, append_images=indexed[1:], duration=round(1000 / FPS), loop=0
+    )
 
 
 def render_episode(
