@@ -218,8 +218,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
     except RunInterrupted as stop:
-        print(f"poleax train: {stop}", file=sys.stderr)
-        return 128 + int(stop.signum)
+        print(f"poleax train: {stop}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # A chunk may still be compiling or running on a worker thread; leave without
+        # interpreter teardown, which would wait for it (or abort inside XLA).
+        os._exit(128 + int(stop.signum))
     except TrainingError as error:
         print(f"poleax train: error: {error}", file=sys.stderr)
         return 1

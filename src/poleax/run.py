@@ -390,7 +390,8 @@ class _Reporter:
         print(summary["verdict"], flush=True)
 
 
-def print_files(run: Run, stream=sys.stdout) -> None:
+def print_files(run: Run, stream=None) -> None:
+    stream = stream or sys.stdout
     print(f"run folder: {run.path}", file=stream)
     for name, path in run.files.items():
         print(f"  {name:<10} {path}", file=stream)

@@ -42,11 +42,28 @@ def episode_mask(dones: jax.Array) -> jax.Array:
     return ~ended_before
 
 
+def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
+    """The tutorial's loss, summed over each episode's steps, averaged over episodes.
+
+    Arrays are ``[T, episodes, ...]``; ``mask`` is 1 on the steps of each episode.
+    """
+    logits, values = apply(params, obs, spec)
+    log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], -1)[..., 0]
+    baseline = jax.lax.stop_gradient(values) if config.detach_advantage else values
+    actor = -(log_prob * (returns - baseline) * mask).sum(0)
+    critic = (critic_loss(values, returns, config.critic_loss) * mask).sum(0)
+    aux = {"losses/policy_loss": actor.mean(), "losses/value_loss": critic.mean()}
+    return (actor + critic).mean(), aux
+
+
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     """Build the Monte-Carlo actor-critic of ``config``."""
     spec = network_spec(config)
     cap = env_params.max_steps_in_episode
-    episodes_per_chunk = max(config.log_every_episodes, round(config.eval_every / cap))
+    if config.stop_rule == "running-reward":
+        episodes_per_chunk = config.log_every_episodes
+    else:
+        episodes_per_chunk = max(1, config.eval_every // cap)
     updates_per_chunk = max(1, episodes_per_chunk // config.num_envs)
     max_updates = -(-config.total_steps // config.num_envs)  # every episode is >= 1 step
     optimizer = make_optimizer(config, max_updates)
@@ -63,13 +80,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         return TrainState(params, optimizer.init(params), None, train_key, jnp.int32(0), extra)
 
     def loss_fn(params, obs, actions, returns, mask):
-        logits, values = apply(params, obs, spec)
-        log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], -1)[..., 0]
-        baseline = jax.lax.stop_gradient(values) if config.detach_advantage else values
-        actor = -(log_prob * (returns - baseline) * mask).sum(0)
-        critic = (critic_loss(values, returns, config.critic_loss) * mask).sum(0)
-        aux = {"losses/policy_loss": actor.mean(), "losses/value_loss": critic.mean()}
-        return (actor + critic).mean(), aux
+        return loss(params, spec, obs, actions, returns, mask, config)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
