@@ -69,6 +69,13 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 </table>
 <h2>Configuration</h2>
 <pre>{html.escape(json.dumps(config, indent=2))}</pre>
+<script>
+// Marks how many images the browser really decoded (read by the tests in headless Chromium).
+window.addEventListener("load", () => {{
+  const shown = [...document.images].filter((i) => i.complete && i.naturalWidth > 0);
+  document.body.dataset.imagesLoaded = `${{shown.length}}/${{document.images.length}}`;
+}});
+</script>
 </body></html>
 """
     path = run_dir / "report.html"

@@ -228,8 +228,11 @@ def _seed_slice(tree, i: int):
 def _record(history, algo, state, metrics, greedy, sampled, threshold, start) -> None:
     config = algo.config
     history["chunks"] += 1
-    history["seconds"] = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
     steps = np.asarray(metrics["charts/env_steps"]).sum(axis=1)
+    sps = steps / max(elapsed - history["seconds"], 1e-9)
+    history["seconds"] = elapsed
+    metrics = {**metrics, "charts/SPS": np.repeat(sps[:, None], algo.updates_per_chunk, 1)}
     history["env_steps"] = history["env_steps"] + steps
     for name, value in metrics.items():
         history["metrics"].setdefault(name, []).append(np.asarray(value))
