@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from poleax._version import __version__
-from poleax.networks import NetworkSpec, layer_names
+from poleax.networks import NetworkSpec, layer_names, layer_shapes
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoint"
@@ -150,7 +150,6 @@ def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, 
         raise CheckpointError(f"seed index {seed_index} out of range; the run has {seeds} seed(s)")
     arrays = _load_npz(Path(run_dir) / CHECKPOINT_DIR / "policy.npz")
     params = {}
-    sizes = (spec.observation_size, *spec.hidden)
     for layer in layer_names(spec):
         params[layer] = {}
         for name in ("w", "b"):
@@ -158,19 +157,20 @@ def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, 
             if key not in arrays:
                 raise CheckpointError(f"checkpoint does not match its network: missing {key}")
             params[layer][name] = arrays[key]
-    _check_shapes(params, spec, sizes)
+    _check_shapes(params, spec)
     return params, meta
 
 
-def _check_shapes(params: dict, spec: NetworkSpec, sizes: tuple[int, ...]) -> None:
-    for layer, values in params.items():
-        fan_out = values["w"].shape[-1]
-        if values["b"].shape != (fan_out,) or values["w"].ndim != 2:
-            raise CheckpointError(f"checkpoint layer {layer} has malformed shapes")
-        if not np.all(np.isfinite(values["w"])) or not np.all(np.isfinite(values["b"])):
+def _check_shapes(params: dict, spec: NetworkSpec) -> None:
+    for layer, (fan_in, fan_out, _) in layer_shapes(spec).items():
+        w, b = params[layer]["w"], params[layer]["b"]
+        if w.shape != (fan_in, fan_out) or b.shape != (fan_out,):
+            raise CheckpointError(
+                f"checkpoint does not match its network: {layer} is {list(w.shape)}, "
+                f"the network needs {[fan_in, fan_out]}"
+            )
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise CheckpointError(f"checkpoint layer {layer} holds non-finite values")
-    if params["actor_out"]["w"].shape[1] != spec.num_actions:
-        raise CheckpointError("checkpoint actor head does not match the number of actions")
 
 
 def load_state(run_dir: str | Path, template) -> Any:

@@ -163,15 +163,16 @@ def run_training(
                 on_checkpoint=save_checkpoint,
                 checkpoint_every=CHECKPOINT_EVERY_CHUNKS,
             )
-    except TrainingError:
+    except TrainingError as error:
+        if getattr(error, "state", None) is not None:  # the last good state
+            save_checkpoint(error.state, error.history)
         raise
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
     history = result.extra["history"]
     if result.interrupted:
-        if history["chunks"] > 0:
-            save_checkpoint(result.state, history)
+        save_checkpoint(result.state, history)
         raise RunInterrupted(run_dir, stop.signum or signal.SIGINT)
     reporter.finish(result)
 

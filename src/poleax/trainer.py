@@ -29,7 +29,13 @@ _EVAL_STREAM = 0x5EED
 
 
 class TrainingError(RuntimeError):
-    """Training could not go on (stuck device, non-finite values); the message says why."""
+    """Training could not go on (stuck device, non-finite values); the message says why.
+
+    ``state`` and ``history`` hold the last good training state, when there is one.
+    """
+
+    state: TrainState | None = None
+    history: dict[str, Any] | None = None
 
 
 @dataclass
@@ -178,7 +184,11 @@ def train(
         except Interrupted:
             interrupted = True
             break
-        check_finite(metrics, new_state, index, algo.updates_per_chunk)
+        try:
+            check_finite(metrics, new_state, index, algo.updates_per_chunk)
+        except TrainingError as error:
+            error.state, error.history = state, history  # the last good ones
+            raise
         state = new_state
         _record(history, algo, state, metrics, greedy, sampled, threshold, start)
         if on_chunk is not None:

@@ -1,0 +1,267 @@
+"""Nothing lost: interrupts and resume, non-finite values, corrupt checkpoints, fuzzed input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from poleax.cli import _config_from_args, build_parser, main
+from poleax.config import ConfigError, TrainConfig
+
+TRAIN = ["--env", "CartPole-v0", "--total-steps", "200000", "--no-stop-when-solved", "--no-gifs"]
+
+
+def poleax_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "poleax", *args]
+
+
+def policy_arrays(run: Path) -> dict[str, np.ndarray]:
+    with np.load(run / "checkpoint" / "policy.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "run"
+    subprocess.run(poleax_cmd("train", *TRAIN, "--out", str(out)), check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
+    sig, uninterrupted, tmp_path
+):
+    out = tmp_path / "run"
+    rng = random.Random(int(sig))
+    proc = subprocess.Popen(
+        poleax_cmd("train", *TRAIN, "--out", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(rng.uniform(1.0, 4.0))
+    if proc.poll() is not None:
+        pytest.fail("training finished before the signal; raise the budget")
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 128 + int(sig), err
+    assert "--resume" in err and "Traceback" not in err
+    assert (out / "checkpoint" / "meta.json").exists()
+    assert not (out / "summary.json").exists()  # an interrupted run never looks complete
+    resumed = subprocess.run(
+        poleax_cmd("train", "--resume", str(out), "--no-gifs"), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ours, reference = policy_arrays(out), policy_arrays(uninterrupted)
+    assert ours.keys() == reference.keys()
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], reference[key])
+    a = json.loads((out / "summary.json").read_text())
+    b = json.loads((uninterrupted / "summary.json").read_text())
+    assert a["env_steps"] == b["env_steps"]
+
+
+def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    import jax
+    import jax.numpy as jnp
+
+    import poleax.run
+    import poleax.trainer
+    from poleax.algos import make_algorithm
+
+    def poisoned(config):
+        algo = make_algorithm(config)
+
+        def update(state):
+            state, metrics = algo.update(state)
+            bad = state.update >= 13  # from update 13 on, parameters blow up
+            params = jax.tree.map(lambda p: jnp.where(bad, p * jnp.inf, p), state.params)
+            return state._replace(params=params), metrics
+
+        return algo._replace(update=update)
+
+    monkeypatch.setattr(poleax.trainer, "make_algorithm", poisoned)
+    monkeypatch.setattr(poleax.run, "CHECKPOINT_EVERY_CHUNKS", 1)
+    out = tmp_path / "run"
+    args = ["train", *TRAIN, "--eval-every", "256", "--out", str(out), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "non-finite" in err[0] and "update 13" in err[0]
+    with np.load(out / "checkpoint" / "state.npz") as state:
+        assert all(np.all(np.isfinite(state[k])) for k in state.files if state[k].dtype.kind == "f")
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    assert meta["complete"] is False
+    assert not (out / "summary.json").exists()
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("small") / "run"
+    args = ["train", "--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
+    assert main([*args, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
+    return out
+
+
+def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
+    import shutil
+
+    copy = tmp_path / how
+    shutil.copytree(run, copy)
+    meta_path = copy / "checkpoint" / "meta.json"
+    policy = copy / "checkpoint" / "policy.npz"
+    if how == "truncated":
+        policy.write_bytes(policy.read_bytes()[:100])
+    elif how == "garbage-meta":
+        meta_path.write_text("{oops")
+    elif how == "newer-format":
+        meta = json.loads(meta_path.read_text())
+        meta["format_version"] = 99
+        meta_path.write_text(json.dumps(meta))
+    elif how == "other-network":
+        meta = json.loads(meta_path.read_text())
+        meta["network"]["hidden"] = [32]
+        meta_path.write_text(json.dumps(meta))
+    elif how == "other-algo":
+        config = json.loads((copy / "config.json").read_text())
+        config.update(algo="mc-ac", hidden=[128], shared_trunk=True, activation="relu")
+        (copy / "config.json").write_text(json.dumps(config))
+    return copy
+
+
+@pytest.mark.parametrize(
+    "how,needle",
+    [
+        ("truncated", "corrupt checkpoint"),
+        ("garbage-meta", "corrupt checkpoint metadata"),
+        ("newer-format", "newer than this poleax"),
+        ("other-network", "does not match"),
+    ],
+)
+def test_bad_checkpoints_are_one_line_errors(small_run, tmp_path, capsys, how, needle):
+    bad = corrupt(small_run, tmp_path, how)
+    for args in (["evaluate", str(bad)], ["render", str(bad), "--out", str(tmp_path / "x.gif")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and needle in err[0], err
+
+
+def test_resume_with_a_checkpoint_of_another_algorithm(small_run, tmp_path, capsys):
+    bad = corrupt(small_run, tmp_path, "other-algo")
+    assert main(["train", "--resume", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not fit this algorithm" in err[0]
+
+
+def test_resume_refuses_other_settings(small_run, capsys):
+    assert main(["train", "--resume", str(small_run), "--lr", "0.1"]) == 2
+    assert "drop the other settings" in capsys.readouterr().err
+
+
+def test_out_that_already_holds_a_run(small_run, capsys):
+    assert main(["train", "--out", str(small_run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+FLAG_VALUES = st.one_of(
+    st.text(max_size=8),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["0", "-1", "1e309", "nan", "inf", "", "64,", ",", "1,2,3"]),
+)
+FLAGS = st.sampled_from(
+    [
+        "--lr",
+        "--gamma",
+        "--num-envs",
+        "--num-steps",
+        "--total-steps",
+        "--seeds",
+        "--seed",
+        "--minibatches",
+        "--epochs",
+        "--gae-lambda",
+        "--clip-eps",
+        "--hidden",
+        "--env",
+        "--algo",
+        "--eval-every",
+        "--max-grad-norm",
+        "--ent-coef",
+        "--preset",
+        "--lang",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(FLAGS, FLAG_VALUES), max_size=4))
+def test_fuzzed_train_flags_give_a_config_or_a_clean_error(pairs):
+    argv = ["train"]
+    for flag, value in pairs:
+        argv += [flag, value] if not value.startswith("-") else [f"{flag}={value}"]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        assert exit_.code == 2
+        return
+    try:
+        config = _config_from_args(args)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    assert isinstance(config, TrainConfig)
+    assert config.lr > 0 and 0 < config.gamma <= 1
+    assert (config.num_envs * config.num_steps) % config.minibatches == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([f.name for f in TrainConfig.__dataclass_fields__.values()] + ["bogus"]),
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(),
+            st.text(max_size=5),
+            st.lists(st.integers(-3, 300), max_size=3),
+        ),
+        max_size=5,
+    )
+)
+def test_fuzzed_config_files_give_a_config_or_a_clean_error(tmp_path_factory, data):
+    from poleax.config import load_config
+
+    path = tmp_path_factory.mktemp("cfg") / "config.json"
+    path.write_text(json.dumps(data))
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return
+    assert isinstance(config, TrainConfig)
+
+
+def test_interrupted_run_folder_is_not_taken_for_a_complete_one(tmp_path, capsys):
+    run = tmp_path / "partial"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "checkpoint" / "meta.json").write_text(json.dumps({"format_version": 1}))
+    assert main(["report", str(run)]) == 2
+    assert "not complete" in capsys.readouterr().err
+    assert os.listdir(run) == ["checkpoint"]
