@@ -27,10 +27,13 @@ def learning_curve(
     threshold: float,
     steps_to_solve: list[int | None],
     title: str,
+    evaluations: list[dict] | None = None,
 ) -> Path:
     """Write ``curve.png``: one line per seed, or median and range for several seeds.
 
-    ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative.
+    ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative. Training
+    returns average the episodes that ended in an update, which favours short ones; the
+    evaluation points (whole episodes from a reset) show the policy itself.
     """
     import matplotlib
 
@@ -53,6 +56,24 @@ def learning_curve(
                 label=f"range of {smooth.shape[0]} seeds",
             )
             ax.plot(x, np.nanmedian(smooth, 0), color="C0", label="median return")
+    if evaluations:
+        eval_steps = [np.median(e["env_steps"]) for e in evaluations]
+        ax.plot(
+            eval_steps,
+            [np.median(e["greedy"]) for e in evaluations],
+            "o",
+            ms=3,
+            color="C1",
+            label="evaluation, greedy (100 episodes)",
+        )
+        ax.plot(
+            eval_steps,
+            [np.median(e["sampled"]) for e in evaluations],
+            "s",
+            ms=3,
+            color="C4",
+            label="evaluation, sampled",
+        )
     ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
     solved = [s for s in steps_to_solve if s is not None]
     if solved:

@@ -125,10 +125,7 @@ def run_training(
     else:
         _write_json(run_dir / "config.json", config.to_dict())
         state = init_state(algo)
-        if gifs:
-            files["before"] = _gif(
-                config, _first(state.params), algo.spec, run_dir / names["before"]
-            )
+    initial_params = None if resume else _first(state.params)
     files["config"] = run_dir / "config.json"
 
     meta = {
@@ -197,6 +194,7 @@ def run_training(
         run_dir, {**meta, "complete": True}, result.delivered_params, result.state, history
     )
     files["checkpoint"] = run_dir / "checkpoint"
+    seconds_to_saved_policy = time.perf_counter() - process_start
     files["metrics"] = _write_metrics(run_dir / "metrics.csv", result)
     summary = _summary(config, result, per_seed, names, time.perf_counter() - process_start)
     reporter.truth(summary)
@@ -210,11 +208,15 @@ def run_training(
         SOLVED_THRESHOLD[config.env],
         result.steps_to_solve,
         f"{config.algo} on {config.env}",
+        result.evaluations,
     )
     if gifs:
+        if initial_params is not None:
+            files["before"] = _gif(config, initial_params, algo.spec, run_dir / names["before"])
         files["after"] = _gif(
             config, result.delivered_params[0], algo.spec, run_dir / names["after"]
         )
+    summary["seconds_to_saved_policy"] = seconds_to_saved_policy
     summary["seconds"] = time.perf_counter() - process_start
     _write_json(run_dir / "summary.json", summary)
     files["summary"] = run_dir / "summary.json"
