@@ -46,7 +46,7 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
         (["--total-steps", "-5"], ["total_steps"]),
         (["--seeds", "0"], ["seeds"]),
         (["--gae-lambda", "2"], ["gae_lambda"]),
-        (["--minibatches", "3"], ["minibatches (3) must divide", "256"]),
+        (["--minibatches", "3"], ["minibatches (3) must divide", "128"]),
         (["--hidden", "64,x"], ["--hidden"]),
         (["--lr", "nan"], ["--lr"]),
     ],

@@ -154,6 +154,42 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("run", type=Path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
 
+    sweep = sub.add_parser(
+        "sweep",
+        help="hyperparameter sweep on Optuna (pip install 'poleax[sweep]')",
+        description="Tune with Optuna: each worker trains a batch of trials (and their seeds) "
+        "in one vmapped call. Start the same command on many machines with one --storage.",
+    )
+    sweep.add_argument("--algo", default="ppo", help="ppo or a2c (default: ppo)")
+    sweep.add_argument("--env", default="CartPole-v1", help="(default: CartPole-v1)")
+    sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")
+    sweep.add_argument(
+        "--batch",
+        type=_number(int),
+        default=4,
+        help="trials trained together per worker step (default: 4)",
+    )
+    sweep.add_argument("--seeds", type=_number(int), default=2, help="seeds per trial (default: 2)")
+    sweep.add_argument("--study", default="poleax", help="study name (default: poleax)")
+    sweep.add_argument(
+        "--storage",
+        help="Optuna storage URL, e.g. postgresql://host/db or "
+        "journal:/shared/file.log (default: SQLite in the sweep folder)",
+    )
+    sweep.add_argument("--out", type=Path, help="sweep folder (default: sweeps/<study>)")
+    sweep.add_argument(
+        "--total-steps",
+        type=_number(int),
+        default=50_000,
+        help="env-step budget per seed (default: 50000)",
+    )
+    sweep.add_argument("--seed", type=_number(int), default=0, help="(default: 0)")
+    sweep.add_argument(
+        "--search-shapes",
+        action="store_true",
+        help="also search envs, rollout length, minibatches and epochs",
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -321,10 +357,47 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        from poleax.sweep import SweepSettings, run_sweep
+    except ImportError:
+        raise ConfigError("sweep needs optuna: pip install 'poleax[sweep]'") from None
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("sweep needs optuna: pip install 'poleax[sweep]'") from None
+    settings = SweepSettings(
+        algo=args.algo,
+        env=args.env,
+        trials=args.trials,
+        batch=args.batch,
+        seeds=args.seeds,
+        study=args.study,
+        storage=args.storage,
+        out=args.out or Path("sweeps") / args.study,
+        total_steps=args.total_steps,
+        seed=args.seed,
+        search_shapes=args.search_shapes,
+    )
+    summary = run_sweep(settings, progress=not args.no_progress and sys.stderr.isatty())
+    print(f"study {summary['study']}: {summary['finished_trials']} trials finished")
+    if "best_value" in summary:
+        print(
+            f"best: trial {summary['best_trial']}, {summary['best_value']:.0f} env steps "
+            f"to solve (mean over seeds)"
+        )
+        print(
+            f"best config: {settings.out / 'best_config.json'} "
+            f"(poleax train --config {settings.out / 'best_config.json'})"
+        )
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "render": cmd_render,
     "report": cmd_report,
     "play": cmd_play,
+    "sweep": cmd_sweep,
 }

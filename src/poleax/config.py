@@ -31,14 +31,14 @@ class TrainConfig:
     seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i")
     seeds: int = _f(1, "number of seeds trained at once in one vmapped call")
     total_steps: int = _f(100_000, "env-step budget per seed")
-    num_envs: int = _f(8, "parallel environments per seed")
+    num_envs: int = _f(4, "parallel environments per seed")
     num_steps: int = _f(32, "rollout length per env per update (ppo, a2c, td-ac)")
-    lr: float = _f(1e-3, "learning rate")
+    lr: float = _f(3e-3, "learning rate")
     lr_schedule: str = _f("linear", "learning-rate schedule", choices=("constant", "linear"))
-    gamma: float = _f(0.98, "discount factor, in (0, 1]")
-    gae_lambda: float = _f(0.8, "GAE lambda, in [0, 1]")
+    gamma: float = _f(0.99, "discount factor, in (0, 1]")
+    gae_lambda: float = _f(0.9, "GAE lambda, in [0, 1]")
     epochs: int = _f(20, "passes over each rollout (ppo)")
-    minibatches: int = _f(1, "minibatches per epoch; must divide num_envs * num_steps")
+    minibatches: int = _f(4, "minibatches per epoch; must divide num_envs * num_steps")
     clip_eps: float = _f(0.2, "PPO clip range")
     ent_coef: float = _f(0.0, "entropy bonus coefficient")
     vf_coef: float = _f(0.5, "value-loss coefficient")
@@ -52,7 +52,7 @@ class TrainConfig:
     critic_loss: str = _f("mse", "critic loss", choices=("mse", "huber"))
     detach_advantage: bool = _f(True, "mc-ac: no actor-loss gradient through the critic")
     normalize_returns: bool = _f(True, "mc-ac: normalise each episode's returns")
-    eval_every: int = _f(2048, "env steps between evaluations (rounded to whole updates)")
+    eval_every: int = _f(512, "env steps between evaluations (rounded to whole updates)")
     eval_episodes: int = _f(100, "episodes per evaluation")
     stop_when_solved: bool = _f(True, "stop at the first evaluation that passes")
     stop_rule: str = _f(
@@ -111,6 +111,7 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
         "activation": "relu",
         "lr_schedule": "constant",
         "total_steps": 300_000,
+        "eval_every": 2048,
     },
     "mc-ac": {
         "num_envs": 1,
@@ -126,6 +127,7 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
         "lr_schedule": "constant",
         "normalize_advantages": False,
         "total_steps": 300_000,
+        "eval_every": 4000,
     },
 }
 

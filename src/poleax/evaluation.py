@@ -15,9 +15,14 @@ def episode_returns(
     params: Params,
     key: jax.Array,
     episodes: int,
-    greedy: bool,
+    greedy: bool | jax.Array,
 ) -> jax.Array:
-    """Return of each of ``episodes`` fresh episodes under the policy, shape ``[episodes]``."""
+    """Return of each of ``episodes`` fresh episodes under the policy, shape ``[episodes]``.
+
+    ``greedy`` is one mode for all episodes, or a ``[episodes]`` mask choosing per episode
+    (one loop, one compilation, for a greedy and a sampled evaluation together).
+    """
+    greedy = jnp.broadcast_to(jnp.asarray(greedy), (episodes,))
     reset_key, act_key = jax.random.split(key)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(
         jax.random.split(reset_key, episodes), env_params
@@ -30,10 +35,8 @@ def episode_returns(
     def body(carry):
         obs, state, alive, total, t = carry
         logits, _ = apply(params, obs, spec)
-        if greedy:
-            action = jnp.argmax(logits, axis=-1)
-        else:
-            action = jax.random.categorical(jax.random.fold_in(act_key, t), logits)
+        sampled = jax.random.categorical(jax.random.fold_in(act_key, t), logits)
+        action = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled)
         obs, state, reward, terminated, truncated = step(state, action, env_params)
         total = total + jnp.where(alive, reward, 0.0)
         alive = alive & ~(terminated | truncated)
@@ -43,3 +46,12 @@ def episode_returns(
     total = jnp.zeros((episodes,), obs.dtype)
     carry = jax.lax.while_loop(cond, body, (obs, state, alive, total, jnp.int32(0)))
     return carry[3]
+
+
+def greedy_and_sampled_means(
+    env, env_params, spec: NetworkSpec, params: Params, key: jax.Array, episodes: int
+) -> tuple[jax.Array, jax.Array]:
+    """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop."""
+    mask = jnp.arange(2 * episodes) < episodes
+    returns = episode_returns(env, env_params, spec, params, key, 2 * episodes, mask)
+    return returns[:episodes].mean(), returns[episodes:].mean()

@@ -66,8 +66,9 @@ def init_params(key, spec: NetworkSpec) -> Params:
     """Draw initial parameters for ``spec`` (weights as ``init`` says, biases zero).
 
     All weights come from one draw of random numbers, sliced per layer: one random-number
-    kernel keeps compilation short. Orthogonal weights are the Q of a QR decomposition with
-    signs fixed by R's diagonal, times the layer's gain; glorot is Keras' uniform default.
+    kernel keeps compilation short. Orthogonal weights are the Q of the QR decomposition of a
+    Gaussian matrix (R's diagonal positive), times the layer's gain; glorot is Keras' uniform
+    default.
     """
     import jax
     import jax.numpy as jnp
@@ -83,14 +84,36 @@ def init_params(key, spec: NetworkSpec) -> Params:
         block = draws[offset : offset + fan_in * fan_out]
         offset += fan_in * fan_out
         if spec.init == "orthogonal":
-            tall = block.reshape(max(fan_in, fan_out), min(fan_in, fan_out))
-            q, r = jnp.linalg.qr(tall)
-            q = q * jnp.sign(jnp.diag(r))
+            q = orthonormal_columns(block.reshape(max(fan_in, fan_out), min(fan_in, fan_out)))
             w = gain * (q if fan_in >= fan_out else q.T)
         else:
             w = block.reshape(fan_in, fan_out) * math.sqrt(6.0 / (fan_in + fan_out))
         params[name] = {"w": w, "b": jnp.zeros((fan_out,), jnp.float32)}
     return params
+
+
+def orthonormal_columns(a):
+    """Q of ``a = QR`` (``a`` is ``[n, k]``, ``k <= n``) with R's diagonal positive.
+
+    Gram-Schmidt with a second orthogonalisation pass, in plain XLA operations. JAX's
+    ``jnp.linalg.qr`` calls LAPACK on the CPU, whose threads were seen to deadlock the
+    process now and then when called from a vmapped, jitted program.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    k = a.shape[1]
+
+    def next_column(q, j):
+        earlier = (jnp.arange(k) < j).astype(a.dtype)
+        v = jax.lax.dynamic_index_in_dim(a, j, axis=1, keepdims=False)
+        for _ in range(2):
+            v = v - q @ ((q.T @ v) * earlier)
+        q = jax.lax.dynamic_update_index_in_dim(q, v / jnp.linalg.norm(v), j, axis=1)
+        return q, None
+
+    q, _ = jax.lax.scan(next_column, jnp.zeros_like(a), jnp.arange(k))
+    return q
 
 
 def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):

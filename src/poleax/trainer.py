@@ -21,7 +21,7 @@ import numpy as np
 from poleax.algos import Algorithm, TrainState, make_algorithm
 from poleax.config import TrainConfig
 from poleax.envs import SOLVED_THRESHOLD, make
-from poleax.evaluation import episode_returns
+from poleax.evaluation import greedy_and_sampled_means
 
 #: Seconds to wait for one chunk before declaring the device stuck.
 CHUNK_TIMEOUT_S = 600.0
@@ -91,15 +91,10 @@ def make_chunk(algo: Algorithm) -> Callable:
         if not evaluate:
             nan = jnp.float32(jnp.nan)
             return state, metrics, nan, nan
-        greedy_key, sampled_key = jax.random.split(eval_key)
-        episodes = config.eval_episodes
-        greedy = episode_returns(
-            env, env_params, algo.spec, state.params, greedy_key, episodes, True
+        greedy, sampled = greedy_and_sampled_means(
+            env, env_params, algo.spec, state.params, eval_key, config.eval_episodes
         )
-        sampled = episode_returns(
-            env, env_params, algo.spec, state.params, sampled_key, episodes, False
-        )
-        return state, metrics, greedy.mean(), sampled.mean()
+        return state, metrics, greedy, sampled
 
     return chunk
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from poleax.config import TrainConfig
@@ -46,16 +47,28 @@ def network_spec(config: TrainConfig) -> NetworkSpec:
     )
 
 
-def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
-    """Adam (with the config's epsilon and schedule), after global-norm clipping if set."""
-    if config.lr_schedule == "linear":
-        lr = optax.linear_schedule(config.lr, 0.0, max(total_steps, 1))
-    else:
-        lr = config.lr
-    adam = optax.adam(lr, eps=config.adam_eps)
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam's update direction (with the config's epsilon), after global-norm clipping if set.
+
+    The learning rate is applied by ``apply_step``, so it can live in the training state as
+    an array: a sweep then trains trials with different rates in one vmapped program.
+    """
+    adam = optax.scale_by_adam(eps=config.adam_eps)
     if config.max_grad_norm > 0:
         return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
     return adam
+
+
+def learning_rate(config: TrainConfig, base_lr: jax.Array, step: jax.Array, total: int):
+    """The rate at optimizer step ``step`` of ``total``: constant, or linear decay to 0."""
+    if config.lr_schedule == "linear":
+        return base_lr * (1.0 - jnp.minimum(step / max(total, 1), 1.0))
+    return base_lr
+
+
+def apply_step(params, direction, lr: jax.Array):
+    """``params - lr * direction``, leaf by leaf."""
+    return jax.tree.map(lambda p, d: p - lr * d, params, direction)
 
 
 def critic_loss(values: jax.Array, targets: jax.Array, kind: str) -> jax.Array:

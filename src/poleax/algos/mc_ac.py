@@ -18,12 +18,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from poleax.algos.base import (
     Algorithm,
     TrainState,
+    apply_step,
     critic_loss,
+    learning_rate,
     make_optimizer,
     network_spec,
 )
@@ -66,7 +67,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         episodes_per_chunk = max(1, config.eval_every // cap)
     updates_per_chunk = max(1, episodes_per_chunk // config.num_envs)
     max_updates = -(-config.total_steps // config.num_envs)  # every episode is >= 1 step
-    optimizer = make_optimizer(config, max_updates)
+    optimizer = make_optimizer(config)
     stop_on_running_reward = config.stop_rule == "running-reward"
 
     def init(key: jax.Array) -> TrainState:
@@ -94,8 +95,9 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         if config.normalize_returns:
             returns = normalize(returns, mask, eps=RETURN_EPS)
         (_, aux), grads = grad_fn(state.params, traj.obs, traj.action, returns, mask)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        direction, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        lr = learning_rate(config, config.lr, state.update, max_updates)
+        params = apply_step(state.params, direction, lr)
 
         episode_returns = (traj.reward * mask).sum(0)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from poleax.algos.base import (
     Algorithm,
     TrainState,
+    apply_step,
     critic_loss,
+    learning_rate,
     make_optimizer,
     network_spec,
 )
@@ -24,6 +25,10 @@ from poleax.config import TrainConfig
 from poleax.networks import apply, init_params
 from poleax.returns import gae, normalize
 from poleax.rollout import rollout, start
+
+#: Continuous hyperparameters kept as arrays in the state (``extra["hparams"]``), so one
+#: compiled program trains trials that differ in them (a sweep vmaps over them).
+HPARAMS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef")
 
 
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
@@ -34,16 +39,20 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     updates_per_chunk = max(1, round(config.eval_every / batch_size))
     chunks = -(-config.total_steps // (updates_per_chunk * batch_size))
     max_updates = chunks * updates_per_chunk
-    optimizer = make_optimizer(config, max_updates * config.epochs * config.minibatches)
+    optimizer = make_optimizer(config)
+    steps_per_update = config.epochs * config.minibatches
+    total_steps = max_updates * steps_per_update
     clipped = config.algo == "ppo"
 
     def init(key: jax.Array) -> TrainState:
         params_key, env_key, train_key = jax.random.split(key, 3)
         params = init_params(params_key, spec)
         envs = start(env, env_params, env_key, config.num_envs)
-        return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), {})
+        hparams = {name: jnp.float32(getattr(config, name)) for name in HPARAMS}
+        extra = {"hparams": hparams}
+        return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
 
-    def loss_fn(params, batch, advantages, targets):
+    def loss_fn(params, batch, advantages, targets, hp):
         logits, values = apply(params, batch.obs, spec)
         log_probs = jax.nn.log_softmax(logits)
         log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], 1)[:, 0]
@@ -52,25 +61,26 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         log_ratio = log_prob - batch.log_prob
         ratio = jnp.exp(log_ratio)
         if clipped:
-            clipped_ratio = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
+            clipped_ratio = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
             policy_loss = -jnp.minimum(ratio * advantages, clipped_ratio * advantages).mean()
         else:
             policy_loss = -(log_prob * advantages).mean()
         value_loss = critic_loss(values, targets, config.critic_loss).mean()
         entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
-        total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+        total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
         aux = {
             "losses/policy_loss": policy_loss,
             "losses/value_loss": value_loss,
             "losses/entropy": entropy,
             "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-            "losses/clipfrac": (jnp.abs(ratio - 1.0) > config.clip_eps).mean(),
+            "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp["clip_eps"]).mean(),
         }
         return total, aux
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def update(state: TrainState):
+        hp = state.extra["hparams"]
         key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
         envs, traj = rollout(
             env, env_params, spec, state.params, state.rollout, rollout_key, config.num_steps
@@ -81,18 +91,19 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             traj.next_value,
             traj.terminated,
             traj.truncated,
-            config.gamma,
-            config.gae_lambda,
+            hp["gamma"],
+            hp["gae_lambda"],
         )
         flat = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), traj)
         flat_adv, flat_targets = advantages.reshape(-1), targets.reshape(-1)
 
         def minibatch_step(carry, indices):
-            params, opt_state = carry
+            params, opt_state, step = carry
             batch = jax.tree.map(lambda x: x[indices], flat)
-            (_, aux), grads = grad_fn(params, batch, flat_adv[indices], flat_targets[indices])
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), aux
+            (_, aux), grads = grad_fn(params, batch, flat_adv[indices], flat_targets[indices], hp)
+            direction, opt_state = optimizer.update(grads, opt_state, params)
+            lr = learning_rate(config, hp["lr"], step, total_steps)
+            return (apply_step(params, direction, lr), opt_state, step + 1), aux
 
         def epoch(carry, epoch_key):
             order = jax.random.permutation(epoch_key, batch_size)
@@ -100,8 +111,11 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
                 minibatch_step, carry, order.reshape(config.minibatches, minibatch_size)
             )
 
-        (params, opt_state), aux = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, config.epochs)
+        first_step = state.update * steps_per_update
+        (params, opt_state, _), aux = jax.lax.scan(
+            epoch,
+            (state.params, state.opt_state, first_step),
+            jax.random.split(shuffle_key, config.epochs),
         )
         metrics = {name: value[-1].mean() for name, value in aux.items()}
         metrics.update(episode_metrics(traj.episode_return, traj.terminated | traj.truncated))

@@ -1,0 +1,318 @@
+"""Hyperparameter sweeps on Optuna, batched through one vmapped trainer.
+
+A worker asks Optuna for ``batch`` trials, groups them by the settings that change array shapes
+(envs, rollout length, minibatches, epochs), and trains each group's trials and seeds in one
+vmapped call: the continuous settings (learning rate, gamma, GAE lambda, clip range, entropy
+and value coefficients) sit in each row's training state as arrays. It then tells Optuna each
+trial's score: the mean over seeds of env steps to solve, an unsolved seed counted at the
+budget. Hopeless trials are pruned between chunks with Optuna's pruner (the shortfall of the
+trial's mean greedy evaluation from the threshold, reported as the intermediate value).
+
+Any Optuna storage shares one study between workers: start the same command on each machine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poleax.config import ConfigError, TrainConfig, build_config
+from poleax.envs.registry import SOLVED_THRESHOLD
+
+SWEEP_ALGOS = ("ppo", "a2c")
+SHAPE_KEYS = ("num_envs", "num_steps", "minibatches", "epochs")
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What ``poleax sweep`` was asked to do."""
+
+    algo: str = "ppo"
+    env: str = "CartPole-v1"
+    trials: int = 20
+    batch: int = 4
+    seeds: int = 2
+    study: str = "poleax"
+    storage: str | None = None
+    out: Path = Path("sweeps/poleax")
+    total_steps: int = 50_000
+    seed: int = 0
+    search_shapes: bool = False
+
+
+def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
+    """The search space: continuous settings, and with ``search_shapes`` the shape-changing
+    ones too (trials that differ in shape train in separate vmapped calls)."""
+    values = {
+        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
+        "gamma": trial.suggest_float("gamma", 0.95, 0.999),
+        "gae_lambda": trial.suggest_float("gae_lambda", 0.8, 1.0),
+        "ent_coef": trial.suggest_float("ent_coef", 1e-6, 1e-2, log=True),
+        "vf_coef": trial.suggest_float("vf_coef", 0.25, 1.0),
+    }
+    if algo == "ppo":
+        values["clip_eps"] = trial.suggest_float("clip_eps", 0.1, 0.3)
+    if search_shapes:
+        values["num_envs"] = trial.suggest_categorical("num_envs", [4, 8, 16])
+        values["num_steps"] = trial.suggest_categorical("num_steps", [16, 32, 64])
+        if algo == "ppo":
+            values["minibatches"] = trial.suggest_categorical("minibatches", [1, 2, 4])
+            values["epochs"] = trial.suggest_categorical("epochs", [5, 10, 20])
+    return values
+
+
+def validate_settings(settings: SweepSettings) -> None:
+    if settings.algo not in SWEEP_ALGOS:
+        raise ConfigError(
+            f"sweep supports algorithms {', '.join(SWEEP_ALGOS)}; got {settings.algo!r}"
+        )
+    for name in ("trials", "batch", "seeds", "total_steps"):
+        value = getattr(settings, name)
+        if value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
+    build_config(settings.algo, settings.env)  # checks the env id
+
+
+def open_study(settings: SweepSettings):
+    """Create or join the study (SQLite in the sweep folder unless ``--storage`` is given)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = settings.storage or f"sqlite:///{(settings.out / 'study.db').resolve()}"
+    if storage.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(storage[len("journal:") :]))
+    try:
+        return optuna.create_study(
+            study_name=settings.study,
+            storage=storage,
+            direction="minimize",
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=None),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2),
+        )
+    except Exception as error:  # unreachable database, bad URL, missing driver
+        raise ConfigError(f"cannot open study storage {settings.storage!r}: {error}") from None
+
+
+def _finished(study) -> int:
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _claimed(study) -> int:
+    import optuna
+
+    states = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.RUNNING,
+    )
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def train_group(settings: SweepSettings, trials: list, values: list[dict], shape: dict) -> None:
+    """Train trials that share array shapes, all their seeds in one vmapped call; tell Optuna."""
+    import jax.numpy as jnp
+    import optuna
+
+    from poleax.algos import make_algorithm
+    from poleax.algos.onpolicy import HPARAMS
+    from poleax.trainer import init_state, train
+
+    rows = len(trials) * settings.seeds
+    config = build_config(
+        settings.algo,
+        settings.env,
+        seed=settings.seed + 1000 * trials[0].number,
+        seeds=rows,
+        total_steps=settings.total_steps,
+        **shape,
+    )
+    algo = make_algorithm(config)
+    state = init_state(algo)
+    table = {
+        name: jnp.repeat(
+            jnp.array([v.get(name, getattr(config, name)) for v in values], jnp.float32),
+            settings.seeds,
+        )
+        for name in HPARAMS
+    }
+    state = state._replace(extra={**state.extra, "hparams": table})
+    threshold = SOLVED_THRESHOLD[settings.env]
+    pruned = np.zeros(len(trials), bool)
+    solved = np.zeros(rows, bool)
+
+    def on_chunk(report) -> None:
+        solved[:] = report.solved
+        greedy = np.asarray(report.greedy).reshape(len(trials), settings.seeds).mean(axis=1)
+        steps = int(np.median(report.env_steps))
+        for i, trial in enumerate(trials):
+            if pruned[i]:
+                continue
+            trial.report(float(threshold - greedy[i]), step=steps)
+            done = solved.reshape(len(trials), settings.seeds)[i].all()
+            if not done and trial.should_prune():
+                pruned[i] = True
+
+    def finished() -> bool:
+        done = solved.reshape(len(trials), settings.seeds).all(axis=1)
+        return bool(np.all(done | pruned))
+
+    result = train(config, on_chunk=on_chunk, should_stop=finished, state=state)
+    steps = np.array(
+        [s if s is not None else settings.total_steps for s in result.steps_to_solve], float
+    ).reshape(len(trials), settings.seeds)
+    for i, trial in enumerate(trials):
+        if pruned[i]:
+            trial.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            trial.study.tell(trial, float(steps[i].mean()))
+
+
+def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
+    """Work on the study until it has ``trials`` finished trials; write the outputs."""
+    validate_settings(settings)
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot write to --out {settings.out}: {error}") from None
+    from poleax.compile_cache import enable_compile_cache
+
+    enable_compile_cache()
+    import optuna
+
+    study = open_study(settings)
+    start = time.perf_counter()
+    ran = 0
+    bar = _progress(settings, progress)
+    with bar:
+        while _claimed(study) < settings.trials:
+            asked = []
+            for _ in range(settings.batch):
+                trial = study.ask()
+                if trial.number >= settings.trials:
+                    # Another worker claimed the last places first: hand this one back.
+                    trial.set_user_attr("over_budget", True)
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    break
+                asked.append(trial)
+            if not asked:
+                break
+            values = [suggest(trial, settings.algo, settings.search_shapes) for trial in asked]
+            base = _base(settings)
+            groups: dict[tuple, list[int]] = defaultdict(list)
+            for i, v in enumerate(values):
+                groups[tuple(v.get(k, getattr(base, k)) for k in SHAPE_KEYS)].append(i)
+            for key, members in groups.items():
+                shape = dict(zip(SHAPE_KEYS, key, strict=True))
+                train_group(
+                    settings, [asked[i] for i in members], [values[i] for i in members], shape
+                )
+            ran += len(asked)
+            bar.advance(_finished(study))
+    summary = write_outputs(study, settings)
+    summary["trials_run_here"] = ran
+    summary["seconds"] = time.perf_counter() - start
+    (settings.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _base(settings: SweepSettings) -> TrainConfig:
+    return build_config(settings.algo, settings.env)
+
+
+def write_outputs(study, settings: SweepSettings) -> dict[str, Any]:
+    """``best_config.json`` (for ``poleax train --config``) and the study's plots."""
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    summary: dict[str, Any] = {
+        "study": settings.study,
+        "finished_trials": _finished(study),
+        "complete_trials": len(done),
+    }
+    if not done:
+        return summary
+    best = study.best_trial
+    config = build_config(
+        settings.algo, settings.env, total_steps=max(settings.total_steps, 100_000), **best.params
+    )
+    (settings.out / "best_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    summary.update(best_value=best.value, best_params=best.params, best_trial=best.number)
+    _plots(study, settings.out)
+    return summary
+
+
+def _plots(study, out: Path) -> None:
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
+        ax = optuna_plots.plot_optimization_history(study)
+        ax.figure.tight_layout()
+        ax.figure.savefig(out / "history.png")
+        plt.close(ax.figure)
+        try:
+            ax = optuna_plots.plot_param_importances(study)
+            ax.figure.tight_layout()
+            ax.figure.savefig(out / "importances.png")
+            plt.close(ax.figure)
+        except (RuntimeError, ValueError, ZeroDivisionError):
+            pass  # too few distinct trials to rank parameters
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def advance(self, finished: int) -> None:
+        return None
+
+
+def _progress(settings: SweepSettings, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.progress = Progress(
+                TextColumn(f"sweep {settings.study}"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f} trials"),
+                TimeElapsedColumn(),
+            )
+            self.progress.__enter__()
+            self.task = self.progress.add_task("", total=settings.trials)
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.progress.__exit__(*exc)
+
+        def advance(self, finished: int) -> None:
+            self.progress.update(self.task, completed=min(finished, settings.trials))
+
+    return _Bar()
+
+
+__all__ = ["SweepSettings", "run_sweep"]
