@@ -44,9 +44,9 @@ def test_seed_i_of_a_batch_is_the_run_of_seed_i():
     assert_same_tree(params_of(batch_of_three, 1), params_of(batch_of_two, 0))
     assert_same_tree(params_of(batch_of_three, 2), params_of(batch_of_two, 1))
     single = train(short("ppo", seed=6, seeds=1))
-    # A batch of one drops the seed axis inside XLA, which may round a sum differently.
-    for x, y in zip(params_of(batch_of_three, 1), params_of(single, 0), strict=True):
-        np.testing.assert_allclose(x, y, atol=1e-4)
+    assert_same_tree(params_of(batch_of_three, 1), params_of(single, 0))
+    assert single.metrics["charts/env_steps"].shape[0] == 1
+    assert len(single.steps_to_solve) == 1 and len(single.delivered_params) == 1
 
 
 def test_metrics_have_cleanrl_names_and_seed_update_shape():

@@ -82,19 +82,16 @@ class TrainConfig:
         return validate(cls(**values))
 
 
-# Tuned defaults per algorithm; env-specific values below override them.
+# Tuned defaults per algorithm, on top of the field defaults (which are PPO's).
 ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     "ppo": {},
     "a2c": {
-        "num_envs": 16,
-        "num_steps": 8,
-        "lr": 3e-3,
-        "gamma": 0.99,
-        "gae_lambda": 0.9,
+        "num_envs": 8,
+        "num_steps": 16,
+        "lr": 5e-3,
         "epochs": 1,
         "minibatches": 1,
-        "ent_coef": 0.0,
-        "lr_schedule": "linear",
+        "eval_every": 1024,
     },
     "td-ac": {
         "num_envs": 16,
@@ -104,7 +101,8 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
         "gae_lambda": 0.0,
         "epochs": 1,
         "minibatches": 1,
-        "normalize_advantages": False,
+        "normalize_advantages": True,
+        "ent_coef": 0.01,
         "max_grad_norm": 0.0,
         "vf_coef": 1.0,
         "hidden": (128,),

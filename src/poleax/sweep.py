@@ -100,7 +100,8 @@ def open_study(settings: SweepSettings):
             pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2),
         )
     except Exception as error:  # unreachable database, bad URL, missing driver
-        raise ConfigError(f"cannot open study storage {settings.storage!r}: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"cannot open study storage {settings.storage!r}: {reason}") from None
 
 
 def _finished(study) -> int:
@@ -128,7 +129,7 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
 
     from poleax.algos import make_algorithm
     from poleax.algos.onpolicy import HPARAMS
-    from poleax.trainer import init_state, train
+    from poleax.trainer import batch_rows, init_state, train
 
     rows = len(trials) * settings.seeds
     config = build_config(
@@ -141,11 +142,10 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
     )
     algo = make_algorithm(config)
     state = init_state(algo)
+    per_row = [v for v in values for _ in range(settings.seeds)]
+    per_row += per_row[:1] * (batch_rows(config) - len(per_row))  # a lone row is doubled
     table = {
-        name: jnp.repeat(
-            jnp.array([v.get(name, getattr(config, name)) for v in values], jnp.float32),
-            settings.seeds,
-        )
+        name: jnp.array([v.get(name, getattr(config, name)) for v in per_row], jnp.float32)
         for name in HPARAMS
     }
     state = state._replace(extra={**state.extra, "hparams": table})

@@ -73,9 +73,21 @@ class TrainResult:
         return [self.config.seed + i for i in range(self.config.seeds)]
 
 
+def batch_rows(config: TrainConfig) -> int:
+    """Rows of the vmapped batch: one per seed, and never fewer than two.
+
+    XLA compiles a batch of one without the seed axis and may then round a sum differently;
+    amplified over training, that would make seed i alone differ from seed i in a batch. A
+    single seed therefore runs twice side by side (same key), and row 0 is kept.
+    """
+    return max(config.seeds, 2)
+
+
 def seed_keys(config: TrainConfig) -> jax.Array:
-    """One PRNG key per seed: key i is ``PRNGKey(seed + i)``, as a single run of that seed."""
-    return jnp.stack([jax.random.PRNGKey(config.seed + i) for i in range(config.seeds)])
+    """One PRNG key per row: row i is ``PRNGKey(seed + i)`` (a lone seed fills two rows)."""
+    seeds = [config.seed + i for i in range(config.seeds)]
+    seeds += [config.seed] * (batch_rows(config) - config.seeds)
+    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
 
 
 def make_chunk(algo: Algorithm) -> Callable:
@@ -202,10 +214,12 @@ def train(
         algorithm=algo,
         state=state,
         delivered_params=delivered,
-        metrics={k: np.concatenate(v, axis=1) for k, v in history["metrics"].items()},
-        evaluations=history["evaluations"],
-        steps_to_solve=history["steps_to_solve"],
-        seconds_to_solve=history["seconds_to_solve"],
+        metrics={
+            k: np.concatenate(v, axis=1)[: config.seeds] for k, v in history["metrics"].items()
+        },
+        evaluations=[{k: v[: config.seeds] for k, v in e.items()} for e in history["evaluations"]],
+        steps_to_solve=history["steps_to_solve"][: config.seeds],
+        seconds_to_solve=history["seconds_to_solve"][: config.seeds],
         train_seconds=time.perf_counter() - start,
         interrupted=interrupted,
         extra={"history": history},
@@ -217,11 +231,11 @@ def new_history(config: TrainConfig) -> dict[str, Any]:
     return {
         "chunks": 0,
         "seconds": 0.0,
-        "env_steps": np.zeros(config.seeds, np.int64),
+        "env_steps": np.zeros(batch_rows(config), np.int64),
         "metrics": {},
         "evaluations": [],
-        "steps_to_solve": [None] * config.seeds,
-        "seconds_to_solve": [None] * config.seeds,
+        "steps_to_solve": [None] * batch_rows(config),
+        "seconds_to_solve": [None] * batch_rows(config),
         "snapshots": {},
     }
 
@@ -266,15 +280,16 @@ def _report(history, metrics, greedy, sampled, config, start) -> ChunkReport:
         counts = (~np.isnan(returns)).sum(axis=1)
         recent = np.where(counts > 0, finished.sum(axis=1) / np.maximum(counts, 1), np.nan)
     evaluated = config.stop_rule == "eval"
+    n = config.seeds
     return ChunkReport(
         chunk=history["chunks"],
-        env_steps=history["env_steps"].copy(),
+        env_steps=history["env_steps"][:n].copy(),
         seconds=time.perf_counter() - start,
-        episodic_return=recent,
-        greedy=np.asarray(greedy) if evaluated else None,
-        sampled=np.asarray(sampled) if evaluated else None,
-        solved=np.array([s is not None for s in history["steps_to_solve"]]),
-        metrics={k: np.asarray(v) for k, v in metrics.items()},
+        episodic_return=recent[:n],
+        greedy=np.asarray(greedy)[:n] if evaluated else None,
+        sampled=np.asarray(sampled)[:n] if evaluated else None,
+        solved=np.array([s is not None for s in history["steps_to_solve"][:n]]),
+        metrics={k: np.asarray(v)[:n] for k, v in metrics.items()},
     )
 
 
