@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from poleax.networks import NetworkSpec, Params, apply
+from poleax.networks import NetworkSpec, Params, actor_logits
 
 
 def episode_returns(
@@ -34,7 +34,7 @@ def episode_returns(
 
     def body(carry):
         obs, state, alive, total, t = carry
-        logits, _ = apply(params, obs, spec)
+        logits = actor_logits(params, obs, spec)
         sampled = jax.random.categorical(jax.random.fold_in(act_key, t), logits)
         action = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled)
         obs, state, reward, terminated, truncated = step(state, action, env_params)

@@ -121,19 +121,28 @@ def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     if xp is None:
         import jax.numpy as xp
 
-    def act(h):
-        return xp.maximum(h, 0) if spec.activation == "relu" else xp.tanh(h)
-
-    def tower(prefix: str, h):
-        for i in range(len(spec.hidden)):
-            layer = params[f"{prefix}_{i}"]
-            h = act(h @ layer["w"] + layer["b"])
-        return h
-
     if spec.shared:
-        actor_h = critic_h = tower("trunk", obs)
+        actor_h = critic_h = _tower(params, "trunk", obs, spec, xp)
     else:
-        actor_h, critic_h = tower("actor", obs), tower("critic", obs)
+        actor_h = _tower(params, "actor", obs, spec, xp)
+        critic_h = _tower(params, "critic", obs, spec, xp)
     logits = actor_h @ params["actor_out"]["w"] + params["actor_out"]["b"]
     value = critic_h @ params["critic_out"]["w"] + params["critic_out"]["b"]
     return logits, value[..., 0]
+
+
+def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
+    """Action logits only: half the work of ``apply`` where the critic is not needed."""
+    if xp is None:
+        import jax.numpy as xp
+
+    hidden = _tower(params, "trunk" if spec.shared else "actor", obs, spec, xp)
+    return hidden @ params["actor_out"]["w"] + params["actor_out"]["b"]
+
+
+def _tower(params: Params, prefix: str, h, spec: NetworkSpec, xp: Any):
+    for i in range(len(spec.hidden)):
+        layer = params[f"{prefix}_{i}"]
+        h = h @ layer["w"] + layer["b"]
+        h = xp.maximum(h, 0) if spec.activation == "relu" else xp.tanh(h)
+    return h

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from poleax.networks import NetworkSpec, Params, apply
+from poleax.networks import NetworkSpec, Params, actor_logits, apply
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Policy:
         return apply(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
-        logits, _ = self.logits_and_value(obs)
+        logits = actor_logits(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
         z = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return z / z.sum(axis=-1, keepdims=True)
 
@@ -47,7 +47,7 @@ class Policy:
         """
         obs = np.asarray(obs, np.float32)
         if greedy:
-            actions = np.argmax(self.logits_and_value(obs)[0], axis=-1)
+            actions = np.argmax(actor_logits(self.params, obs, self.spec, xp=np), axis=-1)
         else:
             rng = rng if rng is not None else np.random.default_rng()
             cdf = np.cumsum(self.probabilities(obs), axis=-1)

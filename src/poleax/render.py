@@ -26,7 +26,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     import jax.numpy as jnp
 
     from poleax.envs import make
-    from poleax.networks import apply
+    from poleax.networks import actor_logits
 
     env, env_params = make(env_id)
     steps = env_params.max_steps_in_episode
@@ -38,7 +38,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
 
         def body(carry, step_key):
             obs, state, alive = carry
-            logits, _ = apply(params, obs, spec)
+            logits = actor_logits(params, obs, spec)
             action = jnp.argmax(logits) if greedy else jax.random.categorical(step_key, logits)
             obs, state, _, terminated, truncated = env.step_env(state, action, env_params)
             return (obs, state, alive & ~(terminated | truncated)), (obs, alive)

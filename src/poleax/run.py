@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,7 @@ def run_training(
 
     enable_compile_cache()
     process_start = time.perf_counter()
+    threading.Thread(target=_preload_presentation, daemon=True).start()
     run_dir = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
     names = TUTORIAL_GIFS if config.preset == "tutorial" else PLAIN_GIFS
     files: dict[str, Path] = {}
@@ -224,6 +226,20 @@ def run_training(
 
     files["report"] = write_report(run_dir)
     return Run(run_dir, config, summary, files)
+
+
+def _preload_presentation() -> None:
+    """Import what evaluation, plots and GIFs need while JAX compiles and trains.
+
+    XLA releases the GIL while it works, so these imports (about half a second) overlap with
+    training instead of following it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    import PIL.Image  # noqa: F401
+    from gymnasium.envs.classic_control import cartpole  # noqa: F401
 
 
 def _keys(config: TrainConfig):

@@ -128,18 +128,19 @@ def _call(fn: Callable, args: tuple, timeout: float, should_stop: Callable[[], b
     ``timeout`` seconds, so a stuck device never hangs the process.
     """
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def target() -> None:
         try:
             box["value"] = jax.device_get(fn(*args))
         except BaseException as error:  # handed to the main thread
             box["error"] = error
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
+    threading.Thread(target=target, daemon=True).start()
     deadline = time.monotonic() + timeout
-    while worker.is_alive():
-        worker.join(0.05)
+    while not done.wait(0.1):  # wakes at once when the chunk is done
         if should_stop is not None and should_stop():
             raise Interrupted
         if time.monotonic() > deadline:

@@ -1,0 +1,73 @@
+"""Batched sweep trials against one trial at a time, same study size, same machine, one run.
+
+    python benchmarks/sweep.py [--trials 8] [--seeds 2] [--repeats 2]
+
+Times ``poleax sweep --trials T --batch T`` (all trials of a step in one vmapped call) and
+``--batch 1`` (one trial per call), each a fresh study in its own process with a warm
+compilation cache, and prints the medians and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def sweep_seconds(batch: int, args, tmp: Path, tag: str, env: dict[str, str]) -> float:
+    out = tmp / f"{tag}-{batch}-{time.monotonic_ns()}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "poleax",
+        "sweep",
+        "--env",
+        "CartPole-v1",
+        "--trials",
+        str(args.trials),
+        "--batch",
+        str(batch),
+        "--seeds",
+        str(args.seeds),
+        "--total-steps",
+        str(args.total_steps),
+        "--study",
+        out.name,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--total-steps", type=int, default=30_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        env = {**os.environ, "POLEAX_CACHE_DIR": str(tmp / "cache")}
+        sweep_seconds(args.trials, args, tmp, "warm", env)  # fill the compilation cache
+        sweep_seconds(1, args, tmp, "warm", env)
+        batched = [sweep_seconds(args.trials, args, tmp, "b", env) for _ in range(args.repeats)]
+        single = [sweep_seconds(1, args, tmp, "s", env) for _ in range(args.repeats)]
+    b, s = statistics.median(batched), statistics.median(single)
+    print(
+        f"{args.trials} PPO trials x {args.seeds} seeds on CartPole-v1, budget "
+        f"{args.total_steps:,} steps, median of {args.repeats}: batched (--batch "
+        f"{args.trials}) {b:.1f} s, one at a time (--batch 1) {s:.1f} s: {s / b:.1f}x faster"
+    )
+
+
+if __name__ == "__main__":
+    main()
