@@ -113,19 +113,14 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def poleax_run(algo: str, env_id: str, seed: int, tmp: Path, cache: Path) -> dict:
-    out = tmp / f"{algo}-{env_id}-{seed}-{time.monotonic_ns()}"
-    cmd = [
+def poleax_train_cmd(out: Path, *settings: str) -> list[str]:
+    """``poleax train`` with the benchmark's budget, no GIFs or progress bar, into ``out``."""
+    return [
         sys.executable,
         "-m",
         "poleax",
         "train",
-        "--algo",
-        algo,
-        "--env",
-        env_id,
-        "--seed",
-        str(seed),
+        *settings,
         "--total-steps",
         str(BUDGET),
         "--no-gifs",
@@ -133,6 +128,11 @@ def poleax_run(algo: str, env_id: str, seed: int, tmp: Path, cache: Path) -> dic
         "--out",
         str(out),
     ]
+
+
+def poleax_run(algo: str, env_id: str, seed: int, tmp: Path, cache: Path) -> dict:
+    out = tmp / f"{algo}-{env_id}-{seed}-{time.monotonic_ns()}"
+    cmd = poleax_train_cmd(out, "--algo", algo, "--env", env_id, "--seed", str(seed))
     seconds = timed(cmd, {**os.environ, "POLEAX_CACHE_DIR": str(cache)})
     summary = json.loads((out / "summary.json").read_text())
     seed_result = summary["per_seed"][0]
@@ -217,22 +217,7 @@ def main() -> None:
                 print(lines[-1], flush=True)
         if args.many_seeds:
             out = tmp / "many"
-            cmd = [
-                sys.executable,
-                "-m",
-                "poleax",
-                "train",
-                "--env",
-                "CartPole-v1",
-                "--seeds",
-                str(args.many_seeds),
-                "--total-steps",
-                str(BUDGET),
-                "--no-gifs",
-                "--no-progress",
-                "--out",
-                str(out),
-            ]
+            cmd = poleax_train_cmd(out, "--env", "CartPole-v1", "--seeds", str(args.many_seeds))
             seconds = timed(cmd, {**os.environ, "POLEAX_CACHE_DIR": str(warm_cache)})
             summary = json.loads((out / "summary.json").read_text())
             lines.append(

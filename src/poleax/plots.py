@@ -58,22 +58,12 @@ def learning_curve(
             ax.plot(x, np.nanmedian(smooth, 0), color="C0", label="median return")
     if evaluations:
         eval_steps = [np.median(e["env_steps"]) for e in evaluations]
-        ax.plot(
-            eval_steps,
-            [np.median(e["greedy"]) for e in evaluations],
-            "o",
-            ms=3,
-            color="C1",
-            label="evaluation, greedy (100 episodes)",
-        )
-        ax.plot(
-            eval_steps,
-            [np.median(e["sampled"]) for e in evaluations],
-            "s",
-            ms=3,
-            color="C4",
-            label="evaluation, sampled",
-        )
+        for mode, marker, color, label in (
+            ("greedy", "o", "C1", "evaluation, greedy (100 episodes)"),
+            ("sampled", "s", "C4", "evaluation, sampled"),
+        ):
+            means = [np.median(e[mode]) for e in evaluations]
+            ax.plot(eval_steps, means, marker, ms=3, color=color, label=label)
     ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
     solved = [s for s in steps_to_solve if s is not None]
     if solved:

@@ -36,7 +36,7 @@ class SweepSettings:
     algo: str = "ppo"
     env: str = "CartPole-v1"
     trials: int = 20
-    batch: int = 4
+    batch: int = 1
     seeds: int = 2
     study: str = "poleax"
     storage: str | None = None
