@@ -166,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--batch",
         type=_number(int),
-        default=4,
-        help="trials trained together per worker step (default: 4)",
+        default=1,
+        help="trials trained together in one vmapped call (default: 1; the README says "
+        "when batching pays)",
     )
     sweep.add_argument("--seeds", type=_number(int), default=2, help="seeds per trial (default: 2)")
     sweep.add_argument("--study", default="poleax", help="study name (default: poleax)")
