@@ -33,3 +33,19 @@ def test_vectorised_evaluation_matches_per_episode_gym_make(env_id):
         expected.append(total)
     np.testing.assert_array_equal(ours.returns, expected)
     assert len(set(expected)) > 3  # the episodes really differ
+
+
+def test_greedy_and_sampled_side_by_side_equal_each_alone():
+    import jax
+    import numpy as np
+
+    from poleax.networks import NetworkSpec, init_params
+    from poleax.policy import Policy
+    from poleax.reference import evaluate_both, evaluate_policy
+
+    spec = NetworkSpec()
+    policy = Policy(jax.tree.map(np.asarray, init_params(jax.random.PRNGKey(3), spec)), spec)
+    both = evaluate_both(policy, "CartPole-v1", 20, 500)
+    for mode, greedy in (("greedy", True), ("sampled", False)):
+        alone = evaluate_policy(policy, "CartPole-v1", 20, 500, greedy)
+        assert both[mode]["mean"] == alone.mean and both[mode]["std"] == alone.std

@@ -83,3 +83,17 @@ def test_non_finite_loss_is_reported_with_its_update():
     state = type("S", (), {"params": {"w": np.zeros(2)}})()
     with pytest.raises(TrainingError, match="non-finite policy_loss at update 8"):
         check_finite(metrics, state, chunk=3, updates_per_chunk=2)
+
+
+def test_a_solved_seed_stops_training_while_the_others_go_on():
+    result = train(build_config("ppo", "CartPole-v0", seeds=3, total_steps=30_000))
+    trained = result.metrics["charts/env_steps"].sum(axis=1)
+    assert all(s is not None for s in result.steps_to_solve)
+    assert trained.tolist() == result.steps_to_solve  # not one step past its solve
+    assert len(set(trained.tolist())) > 1  # so some seeds trained on alone
+    for i in range(3):  # the final state of a solved seed is the policy it delivers
+        final = params_of(result, i)
+        assert_same_tree(final, jax.tree.leaves(result.delivered_params[i]))
+    losses = result.metrics["losses/policy_loss"]
+    stopped = result.metrics["charts/env_steps"] == 0
+    assert np.isnan(losses[stopped]).all() and np.isfinite(losses[~stopped]).all()

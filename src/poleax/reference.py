@@ -69,27 +69,43 @@ def evaluate_policy(
 
     Sampled actions draw from ``numpy.random.default_rng(seed)``, so an evaluation repeats.
     """
-    venv = make_vector_env(env_id, episodes)
+    return _play(policy, env_id, episodes, seed, (greedy,))[0]
+
+
+def _play(policy, env_id: str, episodes: int, seed: int, modes: tuple[bool, ...]):
+    """One ``Evaluation`` per mode (greedy or not), all played in one vectorised env.
+
+    Each mode's block of envs starts from the same initial states and acts on its own, so a
+    block's returns are those of playing that mode alone.
+    """
+    venv = make_vector_env(env_id, episodes * len(modes))
     venv.reset(seed=seed)
-    venv.unwrapped.state = initial_states(env_id, episodes, seed).T.copy()
+    starts = initial_states(env_id, episodes, seed)
+    venv.unwrapped.state = np.concatenate([starts] * len(modes)).T.copy()
     obs = venv.unwrapped.state.T.astype(np.float32)
-    rng = np.random.default_rng(seed)
-    alive = np.ones(episodes, bool)
-    totals = np.zeros(episodes)
+    rngs = [np.random.default_rng(seed) for _ in modes]
+    alive = np.ones(episodes * len(modes), bool)
+    totals = np.zeros(episodes * len(modes))
+    blocks = [slice(i * episodes, (i + 1) * episodes) for i in range(len(modes))]
     while alive.any():
-        actions = np.asarray(policy.act(obs, greedy=greedy, rng=rng), np.int64)
+        actions = np.concatenate(
+            [
+                np.asarray(policy.act(obs[block], greedy=greedy, rng=rng), np.int64)
+                for block, greedy, rng in zip(blocks, modes, rngs, strict=True)
+            ]
+        )
         obs, rewards, terminated, truncated, _ = venv.step(actions)
         totals += np.where(alive, rewards, 0.0)
         alive &= ~(terminated | truncated)
     venv.close()
-    return Evaluation(env_id, greedy, totals)
+    return [Evaluation(env_id, g, totals[b]) for b, g in zip(blocks, modes, strict=True)]
 
 
 def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = 10_000) -> dict:
-    """Greedy and sampled evaluations as a JSON-ready dict."""
+    """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
     out = {"env": env_id, "episodes": episodes, "seed": seed}
-    for mode, greedy in (("greedy", True), ("sampled", False)):
-        ev = evaluate_policy(policy, env_id, episodes, seed, greedy)
+    greedy, sampled = _play(policy, env_id, episodes, seed, (True, False))
+    for mode, ev in (("greedy", greedy), ("sampled", sampled)):
         out[mode] = {"mean": ev.mean, "std": ev.std, "solved": ev.solved}
     out["threshold"] = SOLVED_THRESHOLD[env_id]
     out["solved"] = out["greedy"]["solved"] and out["sampled"]["solved"]

@@ -25,13 +25,13 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     import jax
     import jax.numpy as jnp
 
+    from poleax.compile_cache import executable_cache_on, load_or_compile, program_key
     from poleax.envs import make
-    from poleax.networks import actor_logits
+    from poleax.networks import actor_logits, layer_shapes
 
     env, env_params = make(env_id)
     steps = env_params.max_steps_in_episode
 
-    @jax.jit
     def play(params, key):
         reset_key, act_key = jax.random.split(key)
         obs, state = env.reset(reset_key, env_params)
@@ -47,7 +47,20 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
         _, (observations, alive) = jax.lax.scan(body, carry, jax.random.split(act_key, steps))
         return obs, observations, alive
 
-    return play
+    def lower():
+        f32 = jnp.float32
+        params = {
+            name: {
+                "w": jax.ShapeDtypeStruct((n_in, n_out), f32),
+                "b": jax.ShapeDtypeStruct((n_out,), f32),
+            }
+            for name, (n_in, n_out, _) in layer_shapes(spec).items()
+        }
+        return jax.jit(play).lower(params, jax.ShapeDtypeStruct((2,), jnp.uint32))
+
+    settings = {"env": env_id, "network": spec.to_dict(), "greedy": greedy}
+    key = program_key("play", settings) if executable_cache_on() else None
+    return load_or_compile("play", key, lower)
 
 
 def play_episode(
@@ -56,8 +69,14 @@ def play_episode(
     """States ``[T + 1, 4]`` of one episode of poleax's JAX CartPole under the policy."""
     import jax
 
+    from poleax.keys import prng_key
+
     play = _player(env_id, spec, greedy)
-    first, observations, alive = jax.device_get(play(params, jax.random.PRNGKey(seed)))
+    params = {
+        name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
+        for name, layer in params.items()
+    }
+    first, observations, alive = jax.device_get(play(params, prng_key(seed)))
     length = int(np.sum(alive))
     return np.concatenate([first[None], observations[:length]]).astype(np.float64)
 

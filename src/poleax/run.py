@@ -104,11 +104,8 @@ def run_training(
 ) -> Run:
     """Train ``config`` into a run folder and write every artifact; return the ``Run``."""
     from poleax import checkpoint
-    from poleax.compile_cache import enable_compile_cache
 
-    enable_compile_cache()
     process_start = time.perf_counter()
-    threading.Thread(target=_preload_presentation, daemon=True).start()
     run_dir = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
     names = TUTORIAL_GIFS if config.preset == "tutorial" else PLAIN_GIFS
     files: dict[str, Path] = {}
@@ -116,18 +113,16 @@ def run_training(
     import jax
 
     from poleax.algos import make_algorithm
-    from poleax.trainer import TrainingError, init_state, train
+    from poleax.trainer import TrainingError, train
 
     algo = make_algorithm(config)
     state = history = None
-    if resume:
+    if resume and checkpoint.read_meta(run_dir).get("trained", True):
         template = jax.eval_shape(jax.vmap(algo.init), _keys(config))
         state = checkpoint.load_state(run_dir, template)
         history = checkpoint.load_history(run_dir, config.seeds)
-    else:
+    elif not resume:
         _write_json(run_dir / "config.json", config.to_dict())
-        state = init_state(algo)
-    initial_params = None if resume else _first(state.params)
     files["config"] = run_dir / "config.json"
 
     meta = {
@@ -143,6 +138,8 @@ def run_training(
     writer = _tensorboard_writers(run_dir, config) if tensorboard else None
 
     def on_chunk(report) -> None:
+        if report.chunk == 1:
+            threading.Thread(target=_preload_gymnasium, daemon=True).start()
         reporter.update(report)
         if writer is not None:
             writer(report)
@@ -171,8 +168,12 @@ def run_training(
             signal.signal(s, handler)
     history = result.extra["history"]
     if result.interrupted:
-        save_checkpoint(result.state, history)
+        if result.state is None:  # stopped while compiling: resuming starts afresh
+            checkpoint.save(run_dir, {**meta, "complete": False, "trained": False}, [])
+        else:
+            save_checkpoint(result.state, history)
         raise RunInterrupted(run_dir, stop.signum or signal.SIGINT)
+    initial_params = result.extra["initial_params"]
     reporter.finish(result)
 
     from poleax.policy import Policy
@@ -228,17 +229,13 @@ def run_training(
     return Run(run_dir, config, summary, files)
 
 
-def _preload_presentation() -> None:
-    """Import what evaluation, plots and GIFs need while JAX compiles and trains.
+def _preload_gymnasium() -> None:
+    """Import gymnasium's CartPole (for the confirming evaluation) while training runs.
 
-    XLA releases the GIL while it works, so these imports (about half a second) overlap with
-    training instead of following it.
+    XLA releases the GIL while it trains, so the import overlaps with training instead of
+    following it. Started only once the programs are loaded: earlier, it would compete for
+    the GIL with loading them.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot
-    import PIL.Image  # noqa: F401
     from gymnasium.envs.classic_control import cartpole  # noqa: F401
 
 
@@ -246,10 +243,6 @@ def _keys(config: TrainConfig):
     from poleax.trainer import seed_keys
 
     return seed_keys(config)
-
-
-def _first(tree):
-    return _seed(tree, 0)
 
 
 def _seed(tree, i: int):
@@ -281,6 +274,8 @@ def _write_metrics(path: Path, result) -> Path:
         out.writerow(["seed", "update", "global_step", *names])
         for i in range(steps.shape[0]):
             for u in range(steps.shape[1]):
+                if metrics["charts/env_steps"][i, u] == 0:
+                    continue  # the seed had stopped (solved) by then
                 row = [float(metrics[n][i, u]) for n in names]
                 out.writerow([result.config.seed + i, u + 1, int(steps[i, u]), *row])
     return path
@@ -320,7 +315,7 @@ def _summary(config, result, per_seed, names, seconds) -> dict[str, Any]:
     }
     if config.stop_rule == "running-reward":
         running = result.metrics["charts/running_reward"]
-        out["running_reward"] = [float(r[-1]) for r in running]
+        out["running_reward"] = [float(r[np.isfinite(r)][-1]) for r in running]
         out["episodes"] = [int(e) for e in result.metrics["charts/episodes"].sum(axis=1)]
     return out
 
@@ -335,10 +330,8 @@ class _Reporter:
     """Progress bar (rich) and the tutorial's log lines."""
 
     def __init__(self, config: TrainConfig, enabled: bool, console=None) -> None:
-        from rich.console import Console
-
         self.config = config
-        self.console = console or Console(stderr=True)
+        self.console = console
         self.enabled = enabled
         self.progress = None
         self.task = None
@@ -347,6 +340,7 @@ class _Reporter:
 
     def __enter__(self):
         if self.enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
@@ -355,7 +349,7 @@ class _Reporter:
                 TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
                 TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(),
-                console=self.console,
+                console=self.console or Console(stderr=True),
                 transient=False,
             )
             self.progress.__enter__()
@@ -379,8 +373,9 @@ class _Reporter:
         recent = report.episodic_return
         if np.isfinite(recent).any():
             parts.append(f"return {np.nanmedian(recent):.1f}")
-        if report.greedy is not None:
-            parts.append(f"eval {np.median(report.greedy):.0f}/{np.median(report.sampled):.0f}")
+        if report.greedy is not None and report.active.any():
+            greedy, sampled = report.greedy[report.active], report.sampled[report.active]
+            parts.append(f"eval {np.median(greedy):.0f}/{np.median(sampled):.0f}")
         parts.append(f"solved {int(report.solved.sum())}/{len(report.solved)}")
         self.progress.update(self.task, completed=steps, info="  ".join(parts))
 

@@ -1,8 +1,9 @@
 """Hyperparameter sweeps on Optuna, batched through one vmapped trainer.
 
 A worker asks Optuna for ``batch`` trials, groups them by the settings that change array shapes
-(envs, rollout length, minibatches, epochs), and trains each group's trials and seeds in one
-vmapped call: the continuous settings (learning rate, gamma, GAE lambda, clip range, entropy
+(envs, rollout length, minibatches, epochs), and trains each group's trials and seeds together
+as rows of one compiled program (on every core; a row stops when solved or pruned): the
+continuous settings (learning rate, gamma, GAE lambda, clip range, entropy
 and value coefficients) sit in each row's training state as arrays. It then tells Optuna each
 trial's score: the mean over seeds of env steps to solve, an unsolved seed counted at the
 budget. Hopeless trials are pruned between chunks with Optuna's pruner (the shortfall of the
@@ -123,7 +124,7 @@ def _claimed(study) -> int:
 
 
 def train_group(settings: SweepSettings, trials: list, values: list[dict], shape: dict) -> None:
-    """Train trials that share array shapes, all their seeds in one vmapped call; tell Optuna."""
+    """Train trials that share array shapes, all their seeds as rows of one run; tell Optuna."""
     import jax.numpy as jnp
     import optuna
 
@@ -151,25 +152,24 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
     state = state._replace(extra={**state.extra, "hparams": table})
     threshold = SOLVED_THRESHOLD[settings.env]
     pruned = np.zeros(len(trials), bool)
-    solved = np.zeros(rows, bool)
+    greedy = np.zeros(rows)  # each row's latest greedy evaluation
 
     def on_chunk(report) -> None:
-        solved[:] = report.solved
-        greedy = np.asarray(report.greedy).reshape(len(trials), settings.seeds).mean(axis=1)
-        steps = int(np.median(report.env_steps))
+        greedy[report.active] = report.greedy[report.active]
+        trial_greedy = greedy.reshape(len(trials), settings.seeds).mean(axis=1)
+        solved = report.solved.reshape(len(trials), settings.seeds).all(axis=1)
+        steps = int(np.median(report.env_steps[report.active])) if report.active.any() else 0
         for i, trial in enumerate(trials):
-            if pruned[i]:
+            if pruned[i] or solved[i]:
                 continue
-            trial.report(float(threshold - greedy[i]), step=steps)
-            done = solved.reshape(len(trials), settings.seeds)[i].all()
-            if not done and trial.should_prune():
+            trial.report(float(threshold - trial_greedy[i]), step=steps)
+            if trial.should_prune():
                 pruned[i] = True
 
-    def finished() -> bool:
-        done = solved.reshape(len(trials), settings.seeds).all(axis=1)
-        return bool(np.all(done | pruned))
+    def pruned_rows() -> list[int]:
+        return [r for r in range(rows) if pruned[r // settings.seeds]]
 
-    result = train(config, on_chunk=on_chunk, should_stop=finished, state=state)
+    result = train(config, on_chunk=on_chunk, state=state, drop_rows=pruned_rows)
     steps = np.array(
         [s if s is not None else settings.total_steps for s in result.steps_to_solve], float
     ).reshape(len(trials), settings.seeds)
@@ -187,9 +187,6 @@ def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
         settings.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cannot write to --out {settings.out}: {error}") from None
-    from poleax.compile_cache import enable_compile_cache
-
-    enable_compile_cache()
     import optuna
 
     study = open_study(settings)

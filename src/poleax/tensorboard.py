@@ -33,7 +33,7 @@ class ChunkWriter:
                     value = float(values[i, u])
                     if np.isfinite(value):
                         writer.add_scalar(name, value, int(per_update[i, u]))
-            if report.greedy is not None:
+            if report.greedy is not None and report.active[i]:
                 step = int(report.env_steps[i])
                 writer.add_scalar("eval/greedy_return", float(report.greedy[i]), step)
                 writer.add_scalar("eval/sampled_return", float(report.sampled[i]), step)

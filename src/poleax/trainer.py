@@ -1,16 +1,21 @@
-"""The host loop: jitted chunks of updates for K seeds at once, evaluation, stopping, snapshots.
+"""The host loop: jitted chunks of updates for K seeds, evaluation, stopping, snapshots.
 
-One chunk is ``updates_per_chunk`` updates of every seed (``vmap``), then, under the eval stop
-rule, 100 greedy and 100 sampled episodes of each seed's policy inside JAX. Between chunks the
-host reports progress, records the first chunk each seed passes, and stops when all have.
-Evaluation draws from its own random stream, so it never changes what training does.
+Every compiled program works on ``WIDTH`` rows (seeds) at once; K seeds run as groups of
+``WIDTH`` on one worker thread per CPU core, since XLA runs each call on a single core. A seed
+stops computing as soon as it is solved, so a batch never waits on its slowest seed with every
+row busy. A chunk is ``updates_per_chunk`` updates; under the eval stop rule each chunk's
+policy then plays 100 greedy and 100 sampled episodes inside JAX. Evaluation of chunk ``c``
+runs beside the training of chunk ``c + 1`` (on another core); a seed that passes at ``c``
+drops that speculative chunk. Evaluation draws from its own random stream, so it never changes
+what training does, and rows never interact, so seed i trains the same in any batch.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +24,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from poleax.algos import Algorithm, TrainState, make_algorithm
+from poleax.compile_cache import (
+    HOST_ONLY_FIELDS,
+    executable_cache_on,
+    load_or_compile,
+    program_key,
+)
 from poleax.config import TrainConfig
 from poleax.envs import SOLVED_THRESHOLD, make
 from poleax.evaluation import greedy_and_sampled_means
+from poleax.keys import prng_key
 
-#: Seconds to wait for one chunk before declaring the device stuck.
+#: Seconds without any finished call before declaring the device stuck.
 CHUNK_TIMEOUT_S = 600.0
+#: Rows of every compiled call. Never one: XLA compiles a batch of one without the seed axis
+#: and may round a sum differently, which training amplifies.
+WIDTH = 1
 _EVAL_STREAM = 0x5EED
 
 
@@ -38,9 +53,16 @@ class TrainingError(RuntimeError):
     history: dict[str, Any] | None = None
 
 
+class Interrupted(Exception):
+    """``should_stop`` said stop while calls were running; their results are dropped."""
+
+
 @dataclass
 class ChunkReport:
-    """What the host learns after each chunk, handed to the progress callback."""
+    """What the host learns after each chunk, handed to the progress callback.
+
+    Seeds that no longer train (solved, or dropped) report NaN metrics and evaluations.
+    """
 
     chunk: int
     env_steps: np.ndarray  # [seed], cumulative
@@ -50,6 +72,7 @@ class ChunkReport:
     sampled: np.ndarray | None
     solved: np.ndarray  # [seed] bool, solved at this chunk or before
     metrics: dict[str, np.ndarray]  # name -> [seed, update]
+    active: np.ndarray  # [seed] bool, trained in this chunk
 
 
 @dataclass
@@ -58,9 +81,9 @@ class TrainResult:
 
     config: TrainConfig
     algorithm: Algorithm
-    state: TrainState  # final state of all seeds, on the host
+    state: TrainState  # final state of all seeds, on the host (a solved seed's at its solve)
     delivered_params: list[dict]  # per seed: params at the first solved chunk, else final
-    metrics: dict[str, np.ndarray]  # name -> [seed, update]
+    metrics: dict[str, np.ndarray]  # name -> [seed, update]; NaN (0 for counts) once stopped
     evaluations: list[dict[str, Any]]  # per chunk: env_steps, greedy, sampled ([seed])
     steps_to_solve: list[int | None]
     seconds_to_solve: list[float | None]
@@ -74,80 +97,184 @@ class TrainResult:
 
 
 def batch_rows(config: TrainConfig) -> int:
-    """Rows of the vmapped batch: one per seed, and never fewer than two.
-
-    XLA compiles a batch of one without the seed axis and may then round a sum differently;
-    amplified over training, that would make seed i alone differ from seed i in a batch. A
-    single seed therefore runs twice side by side (same key), and row 0 is kept.
-    """
-    return max(config.seeds, 2)
+    """Rows of the host state: one per seed, at least ``WIDTH`` (a lone seed is doubled)."""
+    return max(config.seeds, WIDTH)
 
 
-def seed_keys(config: TrainConfig) -> jax.Array:
+def seed_keys(config: TrainConfig) -> np.ndarray:
     """One PRNG key per row: row i is ``PRNGKey(seed + i)`` (a lone seed fills two rows)."""
     seeds = [config.seed + i for i in range(config.seeds)]
     seeds += [config.seed] * (batch_rows(config) - config.seeds)
-    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    return np.stack([prng_key(s) for s in seeds])
 
 
-def make_chunk(algo: Algorithm) -> Callable:
-    """``chunk(state, eval_key) -> (state, metrics, greedy_mean, sampled_mean)`` for one seed."""
-    config = algo.config
-    env, env_params = make(config.env)
-    evaluate = config.stop_rule == "eval"
-
-    def chunk(state: TrainState, eval_key: jax.Array):
-        state, metrics = jax.lax.scan(
-            lambda s, _: algo.update(s), state, None, length=algo.updates_per_chunk
-        )
-        if not evaluate:
-            nan = jnp.float32(jnp.nan)
-            return state, metrics, nan, nan
-        greedy, sampled = greedy_and_sampled_means(
-            env, env_params, algo.spec, state.params, eval_key, config.eval_episodes
-        )
-        return state, metrics, greedy, sampled
-
-    return chunk
+def worker_count() -> int:
+    """Calls run at once: one per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
-def init_state(algo: Algorithm) -> TrainState:
-    """Initial state of every seed, batched on a leading seed axis."""
-    return jax.jit(jax.vmap(algo.init))(seed_keys(algo.config))
+class Programs:
+    """The compiled programs of one algorithm, each on ``WIDTH`` rows.
+
+    ``init(keys)``, ``train(state) -> (state, metrics)`` and
+    ``evaluate(params, seed_keys, chunks) -> (greedy_means, sampled_means)``; the evaluation
+    key of a row is its seed's key folded with the evaluation stream and the chunk number.
+    """
+
+    def __init__(self, algo: Algorithm) -> None:
+        config = algo.config
+        env, env_params = make(config.env)
+
+        def train_chunk(state: TrainState):
+            return jax.lax.scan(
+                lambda s, _: algo.update(s), state, None, length=algo.updates_per_chunk
+            )
+
+        def evaluate(params, seed_key: jax.Array, chunk: jax.Array):
+            key = jax.random.fold_in(jax.random.fold_in(seed_key, _EVAL_STREAM), chunk)
+            return greedy_and_sampled_means(
+                env, env_params, algo.spec, params, key, config.eval_episodes
+            )
+
+        self.algo = algo
+        self.evaluates = config.stop_rule == "eval"
+        self._jitted = {
+            "init": jax.jit(jax.vmap(algo.init)),
+            "train": jax.jit(jax.vmap(train_chunk)),
+            "evaluate": jax.jit(jax.vmap(evaluate)),
+        }
+        self._compiled: dict[str, Callable] = {}
+        settings = {
+            name: value for name, value in config.to_dict().items() if name not in HOST_ONLY_FIELDS
+        }
+        self._settings = {**settings, "width": WIDTH}
+
+    def compile_jobs(self, need_init: bool) -> list[Callable[[], None]]:
+        """Thunks that load or compile the programs a run needs, longest first."""
+        names = ["train", *(["init"] if need_init else []), *(["evaluate"] * self.evaluates)]
+        return [lambda name=name: self._load_or_compile(name) for name in names]
+
+    def _load_or_compile(self, name: str) -> None:
+        def lower():
+            keys = jax.ShapeDtypeStruct((WIDTH, 2), jnp.uint32)
+            if name == "init":
+                return self._jitted[name].lower(keys)
+            state = jax.eval_shape(jax.vmap(self.algo.init), keys)
+            if name == "train":
+                return self._jitted[name].lower(state)
+            chunks = jax.ShapeDtypeStruct((WIDTH,), jnp.int32)
+            return self._jitted[name].lower(state.params, keys, chunks)
+
+        key = program_key(name, self._settings) if executable_cache_on() else None
+        self._compiled[name] = load_or_compile(name, key, lower)
+
+    def init(self, keys: np.ndarray) -> TrainState:
+        return self._program("init")(keys)
+
+    def train(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        return self._program("train")(state)
+
+    def evaluate(self, params, keys: np.ndarray, chunks: np.ndarray):
+        return self._program("evaluate")(params, keys, chunks)
+
+    def _program(self, name: str) -> Callable:
+        if name not in self._compiled:
+            self._load_or_compile(name)
+        return self._compiled[name]
 
 
-class Interrupted(Exception):
-    """``should_stop`` said stop while a chunk was running; the chunk's result is dropped."""
+def init_state(algo: Algorithm, programs: Programs | None = None) -> TrainState:
+    """Initial state of every seed, batched on a leading row axis, on the host."""
+    keys = seed_keys(algo.config)
+    programs = programs or Programs(algo)
+    parts = [jax.device_get(programs.init(keys[index])) for index, _ in _groups(range(len(keys)))]
+    return _host_tree(jax.tree.map(lambda *xs: np.concatenate(xs)[: len(keys)], *parts))
 
 
-def _call(fn: Callable, args: tuple, timeout: float, should_stop: Callable[[], bool] | None):
-    """Run ``fn(*args)`` to completion on a worker thread, fetched to the host.
+def _groups(rows: Iterable[int]) -> list[tuple[np.ndarray, int]]:
+    """Rows in groups of ``WIDTH`` (the last padded with copies of its first row)."""
+    rows = list(rows)
+    out = []
+    for i in range(0, len(rows), WIDTH):
+        part = rows[i : i + WIDTH]
+        out.append((np.array(part + part[:1] * (WIDTH - len(part))), len(part)))
+    return out
+
+
+def _host_tree(tree):
+    """Writable numpy copies of every leaf."""
+    return jax.tree.map(lambda x: np.array(x), tree)
+
+
+def _take(tree, index: np.ndarray):
+    return jax.tree.map(lambda x: x[index], tree)
+
+
+def _put(full, index: np.ndarray, part, count: int) -> None:
+    """``full[index[:count]] = part[:count]`` leaf by leaf."""
+    for target, source in zip(jax.tree.leaves(full), jax.tree.leaves(part), strict=True):
+        target[index[:count]] = np.asarray(source)[:count]
+
+
+def run_calls(
+    calls: list[Callable[[], Any]],
+    timeout: float = CHUNK_TIMEOUT_S,
+    should_stop: Callable[[], bool] | None = None,
+    workers: int | None = None,
+) -> list[Any]:
+    """Run the thunks on up to ``workers`` threads; return their results in order.
 
     The main thread stays free to take signals (compilation and device waits happen on the
-    worker), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` after
-    ``timeout`` seconds, so a stuck device never hangs the process.
+    workers), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` when
+    no call finished for ``timeout`` seconds, so a stuck device never hangs the process.
     """
-    box: dict[str, Any] = {}
-    done = threading.Event()
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    finished = threading.Semaphore(0)
+    queue = iter(range(len(calls)))
 
-    def target() -> None:
-        try:
-            box["value"] = jax.device_get(fn(*args))
-        except BaseException as error:  # handed to the main thread
-            box["error"] = error
-        finally:
-            done.set()
+    def worker() -> None:
+        while True:
+            with lock:
+                index = next(queue, None)
+            if index is None or errors:
+                return
+            try:
+                results[index] = jax.device_get(calls[index]())
+            except BaseException as error:  # handed to the main thread
+                errors.append(error)
+            finally:
+                finished.release()
 
-    threading.Thread(target=target, daemon=True).start()
+    for _ in range(min(workers or worker_count(), len(calls))):
+        threading.Thread(target=worker, daemon=True).start()
     deadline = time.monotonic() + timeout
-    while not done.wait(0.1):  # wakes at once when the chunk is done
+    done = 0
+    while done < len(calls) and not errors:
+        if finished.acquire(timeout=0.1):  # wakes at once when a call is done
+            done += 1
+            deadline = time.monotonic() + timeout
+            continue
         if should_stop is not None and should_stop():
             raise Interrupted
         if time.monotonic() > deadline:
             raise TrainingError(f"a training chunk did not finish within {timeout:.0f} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    if errors:
+        raise errors[0]
+    return results
+
+
+@dataclass
+class _Chunk:
+    """One trained chunk of some rows, not yet recorded: full-size state and metrics."""
+
+    rows: np.ndarray
+    state: TrainState
+    metrics: dict[str, np.ndarray]
 
 
 def train(
@@ -159,72 +286,150 @@ def train(
     on_checkpoint: Callable[[TrainState, dict[str, Any]], None] | None = None,
     checkpoint_every: int = 0,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
+    drop_rows: Callable[[], Iterable[int]] | None = None,
 ) -> TrainResult:
-    """Train ``config.seeds`` seeds at once until all are solved or the budget is spent.
+    """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
     ``state`` and ``history`` resume an earlier run from its checkpoint. ``should_stop`` is
-    polled between chunks (a signal handler sets it); ``on_checkpoint(state, history)`` is
-    called every ``checkpoint_every`` chunks.
+    polled while calls run (a signal handler sets it); ``on_checkpoint(state, history)`` is
+    called every ``checkpoint_every`` chunks; ``drop_rows()`` names rows to stop training
+    (a sweep's pruned trials).
     """
     algo = make_algorithm(config)
+    programs = Programs(algo)
     threshold = SOLVED_THRESHOLD[config.env]
-    if state is None:
-        state = init_state(algo)
     history = history or new_history(config)
-    chunk_fn = jax.jit(jax.vmap(make_chunk(algo)))
-    eval_base = jax.vmap(lambda k: jax.random.fold_in(k, _EVAL_STREAM))(seed_keys(config))
-    max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
-    state = jax.device_get(state)
+    fresh = state is None
     start = time.perf_counter() - history["seconds"]
+    initial_params = None
+    keys = seed_keys(config)
+    max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
+    dropped: set[int] = set()
+    ahead: _Chunk | None = None
     interrupted = False
-    while history["chunks"] < max_chunks and not (
-        config.stop_when_solved and all(s is not None for s in history["steps_to_solve"])
-    ):
-        if should_stop is not None and should_stop():
-            interrupted = True
-            break
-        index = history["chunks"]
-        eval_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(eval_base, index)
-        try:
-            new_state, metrics, greedy, sampled = _call(
-                chunk_fn, (state, eval_keys), chunk_timeout, should_stop
-            )
-        except Interrupted:
-            interrupted = True
-            break
-        try:
-            check_finite(metrics, new_state, index, algo.updates_per_chunk)
-        except TrainingError as error:
-            error.state, error.history = state, history  # the last good ones
-            raise
-        state = new_state
-        _record(history, algo, state, metrics, greedy, sampled, threshold, start)
-        if on_chunk is not None:
-            on_chunk(_report(history, metrics, greedy, sampled, config, start))
-        if checkpoint_every and on_checkpoint and history["chunks"] % checkpoint_every == 0:
-            on_checkpoint(state, history)
-        if _budget_spent(history, config):
-            break
+
+    def train_calls(source: TrainState, rows: np.ndarray) -> list[Callable]:
+        return [lambda i=i: programs.train(_take(source, i)) for i, _ in _groups(rows)]
+
+    def eval_calls(params, rows: np.ndarray, chunk: int) -> list[Callable]:
+        chunks = np.full(WIDTH, chunk, np.int32)
+        return [
+            lambda i=i: programs.evaluate(_take(params, i), keys[i], chunks)
+            for i, _ in _groups(rows)
+        ]
+
+    def assemble(source: TrainState, rows: np.ndarray, outputs: list) -> _Chunk:
+        new_state = _host_tree(source)
+        metrics: dict[str, np.ndarray] = {}
+        for (index, count), (part_state, part_metrics) in zip(_groups(rows), outputs, strict=True):
+            _put(new_state, index, part_state, count)
+            for name, value in part_metrics.items():
+                if name not in metrics:
+                    metrics[name] = _blank((len(history["env_steps"]), value.shape[1]), value)
+                metrics[name][index[:count]] = value[:count]
+        return _Chunk(rows, new_state, metrics)
+
+    try:
+        run_calls(programs.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
+        if fresh:
+            state = init_state(algo, programs)
+            initial_params = _seed_slice(state.params, 0)
+        else:
+            state = _host_tree(state)
+        while True:
+            if should_stop is not None and should_stop():
+                raise Interrupted
+            index = history["chunks"]
+            active = _active_rows(history, config, dropped)
+            if index >= max_chunks or not active.any():
+                break
+            rows = np.flatnonzero(active)
+            if ahead is None:
+                outputs = run_calls(train_calls(state, rows), chunk_timeout, should_stop)
+                ahead = assemble(state, rows, outputs)
+            calls: list[Callable] = []
+            groups = _groups(rows)
+            if programs.evaluates:
+                calls += eval_calls(ahead.state.params, rows, index)
+            speculate = programs.evaluates and index + 1 < max_chunks
+            if speculate:  # the next chunk, beside this one's evaluation
+                calls += train_calls(ahead.state, rows)
+            outputs = run_calls(calls, chunk_timeout, should_stop)
+            greedy = sampled = None
+            if programs.evaluates:
+                greedy = _blank((len(active),), np.float32(0))
+                sampled = greedy.copy()
+                for (i, count), (g, s) in zip(groups, outputs[: len(groups)], strict=True):
+                    greedy[i[:count]], sampled[i[:count]] = g[:count], s[:count]
+            try:
+                check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, rows)
+            except TrainingError as error:
+                error.state, error.history = state, history  # the last good ones
+                raise
+            _put(state, rows, _take(ahead.state, rows), len(rows))
+            metrics = _only_rows(ahead.metrics, rows)  # not a seed that stopped meanwhile
+            _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start)
+            ahead = assemble(ahead.state, rows, outputs[len(groups) :]) if speculate else None
+            if on_chunk is not None:
+                on_chunk(_report(history, greedy, sampled, config))
+            if drop_rows is not None:
+                dropped.update(int(r) for r in drop_rows())
+            if checkpoint_every and on_checkpoint and history["chunks"] % checkpoint_every == 0:
+                on_checkpoint(state, history)
+    except Interrupted:
+        interrupted = True
+    if state is None:  # interrupted while compiling: nothing trained yet
+        return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, True, {"history": None})
     delivered = []
     for i in range(config.seeds):
         snapshot = history["snapshots"].get(i)
-        params = snapshot if snapshot is not None else _seed_slice(state.params, i)
-        delivered.append(params)
+        delivered.append(snapshot if snapshot is not None else _seed_slice(state.params, i))
+    metrics = {
+        k: np.concatenate(v, axis=1)[: config.seeds] if v else np.zeros((config.seeds, 0))
+        for k, v in history["metrics"].items()
+    }
     return TrainResult(
         config=config,
         algorithm=algo,
         state=state,
         delivered_params=delivered,
-        metrics={
-            k: np.concatenate(v, axis=1)[: config.seeds] for k, v in history["metrics"].items()
-        },
+        metrics=metrics,
         evaluations=[{k: v[: config.seeds] for k, v in e.items()} for e in history["evaluations"]],
         steps_to_solve=history["steps_to_solve"][: config.seeds],
         seconds_to_solve=history["seconds_to_solve"][: config.seeds],
         train_seconds=time.perf_counter() - start,
         interrupted=interrupted,
-        extra={"history": history},
+        extra={"history": history, "initial_params": initial_params},
     )
+
+
+def _only_rows(metrics: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The metrics of ``rows``; the other rows blank."""
+    out = {}
+    for name, value in metrics.items():
+        out[name] = _blank(value.shape, value)
+        out[name][rows] = value[rows]
+    return out
+
+
+def _blank(shape: tuple[int, ...], like) -> np.ndarray:
+    """NaN for float metrics, 0 for counts: the value of a row that did not train."""
+    dtype = np.asarray(like).dtype
+    if np.issubdtype(dtype, np.floating):
+        return np.full(shape, np.nan, dtype)
+    return np.zeros(shape, dtype)
+
+
+def _active_rows(history: dict[str, Any], config: TrainConfig, dropped: set[int]) -> np.ndarray:
+    """Rows that train the next chunk: real seeds, unsolved (when stopping), within budget."""
+    rows = len(history["env_steps"])
+    active = np.arange(rows) < config.seeds
+    active &= np.asarray(history["env_steps"]) < config.total_steps
+    if config.stop_when_solved:
+        active &= np.array([s is None for s in history["steps_to_solve"]])
+    for r in dropped:
+        active[r] = False
+    return active
 
 
 def new_history(config: TrainConfig) -> dict[str, Any]:
@@ -242,69 +447,80 @@ def new_history(config: TrainConfig) -> dict[str, Any]:
 
 
 def _seed_slice(tree, i: int):
-    return jax.tree.map(lambda x: np.asarray(x[i]), tree)
+    return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(history, algo, state, metrics, greedy, sampled, threshold, start) -> None:
+def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start) -> None:
     config = algo.config
     history["chunks"] += 1
     elapsed = time.perf_counter() - start
     steps = np.asarray(metrics["charts/env_steps"]).sum(axis=1)
-    sps = steps / max(elapsed - history["seconds"], 1e-9)
+    with np.errstate(all="ignore"):
+        sps = np.where(steps > 0, steps / max(elapsed - history["seconds"], 1e-9), np.nan)
     history["seconds"] = elapsed
     metrics = {**metrics, "charts/SPS": np.repeat(sps[:, None], algo.updates_per_chunk, 1)}
     history["env_steps"] = history["env_steps"] + steps
     for name, value in metrics.items():
         history["metrics"].setdefault(name, []).append(np.asarray(value))
     if config.stop_rule == "eval":
-        passed = (np.asarray(greedy) >= threshold) & (np.asarray(sampled) >= threshold)
+        passed = (greedy >= threshold) & (sampled >= threshold)
         history["evaluations"].append(
             {
                 "env_steps": history["env_steps"].tolist(),
-                "greedy": np.asarray(greedy).tolist(),
-                "sampled": np.asarray(sampled).tolist(),
+                "greedy": greedy.tolist(),
+                "sampled": sampled.tolist(),
             }
         )
     else:
-        passed = np.asarray(state.extra["stopped"])
-    for i in np.flatnonzero(passed):
-        if history["steps_to_solve"][i] is None:
+        passed = np.asarray(state.extra["stopped"]).copy()
+    for i in rows:
+        if passed[i] and history["steps_to_solve"][i] is None:
             history["steps_to_solve"][i] = int(history["env_steps"][i])
             history["seconds_to_solve"][i] = history["seconds"]
             history["snapshots"][int(i)] = _seed_slice(state.params, int(i))
 
 
-def _report(history, metrics, greedy, sampled, config, start) -> ChunkReport:
-    returns = np.asarray(metrics["charts/episodic_return"])
+def _report(history, greedy, sampled, config) -> ChunkReport:
+    metrics = {name: chunks[-1] for name, chunks in history["metrics"].items()}
+    returns = np.asarray(metrics["charts/episodic_return"], float)
     with np.errstate(all="ignore"):
         finished = np.where(np.isnan(returns), 0.0, returns)
         counts = (~np.isnan(returns)).sum(axis=1)
         recent = np.where(counts > 0, finished.sum(axis=1) / np.maximum(counts, 1), np.nan)
-    evaluated = config.stop_rule == "eval"
     n = config.seeds
     return ChunkReport(
         chunk=history["chunks"],
         env_steps=history["env_steps"][:n].copy(),
-        seconds=time.perf_counter() - start,
+        seconds=history["seconds"],
         episodic_return=recent[:n],
-        greedy=np.asarray(greedy)[:n] if evaluated else None,
-        sampled=np.asarray(sampled)[:n] if evaluated else None,
+        greedy=None if greedy is None else greedy[:n],
+        sampled=None if sampled is None else sampled[:n],
         solved=np.array([s is not None for s in history["steps_to_solve"][:n]]),
         metrics={k: np.asarray(v)[:n] for k, v in metrics.items()},
+        active=np.asarray(metrics["charts/env_steps"]).sum(axis=1)[:n] > 0,
     )
 
 
-def _budget_spent(history, config: TrainConfig) -> bool:
-    return bool(np.all(history["env_steps"] >= config.total_steps))
+def check_finite(
+    metrics: dict,
+    state: TrainState,
+    chunk: int,
+    updates_per_chunk: int,
+    rows: np.ndarray | None = None,
+) -> None:
+    """Raise ``TrainingError`` naming the first update whose loss or parameters are not finite.
 
-
-def check_finite(metrics: dict, state: TrainState, chunk: int, updates_per_chunk: int) -> None:
-    """Raise ``TrainingError`` naming the first update whose loss or parameters are not finite."""
+    Only ``rows`` (default: all) are checked; rows that did not train hold NaN metrics.
+    """
+    if rows is not None:
+        metrics = {name: np.asarray(value)[rows] for name, value in metrics.items()}
+        state = _take(state, rows)
     for name in ("losses/policy_loss", "losses/value_loss"):
         values = np.asarray(metrics.get(name, np.zeros((1, 1))))
         bad = ~np.isfinite(values)
         if bad.any():
             seed, update = np.argwhere(bad)[0]
+            seed = int(rows[seed]) if rows is not None else int(seed)
             number = chunk * updates_per_chunk + int(update) + 1
             raise TrainingError(
                 f"non-finite {name.split('/')[-1]} at update {number} (seed index {seed}); "
