@@ -2,9 +2,10 @@
 
     python benchmarks/sweep.py [--trials 8] [--seeds 2] [--repeats 2]
 
-Times ``poleax sweep --trials T --batch T`` (all trials of a step in one vmapped call) and
-``--batch 1`` (one trial per call), each a fresh study in its own process with a warm
-compilation cache, and prints the medians and their ratio.
+Times ``poleax sweep --trials T --batch T`` (all trials trained together) and ``--batch 1``
+(one trial after another), each a fresh study in its own process with a warm program cache.
+Repeat r seeds Optuna's sampler with r in both modes, so both train the same trials. Prints
+the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import time
 from pathlib import Path
 
 
-def sweep_seconds(batch: int, args, tmp: Path, tag: str, env: dict[str, str]) -> float:
+def sweep_seconds(
+    batch: int, args, tmp: Path, tag: str, env: dict[str, str], sampler_seed: int = 0
+) -> float:
     out = tmp / f"{tag}-{batch}-{time.monotonic_ns()}"
     cmd = [
         sys.executable,
@@ -40,6 +43,8 @@ def sweep_seconds(batch: int, args, tmp: Path, tag: str, env: dict[str, str]) ->
         out.name,
         "--out",
         str(out),
+        "--sampler-seed",
+        str(sampler_seed),
         "--no-progress",
     ]
     start = time.perf_counter()
@@ -59,8 +64,10 @@ def main() -> None:
         env = {**os.environ, "POLEAX_CACHE_DIR": str(tmp / "cache")}
         sweep_seconds(args.trials, args, tmp, "warm", env)  # fill the compilation cache
         sweep_seconds(1, args, tmp, "warm", env)
-        batched = [sweep_seconds(args.trials, args, tmp, "b", env) for _ in range(args.repeats)]
-        single = [sweep_seconds(1, args, tmp, "s", env) for _ in range(args.repeats)]
+        batched, single = [], []
+        for repeat in range(args.repeats):  # both modes train the same trials
+            batched.append(sweep_seconds(args.trials, args, tmp, "b", env, repeat))
+            single.append(sweep_seconds(1, args, tmp, "s", env, repeat))
     b, s = statistics.median(batched), statistics.median(single)
     print(
         f"{args.trials} PPO trials x {args.seeds} seeds on CartPole-v1, budget "

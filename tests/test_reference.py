@@ -35,17 +35,22 @@ def test_vectorised_evaluation_matches_per_episode_gym_make(env_id):
     assert len(set(expected)) > 3  # the episodes really differ
 
 
-def test_greedy_and_sampled_side_by_side_equal_each_alone():
+def test_policies_and_modes_played_side_by_side_equal_each_alone():
     import jax
     import numpy as np
 
     from poleax.networks import NetworkSpec, init_params
     from poleax.policy import Policy
-    from poleax.reference import evaluate_both, evaluate_policy
+    from poleax.reference import evaluate_both, evaluate_many, evaluate_policy
 
     spec = NetworkSpec()
-    policy = Policy(jax.tree.map(np.asarray, init_params(jax.random.PRNGKey(3), spec)), spec)
-    both = evaluate_both(policy, "CartPole-v1", 20, 500)
-    for mode, greedy in (("greedy", True), ("sampled", False)):
-        alone = evaluate_policy(policy, "CartPole-v1", 20, 500, greedy)
-        assert both[mode]["mean"] == alone.mean and both[mode]["std"] == alone.std
+    policies = [
+        Policy(jax.tree.map(np.asarray, init_params(jax.random.PRNGKey(k), spec)), spec)
+        for k in (3, 4)
+    ]
+    together = evaluate_many(policies, "CartPole-v1", 20, 500)
+    for policy, both in zip(policies, together, strict=True):
+        assert both == evaluate_both(policy, "CartPole-v1", 20, 500)
+        for mode, greedy in (("greedy", True), ("sampled", False)):
+            alone = evaluate_policy(policy, "CartPole-v1", 20, 500, greedy)
+            assert both[mode]["mean"] == alone.mean and both[mode]["std"] == alone.std

@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--seed", type=_number(int), default=0, help="(default: 0)")
     sweep.add_argument(
+        "--sampler-seed",
+        type=_number(int),
+        default=None,
+        help="seed Optuna's sampler: one worker then proposes the same trials every time",
+    )
+    sweep.add_argument(
         "--search-shapes",
         action="store_true",
         help="also search envs, rollout length, minibatches and epochs",
@@ -382,6 +388,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         total_steps=args.total_steps,
         seed=args.seed,
         search_shapes=args.search_shapes,
+        sampler_seed=args.sampler_seed,
     )
     summary = run_sweep(settings, progress=not args.no_progress and sys.stderr.isatty())
     print(f"study {summary['study']}: {summary['finished_trials']} trials finished")

@@ -69,44 +69,51 @@ def evaluate_policy(
 
     Sampled actions draw from ``numpy.random.default_rng(seed)``, so an evaluation repeats.
     """
-    return _play(policy, env_id, episodes, seed, (greedy,))[0]
+    return _play([(policy, greedy)], env_id, episodes, seed)[0]
 
 
-def _play(policy, env_id: str, episodes: int, seed: int, modes: tuple[bool, ...]):
-    """One ``Evaluation`` per mode (greedy or not), all played in one vectorised env.
+def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[Evaluation]:
+    """One ``Evaluation`` per ``(policy, greedy)`` player, all played in one vectorised env.
 
-    Each mode's block of envs starts from the same initial states and acts on its own, so a
-    block's returns are those of playing that mode alone.
+    Each player's block of envs starts from the same initial states and draws from its own
+    ``default_rng(seed)``, so its returns are those of playing alone.
     """
-    venv = make_vector_env(env_id, episodes * len(modes))
+    n = len(players)
+    venv = make_vector_env(env_id, episodes * n)
     venv.reset(seed=seed)
-    starts = initial_states(env_id, episodes, seed)
-    venv.unwrapped.state = np.concatenate([starts] * len(modes)).T.copy()
+    venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * n).T.copy()
     obs = venv.unwrapped.state.T.astype(np.float32)
-    rngs = [np.random.default_rng(seed) for _ in modes]
-    alive = np.ones(episodes * len(modes), bool)
-    totals = np.zeros(episodes * len(modes))
-    blocks = [slice(i * episodes, (i + 1) * episodes) for i in range(len(modes))]
+    rngs = [np.random.default_rng(seed) for _ in players]
+    alive = np.ones(episodes * n, bool)
+    totals = np.zeros(episodes * n)
+    blocks = [slice(i * episodes, (i + 1) * episodes) for i in range(n)]
     while alive.any():
-        actions = np.concatenate(
-            [
-                np.asarray(policy.act(obs[block], greedy=greedy, rng=rng), np.int64)
-                for block, greedy, rng in zip(blocks, modes, rngs, strict=True)
-            ]
-        )
+        actions = np.zeros(episodes * n, np.int64)
+        for block, (policy, greedy), rng in zip(blocks, players, rngs, strict=True):
+            if alive[block].any():
+                actions[block] = policy.act(obs[block], greedy=greedy, rng=rng)
         obs, rewards, terminated, truncated, _ = venv.step(actions)
         totals += np.where(alive, rewards, 0.0)
         alive &= ~(terminated | truncated)
     venv.close()
-    return [Evaluation(env_id, g, totals[b]) for b, g in zip(blocks, modes, strict=True)]
+    return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
 
 
 def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = 10_000) -> dict:
     """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
-    out = {"env": env_id, "episodes": episodes, "seed": seed}
-    greedy, sampled = _play(policy, env_id, episodes, seed, (True, False))
-    for mode, ev in (("greedy", greedy), ("sampled", sampled)):
-        out[mode] = {"mean": ev.mean, "std": ev.std, "solved": ev.solved}
-    out["threshold"] = SOLVED_THRESHOLD[env_id]
-    out["solved"] = out["greedy"]["solved"] and out["sampled"]["solved"]
+    return evaluate_many([policy], env_id, episodes, seed)[0]
+
+
+def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = 10_000) -> list:
+    """``evaluate_both`` of every policy, all played at once (many seeds in one loop)."""
+    players = [(policy, greedy) for policy in policies for greedy in (True, False)]
+    results = _play(players, env_id, episodes, seed)
+    out = []
+    for greedy, sampled in zip(results[::2], results[1::2], strict=True):
+        entry = {"env": env_id, "episodes": episodes, "seed": seed}
+        for mode, ev in (("greedy", greedy), ("sampled", sampled)):
+            entry[mode] = {"mean": ev.mean, "std": ev.std, "solved": ev.solved}
+        entry["threshold"] = SOLVED_THRESHOLD[env_id]
+        entry["solved"] = entry["greedy"]["solved"] and entry["sampled"]["solved"]
+        out.append(entry)
     return out

@@ -177,12 +177,12 @@ def run_training(
     reporter.finish(result)
 
     from poleax.policy import Policy
-    from poleax.reference import evaluate_both
+    from poleax.reference import evaluate_many
 
+    policies = [Policy(p, algo.spec, config.env, config.algo) for p in result.delivered_params]
+    evaluations = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
     per_seed = []
-    for i, params in enumerate(result.delivered_params):
-        policy = Policy(params, algo.spec, config.env, config.algo)
-        evaluation = evaluate_both(policy, config.env, config.eval_episodes, EVAL_SEED)
+    for i, evaluation in enumerate(evaluations):
         per_seed.append(
             {
                 "seed": config.seed + i,

@@ -45,6 +45,7 @@ class SweepSettings:
     total_steps: int = 50_000
     seed: int = 0
     search_shapes: bool = False
+    sampler_seed: int | None = None
 
 
 def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def open_study(settings: SweepSettings):
             storage=storage,
             direction="minimize",
             load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=None),
+            sampler=optuna.samplers.TPESampler(seed=settings.sampler_seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2),
         )
     except Exception as error:  # unreachable database, bad URL, missing driver
@@ -151,33 +152,44 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
     }
     state = state._replace(extra={**state.extra, "hparams": table})
     threshold = SOLVED_THRESHOLD[settings.env]
+    budget = settings.total_steps
     pruned = np.zeros(len(trials), bool)
+    told = np.zeros(len(trials), bool)
     greedy = np.zeros(rows)  # each row's latest greedy evaluation
+
+    def tell(i: int, steps: np.ndarray) -> None:
+        """A trial is told as soon as its seeds are done, so it counts for pruning the rest."""
+        told[i] = True
+        if pruned[i]:
+            trials[i].study.tell(trials[i], state=optuna.trial.TrialState.PRUNED)
+        else:
+            trials[i].study.tell(trials[i], float(np.minimum(steps, budget).mean()))
 
     def on_chunk(report) -> None:
         greedy[report.active] = report.greedy[report.active]
         trial_greedy = greedy.reshape(len(trials), settings.seeds).mean(axis=1)
-        solved = report.solved.reshape(len(trials), settings.seeds).all(axis=1)
-        steps = int(np.median(report.env_steps[report.active])) if report.active.any() else 0
+        done = (report.solved | (report.env_steps >= budget)).reshape(len(trials), -1)
+        env_steps = report.env_steps.reshape(len(trials), -1)
         for i, trial in enumerate(trials):
-            if pruned[i] or solved[i]:
+            if told[i]:
                 continue
-            trial.report(float(threshold - trial_greedy[i]), step=steps)
+            if done[i].all():  # a solved seed stopped at its solve, an unsolved one at the budget
+                tell(i, env_steps[i])
+                continue
+            trial.report(float(threshold - trial_greedy[i]), step=int(env_steps[i].max()))
             if trial.should_prune():
                 pruned[i] = True
+                tell(i, env_steps[i])
 
     def pruned_rows() -> list[int]:
         return [r for r in range(rows) if pruned[r // settings.seeds]]
 
     result = train(config, on_chunk=on_chunk, state=state, drop_rows=pruned_rows)
     steps = np.array(
-        [s if s is not None else settings.total_steps for s in result.steps_to_solve], float
+        [s if s is not None else budget for s in result.steps_to_solve], float
     ).reshape(len(trials), settings.seeds)
-    for i, trial in enumerate(trials):
-        if pruned[i]:
-            trial.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            trial.study.tell(trial, float(steps[i].mean()))
+    for i in np.flatnonzero(~told):
+        tell(int(i), steps[i])
 
 
 def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
