@@ -1,13 +1,16 @@
 """The host loop: jitted chunks of updates for K seeds, evaluation, stopping, snapshots.
 
-Every compiled program works on ``WIDTH`` rows (seeds) at once; K seeds run as groups of
-``WIDTH`` on one worker thread per CPU core, since XLA runs each call on a single core. A seed
-stops computing as soon as it is solved, so a batch never waits on its slowest seed with every
-row busy. A chunk is ``updates_per_chunk`` updates; under the eval stop rule each chunk's
-policy then plays 100 greedy and 100 sampled episodes inside JAX. Evaluation of chunk ``c``
-runs beside the training of chunk ``c + 1`` (on another core); a seed that passes at ``c``
-drops that speculative chunk. Evaluation draws from its own random stream, so it never changes
-what training does, and rows never interact, so seed i trains the same in any batch.
+K seeds run as rows, one call per seed at a time on each CPU core (XLA runs a call on a
+single core), so a seed stops computing as soon as it is solved and a batch never waits on its
+slowest seed with every row busy. Every call has the same width (``WIDTH`` rows): XLA compiles
+a program vmapped over one row without the seed axis, which rounds differently from a wider
+one, so one fixed width keeps seed i of any batch equal to the lone run of seed i.
+
+A chunk is ``updates_per_chunk`` updates; under the eval stop rule each chunk's policy then
+plays 100 greedy and 100 sampled episodes inside JAX. Evaluation of chunk ``c`` runs beside
+the training of chunk ``c + 1`` (on another core); a seed that passes at ``c`` drops that
+speculative chunk. Evaluation draws from its own random stream, so it never changes what
+training does.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from poleax.keys import prng_key
 
 #: Seconds without any finished call before declaring the device stuck.
 CHUNK_TIMEOUT_S = 600.0
-#: Rows of every compiled call. Never one: XLA compiles a batch of one without the seed axis
-#: and may round a sum differently, which training amplifies.
+#: Rows of every compiled call. One is fastest for a lone seed and, with a call per core,
+#: for many (wider calls save per-row work but keep finished rows busy).
 WIDTH = 1
 _EVAL_STREAM = 0x5EED
 
@@ -97,12 +100,12 @@ class TrainResult:
 
 
 def batch_rows(config: TrainConfig) -> int:
-    """Rows of the host state: one per seed, at least ``WIDTH`` (a lone seed is doubled)."""
+    """Rows of the host state: one per seed, at least ``WIDTH``."""
     return max(config.seeds, WIDTH)
 
 
 def seed_keys(config: TrainConfig) -> np.ndarray:
-    """One PRNG key per row: row i is ``PRNGKey(seed + i)`` (a lone seed fills two rows)."""
+    """One PRNG key per row: row i is ``PRNGKey(seed + i)`` (padding rows repeat ``seed``)."""
     seeds = [config.seed + i for i in range(config.seeds)]
     seeds += [config.seed] * (batch_rows(config) - config.seeds)
     return np.stack([prng_key(s) for s in seeds])
