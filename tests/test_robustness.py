@@ -74,6 +74,25 @@ def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
     assert a["env_steps"] == b["env_steps"]
 
 
+def test_a_run_stopped_while_compiling_resumes_from_the_start(tmp_path):
+    out = tmp_path / "run"
+    short = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-gifs", "--out", str(out)]
+    env = {**os.environ, "POLEAX_NO_COMPILE_CACHE": "1"}  # compiling takes seconds
+    proc = subprocess.Popen(poleax_cmd("train", *short), stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    assert meta["trained"] is False and not (out / "summary.json").exists()
+    assert main(["evaluate", str(out)]) == 2  # one line: resume it first
+    resumed = subprocess.run(
+        poleax_cmd("train", "--resume", str(out), "--no-gifs"), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "summary.json").read_text())["env_steps"][0] > 0
+
+
 def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
     tmp_path, monkeypatch, capsys
 ):

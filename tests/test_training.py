@@ -97,3 +97,19 @@ def test_a_solved_seed_stops_training_while_the_others_go_on():
     losses = result.metrics["losses/policy_loss"]
     stopped = result.metrics["charts/env_steps"] == 0
     assert np.isnan(losses[stopped]).all() and np.isfinite(losses[~stopped]).all()
+
+
+def test_a_pass_the_confirmation_rejects_trains_on_until_one_is_accepted():
+    config = build_config("ppo", "CartPole-v0", total_steps=30_000)
+    plain = train(config)
+    asked = []
+
+    def second_time_lucky(row, params):
+        asked.append(row)
+        return len(asked) > 1
+
+    checked = train(config, confirm=second_time_lucky)
+    assert asked == [0, 0]
+    assert checked.steps_to_solve[0] > plain.steps_to_solve[0]
+    trained = checked.metrics["charts/env_steps"].sum()
+    assert trained == checked.steps_to_solve[0]

@@ -145,6 +145,10 @@ def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, 
         spec = NetworkSpec.from_dict(meta["network"])
     except (KeyError, TypeError) as error:
         raise CheckpointError(f"checkpoint metadata lacks a valid network: {error}") from None
+    if meta.get("trained") is False:
+        raise CheckpointError(
+            f"the run was stopped before training began; resume it: poleax train --resume {run_dir}"
+        )
     seeds = int(meta.get("seeds", 1))
     if not 0 <= seed_index < seeds:
         raise CheckpointError(f"seed index {seed_index} out of range; the run has {seeds} seed(s)")

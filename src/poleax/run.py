@@ -144,6 +144,8 @@ def run_training(
         if writer is not None:
             writer(report)
 
+    gymnasium = _GymnasiumCheck(config, algo.spec)
+
     def save_checkpoint(state, history) -> None:
         policies = [_seed(state.params, i) for i in range(config.seeds)]
         checkpoint.save(run_dir, {**meta, "complete": False}, policies, state, history)
@@ -158,6 +160,7 @@ def run_training(
                 history=history,
                 on_checkpoint=save_checkpoint,
                 checkpoint_every=CHECKPOINT_EVERY_CHUNKS,
+                confirm=gymnasium.confirm,
             )
     except TrainingError as error:
         if getattr(error, "state", None) is not None:  # the last good state
@@ -179,10 +182,17 @@ def run_training(
     from poleax.policy import Policy
     from poleax.reference import evaluate_many
 
-    policies = [Policy(p, algo.spec, config.env, config.algo) for p in result.delivered_params]
-    evaluations = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
+    todo = [i for i in range(config.seeds) if i not in gymnasium.accepted]
+    policies = [
+        Policy(result.delivered_params[i], algo.spec, config.env, config.algo) for i in todo
+    ]
+    evaluations = dict(gymnasium.accepted)
+    if todo:
+        found = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
+        evaluations.update(zip(todo, found, strict=True))
     per_seed = []
-    for i, evaluation in enumerate(evaluations):
+    for i in range(config.seeds):
+        evaluation = evaluations[i]
         per_seed.append(
             {
                 "seed": config.seed + i,
@@ -190,6 +200,7 @@ def run_training(
                 "solved_in_training": result.steps_to_solve[i] is not None,
                 "steps_to_solve": result.steps_to_solve[i],
                 "seconds_to_solve": result.seconds_to_solve[i],
+                "passes_rejected_by_gymnasium": gymnasium.rejected.get(i, 0),
                 "evaluation": evaluation,
             }
         )
@@ -227,6 +238,28 @@ def run_training(
 
     files["report"] = write_report(run_dir)
     return Run(run_dir, config, summary, files)
+
+
+class _GymnasiumCheck:
+    """The stop rule's last word: a policy that passed the evaluation inside JAX also has to
+    pass on gymnasium's CartPole (other initial states) before its seed counts as solved."""
+
+    def __init__(self, config: TrainConfig, spec) -> None:
+        self.config, self.spec = config, spec
+        self.accepted: dict[int, dict] = {}  # seed index -> its evaluation
+        self.rejected: dict[int, int] = {}  # seed index -> passes rejected
+
+    def confirm(self, row: int, params: dict) -> bool:
+        from poleax.policy import Policy
+        from poleax.reference import evaluate_both
+
+        policy = Policy(params, self.spec, self.config.env, self.config.algo)
+        evaluation = evaluate_both(policy, self.config.env, self.config.eval_episodes, EVAL_SEED)
+        if evaluation["solved"]:
+            self.accepted[row] = evaluation
+        else:
+            self.rejected[row] = self.rejected.get(row, 0) + 1
+        return evaluation["solved"]
 
 
 def _preload_gymnasium() -> None:

@@ -290,13 +290,16 @@ def train(
     checkpoint_every: int = 0,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
     drop_rows: Callable[[], Iterable[int]] | None = None,
+    confirm: Callable[[int, dict], bool] | None = None,
 ) -> TrainResult:
     """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
     ``state`` and ``history`` resume an earlier run from its checkpoint. ``should_stop`` is
     polled while calls run (a signal handler sets it); ``on_checkpoint(state, history)`` is
     called every ``checkpoint_every`` chunks; ``drop_rows()`` names rows to stop training
-    (a sweep's pruned trials).
+    (a sweep's pruned trials). ``confirm(row, params)``, if given, must also accept a policy
+    that passed the evaluation before its seed counts as solved (the CLI checks it on
+    gymnasium's CartPole); a rejected seed trains on.
     """
     algo = make_algorithm(config)
     programs = Programs(algo)
@@ -371,7 +374,7 @@ def train(
                 raise
             _put(state, rows, _take(ahead.state, rows), len(rows))
             metrics = _only_rows(ahead.metrics, rows)  # not a seed that stopped meanwhile
-            _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start)
+            _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start, confirm)
             ahead = assemble(ahead.state, rows, outputs[len(groups) :]) if speculate else None
             if on_chunk is not None:
                 on_chunk(_report(history, greedy, sampled, config))
@@ -453,7 +456,9 @@ def _seed_slice(tree, i: int):
     return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start) -> None:
+def _record(
+    history, algo, state, rows, metrics, greedy, sampled, threshold, start, confirm=None
+) -> None:
     config = algo.config
     history["chunks"] += 1
     elapsed = time.perf_counter() - start
@@ -476,8 +481,11 @@ def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, sta
         )
     else:
         passed = np.asarray(state.extra["stopped"]).copy()
+        confirm = None  # the running-reward rule is the tutorial's own
     for i in rows:
         if passed[i] and history["steps_to_solve"][i] is None:
+            if confirm is not None and not confirm(int(i), _seed_slice(state.params, int(i))):
+                continue
             history["steps_to_solve"][i] = int(history["env_steps"][i])
             history["seconds_to_solve"][i] = history["seconds"]
             history["snapshots"][int(i)] = _seed_slice(state.params, int(i))
