@@ -312,6 +312,7 @@ def train(
     max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
     dropped: set[int] = set()
     ahead: _Chunk | None = None
+    judged = _Confirmations(confirm if programs.evaluates else None)  # not the tutorial's rule
     interrupted = False
 
     def train_calls(source: TrainState, rows: np.ndarray) -> list[Callable]:
@@ -367,23 +368,33 @@ def train(
                 sampled = greedy.copy()
                 for (i, count), (g, s) in zip(groups, outputs[: len(groups)], strict=True):
                     greedy[i[:count]], sampled[i[:count]] = g[:count], s[:count]
+            # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
+            solved = judged.apply(history) if config.stop_when_solved else []
+            kept = rows[~np.isin(rows, solved)]
+            if solved and greedy is not None:
+                greedy[solved] = sampled[solved] = np.nan
             try:
-                check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, rows)
+                check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, kept)
             except TrainingError as error:
                 error.state, error.history = state, history  # the last good ones
                 raise
-            _put(state, rows, _take(ahead.state, rows), len(rows))
-            metrics = _only_rows(ahead.metrics, rows)  # not a seed that stopped meanwhile
-            _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start, confirm)
+            _put(state, kept, _take(ahead.state, kept), len(kept))
+            metrics = _only_rows(ahead.metrics, kept)
+            passed = _record(history, algo, state, kept, metrics, greedy, sampled, threshold, start)
+            judged.submit(history, state, passed)
+            if not config.stop_when_solved:
+                judged.apply(history)
             ahead = assemble(ahead.state, rows, outputs[len(groups) :]) if speculate else None
             if on_chunk is not None:
                 on_chunk(_report(history, greedy, sampled, config))
             if drop_rows is not None:
                 dropped.update(int(r) for r in drop_rows())
             if checkpoint_every and on_checkpoint and history["chunks"] % checkpoint_every == 0:
+                judged.apply(history)  # a checkpoint holds no verdict still to come
                 on_checkpoint(state, history)
     except Interrupted:
         interrupted = True
+    judged.apply(history)
     if state is None:  # interrupted while compiling: nothing trained yet
         return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, True, {"history": None})
     delivered = []
@@ -456,9 +467,8 @@ def _seed_slice(tree, i: int):
     return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(
-    history, algo, state, rows, metrics, greedy, sampled, threshold, start, confirm=None
-) -> None:
+def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start) -> list[int]:
+    """Append one chunk to ``history``; return the unsolved rows whose policy passed."""
     config = algo.config
     history["chunks"] += 1
     elapsed = time.perf_counter() - start
@@ -481,14 +491,64 @@ def _record(
         )
     else:
         passed = np.asarray(state.extra["stopped"]).copy()
-        confirm = None  # the running-reward rule is the tutorial's own
-    for i in rows:
-        if passed[i] and history["steps_to_solve"][i] is None:
-            if confirm is not None and not confirm(int(i), _seed_slice(state.params, int(i))):
-                continue
-            history["steps_to_solve"][i] = int(history["env_steps"][i])
-            history["seconds_to_solve"][i] = history["seconds"]
-            history["snapshots"][int(i)] = _seed_slice(state.params, int(i))
+    return [int(i) for i in rows if passed[i] and history["steps_to_solve"][i] is None]
+
+
+@dataclass
+class _Claim:
+    """A seed whose policy passed at some chunk, until ``confirm`` has judged it."""
+
+    row: int
+    params: dict
+    env_steps: int
+    seconds: float
+    accepted: bool | None = None
+
+
+class _Confirmations:
+    """Runs ``confirm`` on a thread while the next chunk trains; its verdicts are applied
+    before that chunk is recorded, so the outcome is the same as judging at once."""
+
+    def __init__(self, confirm: Callable[[int, dict], bool] | None) -> None:
+        self.confirm = confirm
+        self.claims: list[_Claim] = []
+        self.thread: threading.Thread | None = None
+
+    def submit(self, history: dict[str, Any], state: TrainState, rows: list[int]) -> None:
+        claims = [
+            _Claim(
+                r, _seed_slice(state.params, r), int(history["env_steps"][r]), history["seconds"]
+            )
+            for r in rows
+        ]
+        self.claims += claims
+        if self.confirm is None:  # nothing to wait for: solved at once
+            for claim in claims:
+                claim.accepted = True
+            self.apply(history)
+            return
+
+        def judge() -> None:
+            for claim in claims:
+                claim.accepted = bool(self.confirm(claim.row, claim.params))
+
+        self.thread = threading.Thread(target=judge, daemon=True)
+        self.thread.start()
+
+    def apply(self, history: dict[str, Any]) -> list[int]:
+        """Wait for the verdicts; mark the accepted seeds solved; return their rows."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        accepted = []
+        for claim in self.claims:
+            if claim.accepted:
+                history["steps_to_solve"][claim.row] = claim.env_steps
+                history["seconds_to_solve"][claim.row] = claim.seconds
+                history["snapshots"][claim.row] = claim.params
+                accepted.append(claim.row)
+        self.claims = []
+        return accepted
 
 
 def _report(history, greedy, sampled, config) -> ChunkReport:
