@@ -8,7 +8,7 @@ delivered policy's mean return over 100 episodes of gymnasium's CartPole (reset 
 10000..10099), greedy and sampled, must reach the threshold (195 for v0, 475 for v1).
 - poleax: ``poleax train --algo A --env E --seed S --no-gifs``. It evaluates every 512-1024
   steps inside JAX and stops when greedy and sampled both pass; its summary then holds the
-  gymnasium evaluation. Cold runs use an empty compilation cache, warm runs a filled one.
+  gymnasium evaluation. Cold runs use an empty program cache, warm runs a filled one.
 - SB3: rl-zoo's CartPole settings, with a callback that evaluates every 1024 steps on
   gymnasium (the same function, greedy and sampled) and stops when both pass. Its training
   seconds exclude the time spent evaluating.
@@ -221,7 +221,8 @@ def main() -> None:
             seconds = timed(cmd, {**os.environ, "POLEAX_CACHE_DIR": str(warm_cache)})
             summary = json.loads((out / "summary.json").read_text())
             lines.append(
-                f"\n{args.many_seeds} seeds of PPO on CartPole-v1 in one process (vmapped): "
+                f"\n{args.many_seeds} seeds of PPO on CartPole-v1 in one process (a seed per core "
+                f"at a time): "
                 f"{summary['solved_count']}/{args.many_seeds} solved on gymnasium, "
                 f"{seconds:.1f} s whole process, median {summary['steps_to_solve']} env steps."
             )

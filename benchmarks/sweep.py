@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         env = {**os.environ, "POLEAX_CACHE_DIR": str(tmp / "cache")}
-        sweep_seconds(args.trials, args, tmp, "warm", env)  # fill the compilation cache
+        sweep_seconds(args.trials, args, tmp, "warm", env)  # fill the program cache
         sweep_seconds(1, args, tmp, "warm", env)
         batched, single = [], []
         for repeat in range(args.repeats):  # both modes train the same trials

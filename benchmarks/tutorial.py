@@ -3,7 +3,7 @@
     python benchmarks/tutorial.py [--seeds 5]
 
 Each seed runs as its own process, ``poleax train --preset tutorial --seed S --no-gifs``, timed
-from launch to the stop rule's line (``奖励超过 195 ,训练结束``) and to exit. The compilation cache
+from launch to the stop rule's line (``奖励超过 195 ,训练结束``) and to exit. The program cache
 is warmed once first, so times are the warm-cache ones; the first, cold run is printed too.
 Episodes, env steps and the evaluation (100 episodes of gymnasium's CartPole-v0, greedy and
 sampled) come from each run's ``summary.json``. Writes a markdown table to stdout.
@@ -77,7 +77,7 @@ def main() -> None:
         env = {**os.environ, "POLEAX_CACHE_DIR": str(Path(tmp) / "cache")}
         cold = run(42, Path(tmp) / "cold", env)
         rows = [run(42 + i, Path(tmp) / f"s{i}", env) for i in range(args.seeds)]
-    print(f"# tutorial preset, {args.seeds} seeds (42..{41 + args.seeds}), warm compile cache\n")
+    print(f"# tutorial preset, {args.seeds} seeds (42..{41 + args.seeds}), warm program cache\n")
     print(
         "| seed | episodes | env steps | s to stop rule | s whole process | greedy | sampled "
         "| solved |"

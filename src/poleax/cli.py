@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="hyperparameter sweep on Optuna (pip install 'poleax[sweep]')",
         description="Tune with Optuna: each worker trains a batch of trials (and their seeds) "
-        "in one vmapped call. Start the same command on many machines with one --storage.",
+        "together, a row per core at a time. Start the same command on many machines with one "
+        "--storage.",
     )
     sweep.add_argument("--algo", default="ppo", help="ppo or a2c (default: ppo)")
     sweep.add_argument("--env", default="CartPole-v1", help="(default: CartPole-v1)")
@@ -166,9 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--batch",
         type=_number(int),
-        default=1,
-        help="trials trained together in one vmapped call (default: 1; the README says "
-        "when batching pays)",
+        default=8,
+        help="trials asked for and trained together (default: 8)",
     )
     sweep.add_argument("--seeds", type=_number(int), default=2, help="seeds per trial (default: 2)")
     sweep.add_argument("--study", default="poleax", help="study name (default: poleax)")

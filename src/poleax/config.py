@@ -29,7 +29,7 @@ class TrainConfig:
     algo: str = _f("ppo", "algorithm", choices=ALGOS)
     preset: str | None = _f(None, "named preset the other values started from")
     seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i")
-    seeds: int = _f(1, "number of seeds trained at once in one vmapped call")
+    seeds: int = _f(1, "number of seeds trained in one process, each until solved")
     total_steps: int = _f(100_000, "env-step budget per seed")
     num_envs: int = _f(4, "parallel environments per seed")
     num_steps: int = _f(32, "rollout length per env per update (ppo, a2c, td-ac)")

@@ -37,7 +37,7 @@ class SweepSettings:
     algo: str = "ppo"
     env: str = "CartPole-v1"
     trials: int = 20
-    batch: int = 1
+    batch: int = 8
     seeds: int = 2
     study: str = "poleax"
     storage: str | None = None
