@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ def learning_curve(
 ) -> Path:
     """Write ``curve.png``: one line per seed, or median and range for several seeds.
 
-    ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative. Training
+    ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative (flat once a
+    seed stopped; the range then covers the seeds still training). Training
     returns average the episodes that ended in an update, which favours short ones; the
     evaluation points (whole episodes from a reset) show the policy itself.
     """
@@ -40,13 +42,16 @@ def learning_curve(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    smooth = _smooth(np.asarray(returns, float))
+    env_steps = np.asarray(env_steps)
+    trained = np.diff(env_steps, axis=1, prepend=0) > 0  # a seed stops once it is solved
+    smooth = np.where(trained, _smooth(np.asarray(returns, float)), np.nan)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     if smooth.shape[0] == 1:
         ax.plot(env_steps[0], smooth[0], color="C0", label="episodic return")
     else:
-        x = np.median(env_steps, axis=0)
-        with np.errstate(all="ignore"):
+        x = env_steps.max(axis=0)  # the steps of the seeds still training
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # updates where no seed has a return
             ax.fill_between(
                 x,
                 np.nanmin(smooth, 0),

@@ -371,6 +371,8 @@ def train(
             # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
             solved = judged.apply(history) if config.stop_when_solved else []
             kept = rows[~np.isin(rows, solved)]
+            if not len(kept):  # every seed of this chunk had already solved
+                break
             if solved and greedy is not None:
                 greedy[solved] = sampled[solved] = np.nan
             try:
