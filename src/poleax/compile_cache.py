@@ -77,18 +77,22 @@ def program_key(name: str, settings: dict[str, Any]) -> str:
     return hashlib.sha256((material + _machine_digest()).encode()).hexdigest()[:32]
 
 
-def load_or_compile(name: str, key: str | None, lower: Callable[[], Any]):
+def load_or_compile(name: str, settings: dict[str, Any], lower: Callable[[], Any]):
     """The compiled program ``name``: loaded from the executable cache, else compiled and stored.
 
-    JAX's persistent cache skips XLA's compilation but still traces and lowers the program
-    (about a second for a training chunk); a serialized executable skips both. ``lower()``
-    returns the lowered program on a miss. A broken entry is recompiled and replaced.
+    ``settings`` is everything the program depends on besides poleax's source and the machine
+    (see ``program_key``). JAX's persistent cache skips XLA's compilation but still traces and
+    lowers the program (about a second for a training chunk); a serialized executable skips
+    both. ``lower()`` returns the lowered program on a miss. A broken entry is recompiled and
+    replaced.
     """
     from jax.experimental import serialize_executable
 
-    folder = None if key is None else _executable_dir()
-    path = None if folder is None else folder / f"{name}-{key}.bin"
-    if path is not None and path.exists():
+    folder = _executable_dir()
+    if folder is None:  # POLEAX_NO_COMPILE_CACHE, or no writable folder
+        return lower().compile()
+    path = folder / f"{name}-{program_key(name, settings)}.bin"
+    if path.exists():
         try:
             payload, in_tree, out_tree = pickle.loads(path.read_bytes())
             compiled = serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
@@ -100,7 +104,7 @@ def load_or_compile(name: str, key: str | None, lower: Callable[[], Any]):
     # An executable that JAX loaded from its own persistent cache serializes without its
     # kernels (loading it later fails with "Function ... not found"): store only programs
     # compiled for real, which is always so unless the user turned JAX's cache on.
-    if path is not None and not _jax_cache_on():
+    if not _jax_cache_on():
         try:
             blob = pickle.dumps(serialize_executable.serialize(compiled))
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -126,11 +130,6 @@ def _jax_cache_on() -> bool:
     import jax
 
     return bool(jax.config.jax_compilation_cache_dir)
-
-
-def executable_cache_on() -> bool:
-    """False when ``POLEAX_NO_COMPILE_CACHE`` is set."""
-    return not os.environ.get("POLEAX_NO_COMPILE_CACHE")
 
 
 def _executable_dir() -> Path | None:

@@ -25,7 +25,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     import jax
     import jax.numpy as jnp
 
-    from poleax.compile_cache import executable_cache_on, load_or_compile, program_key
+    from poleax.compile_cache import load_or_compile
     from poleax.envs import make
     from poleax.networks import actor_logits, layer_shapes
 
@@ -59,8 +59,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
         return jax.jit(play).lower(params, jax.ShapeDtypeStruct((2,), jnp.uint32))
 
     settings = {"env": env_id, "network": spec.to_dict(), "greedy": greedy}
-    key = program_key("play", settings) if executable_cache_on() else None
-    return load_or_compile("play", key, lower)
+    return load_or_compile("play", settings, lower)
 
 
 def play_episode(

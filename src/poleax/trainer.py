@@ -27,12 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from poleax.algos import Algorithm, TrainState, make_algorithm
-from poleax.compile_cache import (
-    HOST_ONLY_FIELDS,
-    executable_cache_on,
-    load_or_compile,
-    program_key,
-)
+from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.config import TrainConfig
 from poleax.envs import SOLVED_THRESHOLD, make
 from poleax.evaluation import greedy_and_sampled_means
@@ -171,8 +166,7 @@ class Programs:
             chunks = jax.ShapeDtypeStruct((WIDTH,), jnp.int32)
             return self._jitted[name].lower(state.params, keys, chunks)
 
-        key = program_key(name, self._settings) if executable_cache_on() else None
-        self._compiled[name] = load_or_compile(name, key, lower)
+        self._compiled[name] = load_or_compile(name, self._settings, lower)
 
     def init(self, keys: np.ndarray) -> TrainState:
         return self._program("init")(keys)
@@ -226,9 +220,8 @@ def run_calls(
     calls: list[Callable[[], Any]],
     timeout: float = CHUNK_TIMEOUT_S,
     should_stop: Callable[[], bool] | None = None,
-    workers: int | None = None,
 ) -> list[Any]:
-    """Run the thunks on up to ``workers`` threads; return their results in order.
+    """Run the thunks on a thread per core; return their results in order.
 
     The main thread stays free to take signals (compilation and device waits happen on the
     workers), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` when
@@ -253,7 +246,7 @@ def run_calls(
             finally:
                 finished.release()
 
-    for _ in range(min(workers or worker_count(), len(calls))):
+    for _ in range(min(worker_count(), len(calls))):
         threading.Thread(target=worker, daemon=True).start()
     deadline = time.monotonic() + timeout
     done = 0
@@ -275,7 +268,6 @@ def run_calls(
 class _Chunk:
     """One trained chunk of some rows, not yet recorded: full-size state and metrics."""
 
-    rows: np.ndarray
     state: TrainState
     metrics: dict[str, np.ndarray]
 
@@ -334,7 +326,7 @@ def train(
                 if name not in metrics:
                     metrics[name] = _blank((len(history["env_steps"]), value.shape[1]), value)
                 metrics[name][index[:count]] = value[:count]
-        return _Chunk(rows, new_state, metrics)
+        return _Chunk(new_state, metrics)
 
     try:
         run_calls(programs.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
