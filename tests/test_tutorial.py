@@ -20,7 +20,7 @@ from poleax.envs import make
 from poleax.envs.cartpole import EnvState
 from poleax.networks import apply, init_params
 from poleax.returns import gae
-from poleax.rollout import RolloutState, rollout
+from poleax.rollout import RolloutState, draw_rollout, rollout
 
 
 def test_episode_mask_keeps_the_first_episode_including_its_end():
@@ -134,7 +134,8 @@ def td_targets(state: EnvState, action: int):
     start = RolloutState(batch_state, obs, jnp.zeros(1), jnp.zeros(1, jnp.int32))
     # Force the action by making the policy deterministic: large logit on `action`.
     params["actor_out"]["b"] = params["actor_out"]["b"].at[action].set(100.0)
-    _, traj = rollout(env, env_params, spec, params, start, jax.random.PRNGKey(1), 1)
+    draws = draw_rollout(jax.random.PRNGKey(1), env, 1, 1)
+    _, traj = rollout(env, env_params, spec, params, start, draws)
     _, targets = gae(
         traj.reward,
         traj.value,

@@ -77,21 +77,27 @@ def program_key(name: str, settings: dict[str, Any]) -> str:
     return hashlib.sha256((material + _machine_digest()).encode()).hexdigest()[:32]
 
 
-def load_or_compile(name: str, settings: dict[str, Any], lower: Callable[[], Any]):
+def load_or_compile(
+    name: str,
+    settings: dict[str, Any],
+    lower: Callable[[], Any],
+    options: dict[str, Any] | None = None,
+):
     """The compiled program ``name``: loaded from the executable cache, else compiled and stored.
 
     ``settings`` is everything the program depends on besides poleax's source and the machine
-    (see ``program_key``). JAX's persistent cache skips XLA's compilation but still traces and
-    lowers the program (about a second for a training chunk); a serialized executable skips
-    both. ``lower()`` returns the lowered program on a miss. A broken entry is recompiled and
-    replaced.
+    (see ``program_key``); ``options`` are XLA compiler options (part of the key). JAX's
+    persistent cache skips XLA's compilation but still traces and lowers the program; a
+    serialized executable skips both. ``lower()`` returns the lowered program on a miss. A
+    broken entry is recompiled and replaced.
     """
     from jax.experimental import serialize_executable
 
+    options = options or {}
     folder = _executable_dir()
     if folder is None:  # POLEAX_NO_COMPILE_CACHE, or no writable folder
-        return lower().compile()
-    path = folder / f"{name}-{program_key(name, settings)}.bin"
+        return _compile(lower(), options)
+    path = folder / f"{name}-{program_key(name, {**settings, 'xla_options': options})}.bin"
     if path.exists():
         try:
             payload, in_tree, out_tree = pickle.loads(path.read_bytes())
@@ -100,7 +106,7 @@ def load_or_compile(name: str, settings: dict[str, Any], lower: Callable[[], Any
             return compiled
         except Exception:  # stale or corrupt entry: compile anew
             pass
-    compiled = lower().compile()
+    compiled = _compile(lower(), options)
     # An executable that JAX loaded from its own persistent cache serializes without its
     # kernels (loading it later fails with "Function ... not found"): store only programs
     # compiled for real, which is always so unless the user turned JAX's cache on.
@@ -114,6 +120,16 @@ def load_or_compile(name: str, settings: dict[str, Any], lower: Callable[[], Any
         except Exception:  # an unwritable cache only costs speed
             pass
     return compiled
+
+
+def _compile(lowered, options: dict[str, Any]):
+    """``lowered.compile`` with XLA ``options``; without them on an XLA that lacks one."""
+    try:
+        return lowered.compile(compiler_options=options)
+    except Exception as error:
+        if options and "compile option" in str(error):
+            return lowered.compile()
+        raise
 
 
 #: Executables kept (about 1 MB each); the least recently used go first.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from poleax.draws import sample_actions, uniforms
 from poleax.networks import NetworkSpec, Params, actor_logits
 
 
@@ -20,13 +21,13 @@ def episode_returns(
     """Return of each of ``episodes`` fresh episodes under the policy, shape ``[episodes]``.
 
     ``greedy`` is one mode for all episodes, or a ``[episodes]`` mask choosing per episode
-    (one loop, one compilation, for a greedy and a sampled evaluation together).
+    (one loop, one compilation, for a greedy and a sampled evaluation together). The random
+    numbers of every reset and step come from one draw before the loop.
     """
     greedy = jnp.broadcast_to(jnp.asarray(greedy), (episodes,))
-    reset_key, act_key = jax.random.split(key)
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(reset_key, episodes), env_params
-    )
+    steps = env_params.max_steps_in_episode
+    reset_u, action_u = uniforms(key, [(episodes, env.reset_draws), (steps, episodes)])
+    obs, state = jax.vmap(env.reset_from, in_axes=(0, None))(reset_u, env_params)
     step = jax.vmap(env.step_env, in_axes=(0, 0, None))
 
     def cond(carry):
@@ -35,7 +36,7 @@ def episode_returns(
     def body(carry):
         obs, state, alive, total, t = carry
         logits = actor_logits(params, obs, spec)
-        sampled = jax.random.categorical(jax.random.fold_in(act_key, t), logits)
+        sampled = sample_actions(logits, jax.lax.dynamic_index_in_dim(action_u, t, 0, False))
         action = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled)
         obs, state, reward, terminated, truncated = step(state, action, env_params)
         total = total + jnp.where(alive, reward, 0.0)

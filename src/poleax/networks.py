@@ -140,6 +140,15 @@ def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     return hidden @ params["actor_out"]["w"] + params["actor_out"]["b"]
 
 
+def critic_value(params: Params, obs, spec: NetworkSpec, xp: Any = None):
+    """State values only."""
+    if xp is None:
+        import jax.numpy as xp
+
+    hidden = _tower(params, "trunk" if spec.shared else "critic", obs, spec, xp)
+    return (hidden @ params["critic_out"]["w"] + params["critic_out"]["b"])[..., 0]
+
+
 def _tower(params: Params, prefix: str, h, spec: NetworkSpec, xp: Any):
     for i in range(len(spec.hidden)):
         layer = params[f"{prefix}_{i}"]

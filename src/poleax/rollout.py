@@ -7,7 +7,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.networks import NetworkSpec, Params, apply
+from poleax.draws import sample_actions, to_unit, uniforms
+from poleax.networks import NetworkSpec, Params, actor_logits, critic_value
 
 
 class RolloutState(NamedTuple):
@@ -33,11 +34,32 @@ class Transition(NamedTuple):
     episode_return: jax.Array  # the finished episode's return where it ended, else 0
 
 
+class RolloutDraws(NamedTuple):
+    """The random numbers of a rollout, uniform in [0, 1)."""
+
+    action: jax.Array  # [T, num_envs]: one per action sampled
+    reset: jax.Array  # [T, num_envs, env.reset_draws]: a reset's, used where an episode ends
+
+
+def rollout_draw_shapes(env, num_envs: int, num_steps: int) -> list[tuple[int, ...]]:
+    """Shapes of ``RolloutDraws``' fields, for ``draws.bits``."""
+    return [(num_steps, num_envs), (num_steps, num_envs, env.reset_draws)]
+
+
+def rollout_draws(raw: list[jax.Array]) -> RolloutDraws:
+    """``RolloutDraws`` from the bits drawn for ``rollout_draw_shapes``."""
+    return RolloutDraws(*[to_unit(bits) for bits in raw])
+
+
+def draw_rollout(key: jax.Array, env, num_envs: int, num_steps: int) -> RolloutDraws:
+    """``RolloutDraws`` of one rollout from its own key."""
+    return RolloutDraws(*uniforms(key, rollout_draw_shapes(env, num_envs, num_steps)))
+
+
 def start(env, env_params, key: jax.Array, num_envs: int) -> RolloutState:
     """Reset ``num_envs`` envs."""
-    obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key, num_envs), env_params
-    )
+    (reset_u,) = uniforms(key, [(num_envs, env.reset_draws)])
+    obs, env_state = jax.vmap(env.reset_from, in_axes=(0, None))(reset_u, env_params)
     zeros = jnp.zeros((num_envs,), obs.dtype)
     return RolloutState(env_state, obs, zeros, jnp.zeros((num_envs,), jnp.int32))
 
@@ -48,22 +70,21 @@ def rollout(
     spec: NetworkSpec,
     params: Params,
     state: RolloutState,
-    key: jax.Array,
-    num_steps: int,
+    draws: RolloutDraws,
 ) -> tuple[RolloutState, Transition]:
-    """Sample actions from the policy for ``num_steps`` steps; envs reset on their own."""
-    num_envs = state.obs.shape[0]
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    """Sample actions from the policy for ``T`` steps (``draws``' length); envs reset on their
+    own. The random numbers of every step are drawn before the loop (``draw_rollout``), and
+    the critic values every observation after it, in one batch."""
+    step = jax.vmap(env.step_or_reset, in_axes=(0, 0, 0, None))
 
-    def body(carry: RolloutState, step_key: jax.Array):
-        action_key, env_key = jax.random.split(step_key)
-        logits, value = apply(params, carry.obs, spec)
-        action = jax.random.categorical(action_key, logits)
+    def body(carry: RolloutState, step_draws: tuple[jax.Array, jax.Array]):
+        action_u, reset_u = step_draws
+        logits = actor_logits(params, carry.obs, spec)
+        action = sample_actions(logits, action_u)
         log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], 1)[:, 0]
         obs, env_state, reward, terminated, truncated, info = step(
-            jax.random.split(env_key, num_envs), carry.env_state, action, env_params
+            reset_u, carry.env_state, action, env_params
         )
-        _, next_value = apply(params, info["final_obs"], spec)
         done = terminated | truncated
         episode_return = carry.episode_return + reward
         transition = Transition(
@@ -73,8 +94,8 @@ def rollout(
             terminated=terminated,
             truncated=truncated,
             log_prob=log_prob,
-            value=value,
-            next_value=next_value,
+            value=None,  # filled in after the loop
+            next_value=None,
             episode_return=jnp.where(done, episode_return, 0.0),
         )
         carry = RolloutState(
@@ -83,6 +104,8 @@ def rollout(
             jnp.where(done, 0.0, episode_return),
             jnp.where(done, 0, carry.episode_length + 1),
         )
-        return carry, transition
+        return carry, (transition, info["final_obs"])
 
-    return jax.lax.scan(body, state, jax.random.split(key, num_steps))
+    state, (traj, final_obs) = jax.lax.scan(body, state, tuple(draws))
+    value, next_value = critic_value(params, jnp.stack([traj.obs, final_obs]), spec)
+    return state, traj._replace(value=value, next_value=next_value)

@@ -131,7 +131,7 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
 
     from poleax.algos import make_algorithm
     from poleax.algos.onpolicy import HPARAMS
-    from poleax.trainer import batch_rows, init_state, train
+    from poleax.trainer import init_state, train
 
     rows = len(trials) * settings.seeds
     config = build_config(
@@ -145,7 +145,6 @@ def train_group(settings: SweepSettings, trials: list, values: list[dict], shape
     algo = make_algorithm(config)
     state = init_state(algo)
     per_row = [v for v in values for _ in range(settings.seeds)]
-    per_row += per_row[:1] * (batch_rows(config) - len(per_row))  # a lone row is doubled
     table = {
         name: jnp.array([v.get(name, getattr(config, name)) for v in per_row], jnp.float32)
         for name in HPARAMS

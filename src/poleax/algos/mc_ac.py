@@ -31,7 +31,7 @@ from poleax.algos.base import (
 from poleax.config import TrainConfig
 from poleax.networks import apply, init_params
 from poleax.returns import discounted_returns, normalize
-from poleax.rollout import rollout, start
+from poleax.rollout import draw_rollout, rollout, start
 
 #: The tutorial's eps: float32 machine epsilon.
 RETURN_EPS = float(np.finfo(np.float32).eps)
@@ -88,7 +88,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def play_and_learn(state: TrainState):
         key, reset_key, rollout_key = jax.random.split(state.key, 3)
         envs = start(env, env_params, reset_key, config.num_envs)
-        _, traj = rollout(env, env_params, spec, state.params, envs, rollout_key, cap)
+        draws = draw_rollout(rollout_key, env, config.num_envs, cap)
+        _, traj = rollout(env, env_params, spec, state.params, envs, draws)
         dones = traj.terminated | traj.truncated
         mask = episode_mask(dones).astype(traj.reward.dtype)
         returns = discounted_returns(traj.reward, dones, config.gamma)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from poleax import draws
 from poleax.algos.base import (
     Algorithm,
     TrainState,
@@ -24,11 +25,19 @@ from poleax.algos.base import (
 from poleax.config import TrainConfig
 from poleax.networks import apply, init_params
 from poleax.returns import gae, normalize
-from poleax.rollout import rollout, start
+from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
 
 #: Continuous hyperparameters kept as arrays in the state (``extra["hparams"]``), so one
 #: compiled program trains trials that differ in them (a sweep vmaps over them).
 HPARAMS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef")
+#: Metrics of the loss, each of the update's last minibatch (as CleanRL logs them).
+LOSS_METRICS = (
+    "losses/policy_loss",
+    "losses/value_loss",
+    "losses/entropy",
+    "losses/approx_kl",
+    "losses/clipfrac",
+)
 
 
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
@@ -43,6 +52,11 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     steps_per_update = config.epochs * config.minibatches
     total_steps = max_updates * steps_per_update
     clipped = config.algo == "ppo"
+    draw_shapes = [
+        (2,),
+        *rollout_draw_shapes(env, config.num_envs, config.num_steps),
+        (config.epochs, batch_size),
+    ]
 
     def init(key: jax.Array) -> TrainState:
         params_key, env_key, train_key = jax.random.split(key, 3)
@@ -52,13 +66,13 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         extra = {"hparams": hparams}
         return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
 
-    def loss_fn(params, batch, advantages, targets, hp):
-        logits, values = apply(params, batch.obs, spec)
+    def loss_fn(params, obs, action, old_log_prob, advantages, targets, hp):
+        logits, values = apply(params, obs, spec)
         log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, batch.action[:, None], 1)[:, 0]
+        log_prob = jnp.take_along_axis(log_probs, action[:, None], 1)[:, 0]
         if config.normalize_advantages:
             advantages = normalize(advantages)
-        log_ratio = log_prob - batch.log_prob
+        log_ratio = log_prob - old_log_prob
         ratio = jnp.exp(log_ratio)
         if clipped:
             clipped_ratio = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
@@ -81,9 +95,10 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
 
     def update(state: TrainState):
         hp = state.extra["hparams"]
-        key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
+        # One draw of random bits per update: the next key, the rollout's, the epochs' orders.
+        key, *rollout_bits, shuffle_bits = draws.bits(state.key, draw_shapes)
         envs, traj = rollout(
-            env, env_params, spec, state.params, state.rollout, rollout_key, config.num_steps
+            env, env_params, spec, state.params, state.rollout, rollout_draws(rollout_bits)
         )
         advantages, targets = gae(
             traj.reward,
@@ -94,30 +109,38 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             hp["gamma"],
             hp["gae_lambda"],
         )
-        flat = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), traj)
-        flat_adv, flat_targets = advantages.reshape(-1), targets.reshape(-1)
+        # What a minibatch needs, as the columns of one array: one gather per minibatch.
+        columns = jnp.concatenate(
+            [
+                traj.obs.reshape(batch_size, -1),
+                jnp.stack(
+                    [traj.action.astype(traj.obs.dtype), traj.log_prob, advantages, targets], -1
+                ).reshape(batch_size, 4),
+            ],
+            axis=1,
+        )
 
         def minibatch_step(carry, indices):
-            params, opt_state, step = carry
-            batch = jax.tree.map(lambda x: x[indices], flat)
-            (_, aux), grads = grad_fn(params, batch, flat_adv[indices], flat_targets[indices], hp)
+            params, opt_state, step, _ = carry
+            batch = columns[indices]
+            obs, (action, old_log_prob, adv, target) = batch[:, :-4], batch[:, -4:].T
+            (_, aux), grads = grad_fn(
+                params, obs, action.astype(jnp.int32), old_log_prob, adv, target, hp
+            )
             direction, opt_state = optimizer.update(grads, opt_state, params)
             lr = learning_rate(config, hp["lr"], step, total_steps)
-            return (apply_step(params, direction, lr), opt_state, step + 1), aux
+            return (apply_step(params, direction, lr), opt_state, step + 1, aux), None
 
-        def epoch(carry, epoch_key):
-            order = jax.random.permutation(epoch_key, batch_size)
-            return jax.lax.scan(
-                minibatch_step, carry, order.reshape(config.minibatches, minibatch_size)
-            )
-
+        # Every epoch orders the samples by random bits; the minibatches of all epochs then
+        # run as one loop, whose carry keeps the last minibatch's losses (the metrics).
+        orders = jnp.argsort(shuffle_bits, axis=-1).astype(jnp.int32)
         first_step = state.update * steps_per_update
-        (params, opt_state, _), aux = jax.lax.scan(
-            epoch,
-            (state.params, state.opt_state, first_step),
-            jax.random.split(shuffle_key, config.epochs),
+        no_losses = {name: jnp.float32(jnp.nan) for name in LOSS_METRICS}
+        (params, opt_state, _, metrics), _ = jax.lax.scan(
+            minibatch_step,
+            (state.params, state.opt_state, first_step, no_losses),
+            orders.reshape(steps_per_update, minibatch_size),
         )
-        metrics = {name: value[-1].mean() for name, value in aux.items()}
         metrics.update(episode_metrics(traj.episode_return, traj.terminated | traj.truncated))
         metrics["losses/explained_variance"] = explained_variance(traj.value, targets)
         metrics["charts/env_steps"] = jnp.int32(batch_size)

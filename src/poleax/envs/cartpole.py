@@ -50,10 +50,18 @@ class CartPole:
 
     num_actions: int = 2
     observation_size: int = 4
+    reset_draws: int = 4
+    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """Start an episode from a state drawn uniformly from [-0.05, 0.05]^4."""
-        x, x_dot, theta, theta_dot = jax.random.uniform(key, (4,), minval=-0.05, maxval=0.05)
+        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
+
+    def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick from
+        [-0.05, 0.05]^4, as gymnasium's ``reset`` does with its own generator."""
+        dtype = jnp.zeros(()).dtype  # float64 when x64 is on, like gymnasium
+        x, x_dot, theta, theta_dot = u.astype(dtype) * 0.1 - 0.05
         state = EnvState(x, x_dot, theta, theta_dot, jnp.zeros((), jnp.int32))
         return observation(state), state
 
@@ -101,8 +109,15 @@ class CartPole:
         self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
     ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
         """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
+        u = jax.random.uniform(key, (self.reset_draws,))
+        return self.step_or_reset(u, state, action, params)
+
+    def step_or_reset(
+        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        """``step`` with the reset's uniforms given (``reset_from``) instead of a key."""
         obs, new, reward, terminated, truncated = self.step_env(state, action, params)
-        reset_obs, reset_state = self.reset(key, params)
+        reset_obs, reset_state = self.reset_from(reset_u, params)
         done = terminated | truncated
         next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, new)
         next_obs = jnp.where(done, reset_obs, obs)
