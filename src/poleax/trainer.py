@@ -151,20 +151,43 @@ class Programs:
         self._settings = settings
 
     def compile_jobs(self, need_init: bool) -> list[Callable[[], None]]:
-        """Thunks that load or compile the programs a run needs, longest first."""
-        names = ["train", *(["init"] if need_init else []), *(["evaluate"] * self.evaluates)]
-        return [lambda name=name: self._load_or_compile(name) for name in names]
+        """Thunks that load or compile the programs a run needs, longest first.
 
-    def _load_or_compile(self, name: str) -> None:
+        They trace one at a time, in this order: tracing holds the GIL, so tracing two at
+        once would only delay the training program, whose compilation takes longest.
+        """
+        names = ["train", *(["init"] if need_init else []), *(["evaluate"] * self.evaluates)]
+        turns = [threading.Event() for _ in names]
+        turns[0].set()
+
+        def job(i: int) -> None:
+            done = turns[i + 1].set if i + 1 < len(names) else (lambda: None)
+            try:
+                self._load_or_compile(names[i], turns[i].wait, done)
+            finally:
+                done()
+
+        return [lambda i=i: job(i) for i in range(len(names))]
+
+    def _load_or_compile(
+        self,
+        name: str,
+        before_tracing: Callable[[], Any] = lambda: None,
+        after_tracing: Callable[[], Any] = lambda: None,
+    ) -> None:
         def lower():
-            key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-            if name == "init":
-                return self._jitted[name].lower(key)
-            state = jax.eval_shape(self.algo.init, key)
-            if name == "train":
-                return self._jitted[name].lower(state)
-            chunk = jax.ShapeDtypeStruct((), jnp.int32)
-            return self._jitted[name].lower(state.params, key, chunk)
+            before_tracing()
+            try:
+                key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+                if name == "init":
+                    return self._jitted[name].lower(key)
+                state = jax.eval_shape(self.algo.init, key)
+                if name == "train":
+                    return self._jitted[name].lower(state)
+                chunk = jax.ShapeDtypeStruct((), jnp.int32)
+                return self._jitted[name].lower(state.params, key, chunk)
+            finally:
+                after_tracing()
 
         options = PROGRAM_OPTIONS.get(name)
         self._compiled[name] = load_or_compile(name, self._settings, lower, options)
