@@ -37,9 +37,7 @@ def gymnasium_steps(states: np.ndarray, actions: np.ndarray):
 def poleax_steps(states: np.ndarray, actions: np.ndarray):
     env, params = make("CartPole-v1")
     dtype = jnp.zeros(()).dtype
-    batch = EnvState(
-        *[jnp.asarray(states[:, i], dtype) for i in range(4)], jnp.zeros(len(states), jnp.int32)
-    )
+    batch = EnvState(jnp.asarray(states, dtype), jnp.zeros(len(states), jnp.int32))
     step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None)))
     obs, new, reward, terminated, _truncated = step(batch, jnp.asarray(actions), params)
     out = np.stack([np.asarray(v) for v in (new.x, new.x_dot, new.theta, new.theta_dot)], 1)
@@ -91,7 +89,7 @@ def run_episode_pair(env_id: str, seed: int, policy) -> tuple[list, list]:
     obs, _ = gym_env.reset(seed=seed)
     env, params = make(env_id)
     step = jax.jit(env.step, static_argnums=())
-    state = EnvState(*[jnp.float64(v) for v in gym_env.unwrapped.state], jnp.int32(0))
+    state = EnvState(jnp.asarray(gym_env.unwrapped.state, jnp.float64), jnp.int32(0))
     ref, ours = [], []
     key = jax.random.PRNGKey(0)
     rng = np.random.default_rng(seed)
@@ -126,7 +124,7 @@ def test_whole_random_episodes_agree():
 
 def test_step_auto_resets_and_keeps_final_observation():
     env, params = make("CartPole-v0")
-    state = EnvState(jnp.float32(2.39), jnp.float32(1.0), jnp.float32(0), jnp.float32(0), 7)
+    state = EnvState(jnp.array([2.39, 1.0, 0.0, 0.0], jnp.float32), 7)
     obs, new_state, reward, terminated, truncated, info = env.step(
         jax.random.PRNGKey(1), state, 1, params
     )

@@ -130,7 +130,7 @@ def td_targets(state: EnvState, action: int):
     spec = network_spec(config)
     params = init_params(jax.random.PRNGKey(0), spec)
     batch_state = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
-    obs = jnp.stack([state.x, state.x_dot, state.theta, state.theta_dot])[None]
+    obs = state.physics[None]
     start = RolloutState(batch_state, obs, jnp.zeros(1), jnp.zeros(1, jnp.int32))
     # Force the action by making the policy deterministic: large logit on `action`.
     params["actor_out"]["b"] = params["actor_out"]["b"].at[action].set(100.0)
@@ -149,14 +149,14 @@ def td_targets(state: EnvState, action: int):
 
 
 def test_td_ac_target_at_termination_has_no_bootstrap():
-    state = EnvState(jnp.float32(2.39), jnp.float32(1.0), jnp.float32(0.0), jnp.float32(0.0), 3)
+    state = EnvState(jnp.array([2.39, 1.0, 0.0, 0.0], jnp.float32), 3)
     target, _, traj, _ = td_targets(state, 1)
     assert bool(traj.terminated[0, 0]) and not bool(traj.truncated[0, 0])
     assert target == pytest.approx(1.0)
 
 
 def test_td_ac_target_at_truncation_bootstraps_from_the_final_observation():
-    state = EnvState(jnp.float32(0.0), jnp.float32(0.0), jnp.float32(0.0), jnp.float32(0.0), 199)
+    state = EnvState(jnp.zeros(4, jnp.float32), 199)
     target, final_value, traj, gamma = td_targets(state, 1)
     assert bool(traj.truncated[0, 0]) and not bool(traj.terminated[0, 0])
     assert final_value != 0.0
