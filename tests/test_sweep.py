@@ -111,3 +111,14 @@ def test_bad_sweep_input_is_one_line(tmp_path, capsys):
         assert main(["sweep", "--out", str(tmp_path / "s"), *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], err
+
+
+def test_default_batch_fills_the_cores_with_seeds(monkeypatch):
+    from poleax import trainer
+    from poleax.sweep import SweepSettings, trials_per_batch
+
+    monkeypatch.setattr(trainer, "worker_count", lambda: 16)
+    assert trials_per_batch(SweepSettings(seeds=2)) == 8
+    assert trials_per_batch(SweepSettings(seeds=3)) == 5
+    assert trials_per_batch(SweepSettings(seeds=32)) == 1
+    assert trials_per_batch(SweepSettings(seeds=2, batch=3)) == 3

@@ -168,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--batch",
         type=_number(int),
-        default=8,
-        help="trials asked for and trained together (default: 8)",
+        default=None,
+        help="trials asked for and trained together (default: as many as fill the CPU "
+        "cores, a core per seed)",
     )
     sweep.add_argument("--seeds", type=_number(int), default=2, help="seeds per trial (default: 2)")
     sweep.add_argument("--study", default="poleax", help="study name (default: poleax)")

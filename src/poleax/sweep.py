@@ -1,6 +1,7 @@
-"""Hyperparameter sweeps on Optuna, batched through one vmapped trainer.
+"""Hyperparameter sweeps on Optuna, a batch of trials trained together by the host loop.
 
-A worker asks Optuna for ``batch`` trials, groups them by the settings that change array shapes
+A worker asks Optuna for ``batch`` trials (by default as many as fill the CPU cores with
+their seeds), groups them by the settings that change array shapes
 (envs, rollout length, minibatches, epochs), and trains each group's trials and seeds together
 as rows of one compiled program (on every core; a row stops when solved or pruned): the
 continuous settings (learning rate, gamma, GAE lambda, clip range, entropy
@@ -37,7 +38,7 @@ class SweepSettings:
     algo: str = "ppo"
     env: str = "CartPole-v1"
     trials: int = 20
-    batch: int = 8
+    batch: int | None = None  # trials trained together; None: as many as fill the cores
     seeds: int = 2
     study: str = "poleax"
     storage: str | None = None
@@ -50,7 +51,7 @@ class SweepSettings:
 
 def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
     """The search space: continuous settings, and with ``search_shapes`` the shape-changing
-    ones too (trials that differ in shape train in separate vmapped calls)."""
+    ones too (trials that differ in shape train in separate programs)."""
     values = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "gamma": trial.suggest_float("gamma", 0.95, 0.999),
@@ -69,6 +70,19 @@ def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
     return values
 
 
+def trials_per_batch(settings: SweepSettings) -> int:
+    """``--batch``, else as many trials as fill the CPU cores with their seeds (at least one).
+
+    A seed is a row and a core trains one row at a time, so more trials than that gain no
+    speed and lose pruning: a trial is judged against the trials finished before it.
+    """
+    if settings.batch is not None:
+        return settings.batch
+    from poleax.trainer import worker_count
+
+    return max(1, worker_count() // settings.seeds)
+
+
 def validate_settings(settings: SweepSettings) -> None:
     if settings.algo not in SWEEP_ALGOS:
         raise ConfigError(
@@ -76,7 +90,7 @@ def validate_settings(settings: SweepSettings) -> None:
         )
     for name in ("trials", "batch", "seeds", "total_steps"):
         value = getattr(settings, name)
-        if value < 1:
+        if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1; got {value}")
     build_config(settings.algo, settings.env)  # checks the env id
 
@@ -207,7 +221,7 @@ def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
     with bar:
         while _claimed(study) < settings.trials:
             asked = []
-            for _ in range(settings.batch):
+            for _ in range(trials_per_batch(settings)):
                 trial = study.ask()
                 if trial.number >= settings.trials:
                     # Another worker claimed the last places first: hand this one back.
