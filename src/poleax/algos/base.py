@@ -51,7 +51,7 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
     """Adam's update direction (with the config's epsilon), after global-norm clipping if set.
 
     The learning rate is applied by ``apply_step``, so it can live in the training state as
-    an array: a sweep then trains trials with different rates in one vmapped program. Adam
+    an array: a sweep then trains trials with different rates with one program. Adam
     runs on all parameters as one flat vector: per layer, its few element-wise operations
     became ~70 kernels that took XLA's CPU compiler 0.4-0.6 s; flat, 18 kernels and 0.2 s.
     """

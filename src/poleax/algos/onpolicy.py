@@ -28,7 +28,7 @@ from poleax.returns import gae, normalize
 from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
 
 #: Continuous hyperparameters kept as arrays in the state (``extra["hparams"]``), so one
-#: compiled program trains trials that differ in them (a sweep vmaps over them).
+#: compiled program trains trials that differ in them (a sweep's rows).
 HPARAMS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef")
 #: Metrics of the loss, each of the update's last minibatch (as CleanRL logs them).
 LOSS_METRICS = (
@@ -129,7 +129,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             )
             direction, opt_state = optimizer.update(grads, opt_state, params)
             lr = learning_rate(config, hp["lr"], step, total_steps)
-            return (apply_step(params, direction, lr), opt_state, step + 1, aux), None
+            losses = {name: aux[name].astype(jnp.float32) for name in LOSS_METRICS}
+            return (apply_step(params, direction, lr), opt_state, step + 1, losses), None
 
         # Every epoch orders the samples by random bits; the minibatches of all epochs then
         # run as one loop, whose carry keeps the last minibatch's losses (the metrics).
