@@ -285,3 +285,33 @@ def test_interrupted_run_folder_is_not_taken_for_a_complete_one(tmp_path, capsys
     assert main(["report", str(run)]) == 2
     assert "not complete" in capsys.readouterr().err
     assert os.listdir(run) == ["checkpoint"]
+
+
+def test_a_failing_call_is_raised_once_the_running_calls_have_ended():
+    import threading
+
+    from poleax.trainer import run_calls
+
+    running, ran = [0], []
+    lock = threading.Lock()
+
+    def call(fail: bool, seconds: float, name: str):
+        def run():
+            with lock:
+                running[0] += 1
+            try:
+                time.sleep(seconds)
+                if fail:
+                    raise ValueError(name)
+                ran.append(name)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        return run
+
+    calls = [call(True, 0.05, "bad"), call(False, 0.6, "slow"), call(False, 0.0, "later")]
+    with pytest.raises(ValueError, match="bad"):
+        run_calls(calls)
+    assert running[0] == 0  # nothing still runs beside the error (XLA aborts at exit if so)
+    assert "later" not in ran  # and nothing starts after it

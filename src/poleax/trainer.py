@@ -239,19 +239,25 @@ def run_calls(
 
     The main thread stays free to take signals (compilation and device waits happen on the
     workers), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` when
-    no call finished for ``timeout`` seconds, so a stuck device never hangs the process.
+    no call finished for ``timeout`` seconds, so a stuck device never hangs the process. A
+    call's error is raised once the calls already running have ended (none starts after it):
+    a process that exits on the error then has no compilation running beside its teardown,
+    which XLA answers with an abort.
     """
     results: list[Any] = [None] * len(calls)
     errors: list[BaseException] = []
     lock = threading.Lock()
     finished = threading.Semaphore(0)
     queue = iter(range(len(calls)))
+    started = 0
 
     def worker() -> None:
+        nonlocal started
         while True:
             with lock:
-                index = next(queue, None)
-            if index is None or errors:
+                index = None if errors else next(queue, None)
+                started += index is not None
+            if index is None:
                 return
             try:
                 results[index] = jax.device_get(calls[index]())
@@ -264,7 +270,11 @@ def run_calls(
         threading.Thread(target=worker, daemon=True).start()
     deadline = time.monotonic() + timeout
     done = 0
-    while done < len(calls) and not errors:
+    while done < len(calls):
+        if errors:
+            with lock:
+                if done >= started:  # the calls running when it failed have ended
+                    break
         if finished.acquire(timeout=0.1):  # wakes at once when a call is done
             done += 1
             deadline = time.monotonic() + timeout
