@@ -126,27 +126,31 @@ def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     else:
         actor_h = _tower(params, "actor", obs, spec, xp)
         critic_h = _tower(params, "critic", obs, spec, xp)
-    logits = actor_h @ params["actor_out"]["w"] + params["actor_out"]["b"]
-    value = critic_h @ params["critic_out"]["w"] + params["critic_out"]["b"]
-    return logits, value[..., 0]
+    return _head(params, "actor", actor_h), _head(params, "critic", critic_h)[..., 0]
 
 
 def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     """Action logits only: half the work of ``apply`` where the critic is not needed."""
-    if xp is None:
-        import jax.numpy as xp
-
-    hidden = _tower(params, "trunk" if spec.shared else "actor", obs, spec, xp)
-    return hidden @ params["actor_out"]["w"] + params["actor_out"]["b"]
+    return _one_side(params, obs, spec, xp, "actor")
 
 
 def critic_value(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     """State values only."""
+    return _one_side(params, obs, spec, xp, "critic")[..., 0]
+
+
+def _one_side(params: Params, obs, spec: NetworkSpec, xp: Any, side: str):
+    """The ``side`` ("actor" or "critic") head's output, on its tower or the shared trunk."""
     if xp is None:
         import jax.numpy as xp
 
-    hidden = _tower(params, "trunk" if spec.shared else "critic", obs, spec, xp)
-    return (hidden @ params["critic_out"]["w"] + params["critic_out"]["b"])[..., 0]
+    hidden = _tower(params, "trunk" if spec.shared else side, obs, spec, xp)
+    return _head(params, side, hidden)
+
+
+def _head(params: Params, side: str, hidden):
+    layer = params[f"{side}_out"]
+    return hidden @ layer["w"] + layer["b"]
 
 
 def _tower(params: Params, prefix: str, h, spec: NetworkSpec, xp: Any):
