@@ -145,6 +145,7 @@ class Programs:
             "evaluate": jax.jit(evaluate),
         }
         self._compiled: dict[str, Callable] = {}
+        self._state_shape: TrainState | None = None
         settings = {
             name: value for name, value in config.to_dict().items() if name not in HOST_ONLY_FIELDS
         }
@@ -181,7 +182,9 @@ class Programs:
                 key = jax.ShapeDtypeStruct((2,), jnp.uint32)
                 if name == "init":
                     return self._jitted[name].lower(key)
-                state = jax.eval_shape(self.algo.init, key)
+                if self._state_shape is None:  # traced once, for train and evaluate
+                    self._state_shape = jax.eval_shape(self.algo.init, key)
+                state = self._state_shape
                 if name == "train":
                     return self._jitted[name].lower(state)
                 chunk = jax.ShapeDtypeStruct((), jnp.int32)
