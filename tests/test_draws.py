@@ -1,15 +1,43 @@
-"""Random numbers from one draw: uniforms, the action sampler and CartPole's reset."""
+"""Random numbers from one draw: JAX's own threefry numbers, uniforms, the action sampler and
+CartPole's reset."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from poleax import draws
 from poleax.draws import bits, sample_actions, to_unit, uniforms
 from poleax.envs import make
 from poleax.networks import NetworkSpec, actor_logits, init_params
 from poleax.policy import Policy
+
+KEYS = [0, 42, 2**31 - 1, 2**32 - 1]
+
+
+@pytest.mark.parametrize("seed", KEYS)
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_written_out_threefry_gives_jax_randoms_numbers(seed, jit):
+    key = jax.random.PRNGKey(seed)
+    run = jax.jit(lambda f, *a: f(*a), static_argnums=(0, 2)) if jit else (lambda f, *a: f(*a))
+    size = 1001  # odd: JAX pads an odd count in some of its paths
+    np.testing.assert_array_equal(
+        run(lambda k, n: bits(k, [(n,)])[0], key, size),
+        jax.random.bits(key, (size,), jnp.uint32),
+    )
+    for num in (2, 3, 16):
+        np.testing.assert_array_equal(run(draws.split, key, num), jax.random.split(key, num))
+    for data in (0, 7, 0x5EED + 3, 2**32 - 1):
+        np.testing.assert_array_equal(run(draws.fold_in, key, data), jax.random.fold_in(key, data))
+    np.testing.assert_array_equal(
+        run(draws.normal, key, size), jax.random.normal(key, (size,), jnp.float32)
+    )
+    np.testing.assert_array_equal(
+        run(lambda k, n: draws.uniform(k, n, -1.0, 1.0), key, size),
+        jax.random.uniform(key, (size,), jnp.float32, -1.0, 1.0),
+    )
 
 
 def test_to_unit_spans_zero_to_just_below_one():

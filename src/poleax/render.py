@@ -25,6 +25,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     import jax
     import jax.numpy as jnp
 
+    from poleax import draws
     from poleax.compile_cache import load_or_compile
     from poleax.envs import make
     from poleax.networks import actor_logits, layer_shapes
@@ -33,18 +34,20 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     steps = env_params.max_steps_in_episode
 
     def play(params, key):
-        reset_key, act_key = jax.random.split(key)
-        obs, state = env.reset(reset_key, env_params)
+        reset_key, act_key = draws.split(key)
+        (reset_u,) = draws.uniforms(reset_key, [(env.reset_draws,)])
+        obs, state = env.reset_from(reset_u, env_params)
 
-        def body(carry, step_key):
+        def body(carry, action_u):
             obs, state, alive = carry
             logits = actor_logits(params, obs, spec)
-            action = jnp.argmax(logits) if greedy else jax.random.categorical(step_key, logits)
+            action = jnp.argmax(logits) if greedy else draws.sample_actions(logits, action_u)
             obs, state, _, terminated, truncated = env.step_env(state, action, env_params)
             return (obs, state, alive & ~(terminated | truncated)), (obs, alive)
 
         carry = (obs, state, jnp.bool_(True))
-        _, (observations, alive) = jax.lax.scan(body, carry, jax.random.split(act_key, steps))
+        (action_u,) = draws.uniforms(act_key, [(steps,)])
+        _, (observations, alive) = jax.lax.scan(body, carry, action_u)
         return obs, observations, alive
 
     def lower():

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from poleax import draws
 from poleax.algos import Algorithm, TrainState, make_algorithm
 from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.config import TrainConfig
@@ -132,7 +133,7 @@ class Programs:
             )
 
         def evaluate(params, seed_key: jax.Array, chunk: jax.Array):
-            key = jax.random.fold_in(seed_key, _EVAL_STREAM + chunk)
+            key = draws.fold_in(seed_key, _EVAL_STREAM + chunk)
             return greedy_and_sampled_means(
                 env, env_params, algo.spec, params, key, config.eval_episodes
             )

@@ -29,6 +29,7 @@ from poleax.algos.base import (
     network_spec,
 )
 from poleax.config import TrainConfig
+from poleax.draws import split
 from poleax.networks import apply, init_params
 from poleax.returns import discounted_returns, normalize
 from poleax.rollout import draw_rollout, rollout, start
@@ -71,7 +72,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     stop_on_running_reward = config.stop_rule == "running-reward"
 
     def init(key: jax.Array) -> TrainState:
-        params_key, train_key = jax.random.split(key)
+        params_key, train_key = split(key)
         params = init_params(params_key, spec)
         extra = {
             "running_reward": jnp.float32(0.0),
@@ -86,7 +87,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def play_and_learn(state: TrainState):
-        key, reset_key, rollout_key = jax.random.split(state.key, 3)
+        key, reset_key, rollout_key = split(state.key, 3)
         envs = start(env, env_params, reset_key, config.num_envs)
         draws = draw_rollout(rollout_key, env, config.num_envs, cap)
         _, traj = rollout(env, env_params, spec, state.params, envs, draws)
