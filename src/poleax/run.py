@@ -137,14 +137,16 @@ def run_training(
     reporter = _Reporter(config, progress, console)
     writer = _tensorboard_writers(run_dir, config) if tensorboard else None
 
+    preload = _GymnasiumPreload()
+
     def on_chunk(report) -> None:
         if report.chunk == 1:
-            threading.Thread(target=_preload_gymnasium, daemon=True).start()
+            preload.start()
         reporter.update(report)
         if writer is not None:
             writer(report)
 
-    gymnasium = _GymnasiumCheck(config, algo.spec)
+    gymnasium = _GymnasiumCheck(config, algo.spec, preload.wait)
 
     def save_checkpoint(state, history) -> None:
         policies = [_seed(state.params, i) for i in range(config.seeds)]
@@ -182,6 +184,7 @@ def run_training(
     from poleax.policy import Policy
     from poleax.reference import evaluate_many
 
+    preload.wait()
     todo = [i for i in range(config.seeds) if i not in gymnasium.accepted]
     policies = [
         Policy(result.delivered_params[i], algo.spec, config.env, config.algo) for i in todo
@@ -244,14 +247,16 @@ class _GymnasiumCheck:
     """The stop rule's last word: a policy that passed the evaluation inside JAX also has to
     pass on gymnasium's CartPole (other initial states) before its seed counts as solved."""
 
-    def __init__(self, config: TrainConfig, spec) -> None:
-        self.config, self.spec = config, spec
+    def __init__(self, config: TrainConfig, spec, before=lambda: None) -> None:
+        self.config, self.spec, self.before = config, spec, before
         self.accepted: dict[int, dict] = {}  # seed index -> its evaluation
         self.rejected: dict[int, int] = {}  # seed index -> passes rejected
 
     def confirm(self, row: int, params: dict) -> bool:
         from poleax.policy import Policy
         from poleax.reference import evaluate_both
+
+        self.before()
 
         policy = Policy(params, self.spec, self.config.env, self.config.algo)
         evaluation = evaluate_both(policy, self.config.env, self.config.eval_episodes, EVAL_SEED)
@@ -262,14 +267,30 @@ class _GymnasiumCheck:
         return evaluation["solved"]
 
 
-def _preload_gymnasium() -> None:
-    """Import gymnasium's CartPole (for the confirming evaluation) while training runs.
-
-    XLA releases the GIL while it trains, so the import overlaps with training instead of
-    following it. Started only once the programs are loaded: earlier, it would compete for
-    the GIL with loading them.
+class _GymnasiumPreload:
+    """Imports gymnasium's CartPole (for the confirming evaluation) on a thread while training
+    runs: XLA releases the GIL while it trains, so the import overlaps with training instead
+    of following it. Started only once the programs are loaded (earlier, it would compete for
+    the GIL with loading them). Whatever uses gymnasium waits for it first: two threads
+    importing one package at once can fail (``KeyError`` in the import system, seen when a
+    short run ended while the import was still going on).
     """
-    from gymnasium.envs.classic_control import cartpole  # noqa: F401
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._load, daemon=True)
+            self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    @staticmethod
+    def _load() -> None:
+        from gymnasium.envs.classic_control import cartpole  # noqa: F401
 
 
 def _keys(config: TrainConfig):
