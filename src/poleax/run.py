@@ -101,8 +101,12 @@ def run_training(
     progress: bool = True,
     tensorboard: bool = False,
     console=None,
+    helper=None,
 ) -> Run:
-    """Train ``config`` into a run folder and write every artifact; return the ``Run``."""
+    """Train ``config`` into a run folder and write every artifact; return the ``Run``.
+
+    ``helper`` is a ``poleax.compile_helper.CompileHelper`` already compiling some programs.
+    """
     from poleax import checkpoint
 
     process_start = time.perf_counter()
@@ -163,6 +167,7 @@ def run_training(
                 on_checkpoint=save_checkpoint,
                 checkpoint_every=CHECKPOINT_EVERY_CHUNKS,
                 confirm=gymnasium.confirm,
+                helper=helper,
             )
     except TrainingError as error:
         if getattr(error, "state", None) is not None:  # the last good state
