@@ -250,10 +250,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = load_config(args.resume / "config.json")
     else:
         config = _config_from_args(args)
-    # Before anything imports JAX: a helper process compiles the smaller programs meanwhile.
-    from poleax import compile_helper
-
-    helper = compile_helper.start(config, fresh=args.resume is None)
     from poleax.checkpoint import CheckpointError
     from poleax.run import RunInterrupted, print_files, run_training
     from poleax.trainer import TrainingError
@@ -270,7 +266,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             gifs=not args.no_gifs,
             progress=not args.no_progress and sys.stderr.isatty(),
             tensorboard=args.tensorboard,
-            helper=helper,
         )
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
@@ -283,9 +278,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     except TrainingError as error:
         print(f"poleax train: error: {error}", file=sys.stderr)
         return 1
-    finally:
-        if helper is not None:
-            helper.stop()
     print_files(run)
     return 0
 

@@ -30,23 +30,6 @@ def cache_dir() -> Path:
 #: Config fields the compiled programs never see (the host uses them between calls).
 HOST_ONLY_FIELDS = ("preset", "seed", "seeds", "stop_when_solved", "log_every_episodes", "lang")
 
-#: XLA compiler options per training program, chosen for the cold start (measured on a 2-core
-#: CPU). ``init`` runs once per seed: without LLVM's optimisation and with XLA's older loop
-#: emitters (no MLIR pipeline per kernel) it compiles in 0.23 s instead of 0.74 s. The
-#: programs that run every chunk keep the fusion emitters (2-5x faster code: the older ones
-#: emit scalar loops) and take LLVM's lighter optimisation level: 13% less compile time, the
-#: same speed.
-PROGRAM_OPTIONS: dict[str, dict[str, Any]] = {
-    "init": {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-    "train": {"xla_backend_optimization_level": 1},
-    "evaluate": {"xla_backend_optimization_level": 1},
-}
-
-
-def program_settings(config) -> dict[str, Any]:
-    """What the training programs of ``config`` depend on: its fields but the host's."""
-    return {k: v for k, v in config.to_dict().items() if k not in HOST_ONLY_FIELDS}
-
 
 @cache
 def _source_digest() -> str:
@@ -87,31 +70,11 @@ def _machine_digest() -> str:
 
 
 def program_key(name: str, settings: dict[str, Any]) -> str:
-    """Key of the program ``name`` for these settings and poleax's source (not the machine:
-    that part of an entry's name needs JAX, see ``_entry``)."""
+    """Cache key of the compiled program ``name`` for these settings on this machine."""
     material = json.dumps(
         {"name": name, "settings": settings, "source": _source_digest()}, sort_keys=True
     )
-    return hashlib.sha256(material.encode()).hexdigest()[:20]
-
-
-def _entry(folder: Path, name: str, settings: dict[str, Any], options: dict[str, Any]) -> Path:
-    """``<name>-<program key>-<machine key>.bin``."""
-    key = program_key(name, {**settings, "xla_options": options})
-    return folder / f"{name}-{key}-{_machine_digest()[:12]}.bin"
-
-
-def is_cached(name: str, settings: dict[str, Any], options: dict[str, Any] | None = None) -> bool:
-    """Whether the cache holds the program ``name`` for these settings, for some machine.
-
-    Needs no JAX (a caller decides before importing it); a hit for another machine (another
-    JAX, say) still means a compile, which ``load_or_compile`` does.
-    """
-    folder = _executable_dir(create=False)
-    if folder is None:
-        return False
-    key = program_key(name, {**settings, "xla_options": options or {}})
-    return any(folder.glob(f"{name}-{key}-*.bin"))
+    return hashlib.sha256((material + _machine_digest()).encode()).hexdigest()[:32]
 
 
 def load_or_compile(
@@ -134,7 +97,7 @@ def load_or_compile(
     folder = _executable_dir()
     if folder is None:  # POLEAX_NO_COMPILE_CACHE, or no writable folder
         return _compile(lower(), options)
-    path = _entry(folder, name, settings, options)
+    path = folder / f"{name}-{program_key(name, {**settings, 'xla_options': options})}.bin"
     if path.exists():
         try:
             payload, in_tree, out_tree = pickle.loads(path.read_bytes())
@@ -185,17 +148,10 @@ def _jax_cache_on() -> bool:
     return bool(jax.config.jax_compilation_cache_dir)
 
 
-def cache_enabled() -> bool:
-    """False when ``POLEAX_NO_COMPILE_CACHE`` is set."""
-    return not os.environ.get("POLEAX_NO_COMPILE_CACHE")
-
-
-def _executable_dir(create: bool = True) -> Path | None:
-    if not cache_enabled():
+def _executable_dir() -> Path | None:
+    if os.environ.get("POLEAX_NO_COMPILE_CACHE"):
         return None
     path = cache_dir() / "executables"
-    if not create:
-        return path if path.is_dir() else None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:

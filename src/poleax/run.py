@@ -101,12 +101,8 @@ def run_training(
     progress: bool = True,
     tensorboard: bool = False,
     console=None,
-    helper=None,
 ) -> Run:
-    """Train ``config`` into a run folder and write every artifact; return the ``Run``.
-
-    ``helper`` is a ``poleax.compile_helper.CompileHelper`` already compiling some programs.
-    """
+    """Train ``config`` into a run folder and write every artifact; return the ``Run``."""
     from poleax import checkpoint
 
     process_start = time.perf_counter()
@@ -167,7 +163,6 @@ def run_training(
                 on_checkpoint=save_checkpoint,
                 checkpoint_every=CHECKPOINT_EVERY_CHUNKS,
                 confirm=gymnasium.confirm,
-                helper=helper,
             )
     except TrainingError as error:
         if getattr(error, "state", None) is not None:  # the last good state
