@@ -171,3 +171,31 @@ def test_report_shows_every_image_in_a_real_browser(run_dir, tmp_path):
     assert match, result.stderr[-2000:]
     shown, total = int(match.group(1)), int(match.group(2))
     assert total == 3 and shown == total
+
+
+def test_gymnasium_is_used_only_once_its_preload_thread_is_done(tmp_path, monkeypatch):
+    """Two threads importing gymnasium at once can fail (a KeyError inside the import system,
+    seen when a short run ended during the preload): the final evaluation waits for it."""
+    import threading
+    import time
+
+    import poleax.reference
+    import poleax.run
+
+    loaded = threading.Event()
+
+    def slow_preload() -> None:
+        time.sleep(1.0)
+        loaded.set()
+
+    def evaluate_many(*args, **kwargs):
+        assert loaded.is_set(), "gymnasium used while the preload thread was importing it"
+        return original(*args, **kwargs)
+
+    original = poleax.reference.evaluate_many
+    monkeypatch.setattr(poleax.run._GymnasiumPreload, "_load", staticmethod(slow_preload))
+    monkeypatch.setattr(poleax.reference, "evaluate_many", evaluate_many)
+    short = ["--env", "CartPole-v1", "--total-steps", "1024", "--no-stop-when-solved"]
+    out = tmp_path / "run"
+    assert main(["train", *short, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
+    assert loaded.is_set()
