@@ -1,9 +1,12 @@
 """Time and env steps to solve CartPole: poleax PPO and A2C beside Stable-Baselines3's.
 
     pip install ".[bench]"
-    python benchmarks/solve.py [--seeds 5] [--envs CartPole-v0 CartPole-v1] [--out FILE.md]
+    python benchmarks/solve.py [--seeds 5] [--repeats 3] [--envs CartPole-v0 CartPole-v1]
+                               [--out FILE.md]
 
-Every run is its own process, timed from launch to exit. Every system is judged alike: the
+Every run is its own process, timed from launch to exit. Seed by seed, all four systems run
+before the next seed, so the shared VM's slow spells fall on all of them; poleax's runs take
+seconds, so each is timed ``--repeats`` times (median). Every system is judged alike: the
 delivered policy's mean return over 100 episodes of gymnasium's CartPole (reset seeds
 10000..10099), greedy and sampled, must reach the threshold (195 for v0, 475 for v1).
 - poleax: ``poleax train --algo A --env E --seed S --no-gifs``. It evaluates every 512-1024
@@ -150,6 +153,52 @@ def poleax_run(algo: str, env_id: str, seed: int, tmp: Path, cache: Path) -> dic
     }
 
 
+def poleax_seed(algo: str, env_id: str, seed: int, tmp: Path, warm_cache: Path, repeats: int):
+    """One seed of poleax, cold and warm, each timed ``repeats`` times (medians; the runs are
+    deterministic, so only the times vary). The first warm run fills the cache untimed."""
+    cold = [
+        poleax_run(algo, env_id, seed, tmp, tmp / f"cold-{algo}-{env_id}-{seed}-{i}")
+        for i in range(repeats)
+    ]
+    poleax_run(algo, env_id, seed, tmp, warm_cache)  # fills the cache
+    warm = [poleax_run(algo, env_id, seed, tmp, warm_cache) for _ in range(repeats)]
+    result = dict(warm[0])
+    for name in ("train_s", "process_s", "to_saved_s"):
+        result[name] = median(r[name] for r in warm)
+        result[f"cold_{name}"] = median(r[name] for r in cold)
+    return result
+
+
+def sb3_seed(algo: str, env_id: str, seed: int, tmp: Path) -> dict:
+    """One seed of SB3, in its own process."""
+    result_path = tmp / f"sb3-{algo}-{env_id}-{seed}.json"
+    cmd = [sys.executable, __file__, "--sb3-run", algo, env_id, str(seed), str(result_path)]
+    seconds, _ = timed(cmd, dict(os.environ))
+    return {**json.loads(result_path.read_text()), "process_s": seconds}
+
+
+def table_row(env_id: str, kind: str, algo: str, rows: list[dict], seeds: int) -> str:
+    """A markdown row: medians over seeds."""
+    if kind == "poleax":
+        name = f"poleax {algo.upper()}"
+        process = (
+            f"{median(r['cold_process_s'] for r in rows):.2f} / "
+            f"{median(r['process_s'] for r in rows):.2f}"
+        )
+        saved = (
+            f"{median(r['cold_to_saved_s'] for r in rows):.2f} / "
+            f"{median(r['to_saved_s'] for r in rows):.2f}"
+        )
+    else:
+        name = f"SB3 {algo.upper()} (rl-zoo)"
+        process, saved = f"{median(r['process_s'] for r in rows):.2f}", "-"
+    return (
+        f"| {env_id} | {name} | {median(r['steps'] for r in rows):,.0f} "
+        f"| {median(r['train_s'] for r in rows):.2f} | {process} | {saved} "
+        f"| {sum(r['solved'] for r in rows)}/{seeds} | {median(r['sampled'] for r in rows):.1f} |"
+    )
+
+
 def median(values) -> float:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else float("nan")
@@ -161,6 +210,7 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=["CartPole-v0", "CartPole-v1"])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--many-seeds", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="timings per poleax seed")
     parser.add_argument("--sb3-run", nargs=4, metavar=("ALGO", "ENV", "SEED", "OUT"))
     args = parser.parse_args()
     if args.sb3_run:
@@ -168,56 +218,30 @@ def main() -> None:
         sb3_run(algo, env_id, int(seed), Path(out))
         return
     lines = [
-        f"Median over {args.seeds} seeds (0..{args.seeds - 1}), budget {BUDGET:,} env steps, "
-        f"2-core CPU. Solved = 100 episodes of gymnasium's CartPole, greedy and sampled.\n",
+        f"Median over {args.seeds} seeds (0..{args.seeds - 1}; poleax's times: median of "
+        f"{args.repeats} runs per seed), budget {BUDGET:,} env steps, 2-core CPU. Solved = 100 "
+        "episodes of gymnasium's CartPole, greedy and sampled.\n",
         "| env | system | env steps to solve | training s | whole process s (cold / warm) "
         "| to saved policy s (cold / warm) | solved | sampled mean at stop |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    # Seed by seed, every system runs before the next seed starts: a slow spell of this
+    # shared VM then falls on all systems alike instead of on one table row.
+    systems = [("poleax", algo) for algo in ("ppo", "a2c")] + [("sb3", a) for a in ("ppo", "a2c")]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         warm_cache = tmp / "warm-cache"
         for env_id in args.envs:
-            for algo in ("ppo", "a2c"):
-                cold, warm = [], []
-                for seed in range(args.seeds):
-                    cold.append(poleax_run(algo, env_id, seed, tmp, tmp / f"cold-{algo}-{seed}"))
-                    poleax_run(algo, env_id, seed, tmp, warm_cache)  # fills the cache
-                    warm.append(poleax_run(algo, env_id, seed, tmp, warm_cache))
-                lines.append(
-                    f"| {env_id} | poleax {algo.upper()} | {median(r['steps'] for r in warm):,.0f} "
-                    f"| {median(r['train_s'] for r in warm):.2f} "
-                    f"| {median(r['process_s'] for r in cold):.2f} / "
-                    f"{median(r['process_s'] for r in warm):.2f} "
-                    f"| {median(r['to_saved_s'] for r in cold):.2f} / "
-                    f"{median(r['to_saved_s'] for r in warm):.2f} "
-                    f"| {sum(r['solved'] for r in warm)}/{args.seeds} "
-                    f"| {median(r['sampled'] for r in warm):.1f} |"
-                )
-                print(lines[-1], flush=True)
-            for algo in ("ppo", "a2c"):
-                rows = []
-                for seed in range(args.seeds):
-                    result_path = tmp / f"sb3-{algo}-{env_id}-{seed}.json"
-                    cmd = [
-                        sys.executable,
-                        __file__,
-                        "--sb3-run",
-                        algo,
-                        env_id,
-                        str(seed),
-                        str(result_path),
-                    ]
-                    seconds, _ = timed(cmd, dict(os.environ))
-                    rows.append({**json.loads(result_path.read_text()), "process_s": seconds})
-                lines.append(
-                    f"| {env_id} | SB3 {algo.upper()} (rl-zoo) "
-                    f"| {median(r['steps'] for r in rows):,.0f} "
-                    f"| {median(r['train_s'] for r in rows):.2f} "
-                    f"| {median(r['process_s'] for r in rows):.2f} | - "
-                    f"| {sum(r['solved'] for r in rows)}/{args.seeds} "
-                    f"| {median(r['sampled'] for r in rows):.1f} |"
-                )
+            rows: dict[tuple[str, str], list[dict]] = {system: [] for system in systems}
+            for seed in range(args.seeds):
+                for kind, algo in systems:
+                    if kind == "poleax":
+                        result = poleax_seed(algo, env_id, seed, tmp, warm_cache, args.repeats)
+                    else:
+                        result = sb3_seed(algo, env_id, seed, tmp)
+                    rows[(kind, algo)].append(result)
+            for kind, algo in systems:
+                lines.append(table_row(env_id, kind, algo, rows[(kind, algo)], args.seeds))
                 print(lines[-1], flush=True)
         if args.many_seeds:
             out = tmp / "many"
