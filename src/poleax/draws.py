@@ -2,11 +2,11 @@
 
 Every random-number call site costs XLA's CPU compiler kernels of its own, so a program draws
 all the bits a rollout or an evaluation needs in one call, before its loop, and cuts them into
-pieces. The draws are JAX's own numbers (threefry-2x32, as ``jax.random`` makes them by
-default), but computed by ``threefry2x32`` below, written out round by round: JAX's CPU
-lowering keeps the 20 rounds in a 5-step loop, which XLA compiles into several kernels (about
-0.12 s of compile time per call site here) and runs 5x slower. Written out, a draw is one
-fused kernel.
+pieces. The draws are JAX's own numbers (threefry-2x32, as ``jax.random`` makes them with its
+default ``jax_threefry_partitionable``), but computed by ``threefry2x32`` below, written out
+round by round: JAX's CPU lowering keeps the 20 rounds in a 5-step loop, which XLA compiles
+into several kernels (about 0.12 s of compile time per call site here) and runs 5x slower.
+Written out, a draw is one fused kernel.
 """
 
 from __future__ import annotations
