@@ -70,13 +70,15 @@ def init_params(key, spec: NetworkSpec) -> Params:
     Gaussian matrix (R's diagonal positive), times the layer's gain; glorot is Keras' uniform
     default.
     """
+    import jax
     import jax.numpy as jnp
-
-    from poleax.draws import normal, uniform
 
     shapes = layer_shapes(spec)
     total = sum(fan_in * fan_out for fan_in, fan_out, _ in shapes.values())
-    draws = normal(key, total) if spec.init == "orthogonal" else uniform(key, total, -1.0, 1.0)
+    if spec.init == "orthogonal":
+        draws = jax.random.normal(key, (total,), jnp.float32)
+    else:
+        draws = jax.random.uniform(key, (total,), jnp.float32, -1.0, 1.0)
     params, offset = {}, 0
     for name, (fan_in, fan_out, gain) in shapes.items():
         block = draws[offset : offset + fan_in * fan_out]

@@ -72,7 +72,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     stop_on_running_reward = config.stop_rule == "running-reward"
 
     def init(key: jax.Array) -> TrainState:
-        params_key, train_key = split(key)
+        params_key, train_key = jax.random.split(key)
         params = init_params(params_key, spec)
         extra = {
             "running_reward": jnp.float32(0.0),

@@ -59,7 +59,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     ]
 
     def init(key: jax.Array) -> TrainState:
-        params_key, env_key, train_key = draws.split(key, 3)
+        params_key, env_key, train_key = jax.random.split(key, 3)
         params = init_params(params_key, spec)
         envs = start(env, env_params, env_key, config.num_envs)
         hparams = {name: jnp.float32(getattr(config, name)) for name in HPARAMS}
