@@ -7,7 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.draws import sample_actions, to_unit, uniforms
+from poleax.draws import bits, sample_actions, to_unit, uniforms
 from poleax.networks import NetworkSpec, Params, actor_logits, critic_value
 
 
@@ -53,7 +53,7 @@ def rollout_draws(raw: list[jax.Array]) -> RolloutDraws:
 
 def draw_rollout(key: jax.Array, env, num_envs: int, num_steps: int) -> RolloutDraws:
     """``RolloutDraws`` of one rollout from its own key."""
-    return RolloutDraws(*uniforms(key, rollout_draw_shapes(env, num_envs, num_steps)))
+    return rollout_draws(bits(key, rollout_draw_shapes(env, num_envs, num_steps)))
 
 
 def start(env, env_params, key: jax.Array, num_envs: int) -> RolloutState:
