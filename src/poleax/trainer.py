@@ -211,11 +211,20 @@ class Programs:
         return self._compiled[name]
 
 
-def init_state(algo: Algorithm, programs: Programs | None = None) -> TrainState:
-    """Initial state of every seed, batched on a leading row axis, on the host."""
+def init_state(
+    algo: Algorithm,
+    programs: Programs | None = None,
+    timeout: float = CHUNK_TIMEOUT_S,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainState:
+    """Initial state of every seed, batched on a leading row axis, on the host.
+
+    The seeds' init calls run like training chunks (``run_calls``): on worker threads, under
+    the same time-out, stopping with ``Interrupted`` as soon as ``should_stop()``.
+    """
     keys = seed_keys(algo.config)
     programs = programs or Programs(algo)
-    parts = [jax.device_get(programs.init(key)) for key in keys]
+    parts = run_calls([lambda key=key: programs.init(key) for key in keys], timeout, should_stop)
     return _host_tree(jax.tree.map(lambda *xs: np.stack(xs), *parts))
 
 
@@ -254,12 +263,13 @@ def run_calls(
     finished = threading.Semaphore(0)
     queue = iter(range(len(calls)))
     started = 0
+    abandoned = False  # the main thread left (interrupted, timed out): start nothing more
 
     def worker() -> None:
         nonlocal started
         while True:
             with lock:
-                index = None if errors else next(queue, None)
+                index = None if errors or abandoned else next(queue, None)
                 started += index is not None
             if index is None:
                 return
@@ -274,19 +284,24 @@ def run_calls(
         threading.Thread(target=worker, daemon=True).start()
     deadline = time.monotonic() + timeout
     done = 0
-    while done < len(calls):
-        if errors:
-            with lock:
-                if done >= started:  # the calls running when it failed have ended
-                    break
-        if finished.acquire(timeout=0.1):  # wakes at once when a call is done
-            done += 1
-            deadline = time.monotonic() + timeout
-            continue
-        if should_stop is not None and should_stop():
-            raise Interrupted
-        if time.monotonic() > deadline:
-            raise TrainingError(f"a training chunk did not finish within {timeout:.0f} s")
+    try:
+        while done < len(calls):
+            if errors:
+                with lock:
+                    if done >= started:  # the calls running when it failed have ended
+                        break
+            if should_stop is not None and should_stop():  # between any two calls, too
+                raise Interrupted
+            if finished.acquire(timeout=0.1):  # wakes at once when a call is done
+                done += 1
+                deadline = time.monotonic() + timeout
+                continue
+            if time.monotonic() > deadline:
+                raise TrainingError(f"a training chunk did not finish within {timeout:.0f} s")
+    except BaseException:
+        with lock:
+            abandoned = True
+        raise
     if errors:
         raise errors[0]
     return results
@@ -355,7 +370,7 @@ def train(
     try:
         run_calls(programs.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
         if fresh:
-            state = init_state(algo, programs)
+            state = init_state(algo, programs, chunk_timeout, should_stop)
             initial_params = _seed_slice(state.params, 0)
         else:
             state = _host_tree(state)
