@@ -17,6 +17,26 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message says which and what is accepted."""
 
 
+#: Upper bounds of the whole-number settings: far above any useful value, low enough that a
+#: typo cannot ask for terabytes or centuries (an unbounded width or episode count once hung
+#: a run in its init program).
+COUNT_LIMITS: dict[str, int] = {
+    "seeds": 100_000,
+    "total_steps": 2**31 - 1,
+    "num_envs": 65_536,
+    "num_steps": 65_536,
+    "epochs": 10_000,
+    "minibatches": 65_536,
+    "eval_every": 2**31 - 1,
+    "eval_episodes": 10_000,
+    "log_every_episodes": 1_000_000,
+}
+MAX_HIDDEN_WIDTH = 4096
+MAX_HIDDEN_LAYERS = 8
+#: Largest config file read (a real one is about 1 KB).
+MAX_CONFIG_BYTES = 1_000_000
+
+
 def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
@@ -185,11 +205,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         value = getattr(config, f.name)
         if choices and value not in choices:
             raise ConfigError(f"{f.name} must be one of {', '.join(choices)}; got {value!r}")
-    positive = ("seeds", "total_steps", "num_envs", "num_steps", "epochs", "minibatches")
-    for name in (*positive, "eval_every", "eval_episodes", "log_every_episodes"):
+    for name, most in COUNT_LIMITS.items():
         value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a whole number >= 1; got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+            raise ConfigError(f"{name} must be a whole number in [1, {most:,}]; got {value!r}")
     if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
         raise ConfigError(f"seed must be a whole number in [0, 2^31); got {config.seed!r}")
     _in_range(config, "lr", 0.0, 10.0, low_open=True)
@@ -199,8 +218,20 @@ def validate(config: TrainConfig) -> TrainConfig:
     _in_range(config, "adam_eps", 0.0, 1.0, low_open=True)
     for name in ("ent_coef", "vf_coef", "max_grad_norm"):
         _in_range(config, name, 0.0, 1e6)
-    if not config.hidden or any(not isinstance(h, int) or h < 1 for h in config.hidden):
-        raise ConfigError(f"hidden must be widths >= 1, like 64,64; got {config.hidden!r}")
+    if (
+        not config.hidden
+        or len(config.hidden) > MAX_HIDDEN_LAYERS
+        or any(not isinstance(h, int) or not 1 <= h <= MAX_HIDDEN_WIDTH for h in config.hidden)
+    ):
+        raise ConfigError(
+            f"hidden must be 1 to {MAX_HIDDEN_LAYERS} widths in [1, {MAX_HIDDEN_WIDTH}], "
+            f"like 64,64; got {','.join(map(str, config.hidden)) or 'none'}"
+        )
+    if config.stop_rule == "running-reward" and config.algo != "mc-ac":
+        raise ConfigError(
+            "stop_rule running-reward is the tutorial's rule and needs --algo mc-ac; "
+            f"{config.algo} stops by the evaluation (--stop-rule eval)"
+        )
     batch = config.num_envs * config.num_steps
     if batch % config.minibatches:
         raise ConfigError(
@@ -226,10 +257,21 @@ def load_config(path: str | Path) -> TrainConfig:
     """Read a ``config.json`` written by a run or a sweep."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file"
+            if not path.exists():
+                raise FileNotFoundError
+            raise ConfigError(f"config {path} is {what}")
+        with open(path, "rb") as handle:
+            text = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(text) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
+        data = json.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
+        if isinstance(error, ConfigError):
+            raise
         raise ConfigError(f"cannot read config {path}: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} is not a JSON object")

@@ -45,7 +45,9 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     spec = network_spec(config)
     batch_size = config.num_envs * config.num_steps
     minibatch_size = batch_size // config.minibatches
-    updates_per_chunk = max(1, round(config.eval_every / batch_size))
+    budget_updates = -(-config.total_steps // batch_size)
+    # A chunk never exceeds the budget: an --eval-every beyond it evaluates at the end only.
+    updates_per_chunk = max(1, min(round(config.eval_every / batch_size), budget_updates))
     chunks = -(-config.total_steps // (updates_per_chunk * batch_size))
     max_updates = chunks * updates_per_chunk
     optimizer = make_optimizer(config)
