@@ -7,6 +7,7 @@ number when interrupted (the last checkpoint is saved first).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -36,6 +37,13 @@ def _widths(text: str) -> tuple[int, ...]:
     if not widths:
         raise argparse.ArgumentTypeError("expected at least one width, like 64,64")
     return widths
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is an error (``Path("")`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path; got an empty one")
+    return Path(text)
 
 
 def _number(kind: type):
@@ -114,17 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an agent and write a run folder",
         description="Train an agent. With no options: PPO on CartPole-v0 until solved.",
     )
-    train.add_argument("--config", type=Path, help="config.json of an earlier run or sweep")
+    train.add_argument("--config", type=_path, help="config.json of an earlier run or sweep")
     train.add_argument("--preset", choices=tuple(PRESETS), help="named preset (tutorial)")
-    train.add_argument("--out", type=Path, help="run folder (default runs/<env>__<algo>__...)")
-    train.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
+    train.add_argument("--out", type=_path, help="run folder (default runs/<env>__<algo>__...)")
+    train.add_argument("--resume", type=_path, metavar="RUN", help="continue an interrupted run")
     train.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
     _add_config_flags(train)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's CartPole")
-    evaluate.add_argument("run", type=Path, metavar="RUN")
+    evaluate.add_argument("run", type=_path, metavar="RUN")
     evaluate.add_argument("--episodes", type=_number(int), default=100, help="(default: 100)")
     evaluate.add_argument(
         "--seed",
@@ -142,17 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
-    render.add_argument("run", type=Path, metavar="RUN")
-    render.add_argument("--out", type=Path, required=True, help="FILE.gif or FILE.mp4")
+    render.add_argument("run", type=_path, metavar="RUN")
+    render.add_argument("--out", type=_path, required=True, help="FILE.gif or FILE.mp4")
     render.add_argument("--seed", type=_number(int), default=0, help="episode seed (default: 0)")
     render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
     render.add_argument("--seed-index", type=_number(int), default=0)
 
     report = sub.add_parser("report", help="(re)write a run's report.html")
-    report.add_argument("run", type=Path, metavar="RUN")
+    report.add_argument("run", type=_path, metavar="RUN")
 
     play = sub.add_parser("play", help="watch a run's policy in a window")
-    play.add_argument("run", type=Path, metavar="RUN")
+    play.add_argument("run", type=_path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
 
     sweep = sub.add_parser(
@@ -179,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Optuna storage URL, e.g. postgresql://host/db or "
         "journal:/shared/file.log (default: SQLite in the sweep folder)",
     )
-    sweep.add_argument("--out", type=Path, help="sweep folder (default: sweeps/<study>)")
+    sweep.add_argument("--out", type=_path, help="sweep folder (default: sweeps/<study>)")
     sweep.add_argument(
         "--total-steps",
         type=_number(int),
@@ -209,13 +217,30 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return COMMANDS[args.command](args)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a failing output is an error here, not at the interpreter's exit
+        return status
+    except (ConfigError, ValueError, FileNotFoundError, OverflowError) as error:
         print(f"poleax {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 0
+    except OSError as error:  # a name too long, a full disk, an output that takes nothing
+        where = f": {error.filename}" if error.filename else ""
+        print(f"poleax {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        _silence_stdout()
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C where no handler of ours was installed (imports)
+        print(f"poleax {args.command}: interrupted", file=sys.stderr)
+        _silence_stdout()
+        return 128 + 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -318,6 +343,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from poleax.render import render_episode
 
+    if args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a folder; name a file like episode.gif")
     if args.out.suffix.lower() not in (".gif", ".mp4"):
         raise ConfigError(f"--out must end in .gif or .mp4; got {args.out.name}")
     if not args.out.parent.exists() or not os.access(args.out.parent, os.W_OK):

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,21 @@ LOG_LINES = {
 
 
 class RunInterrupted(RuntimeError):
-    """Training was stopped by a signal; the last checkpoint was written."""
+    """The run was stopped by a signal; what it had done is saved (the message says how to
+    go on)."""
 
-    def __init__(self, run_dir: Path, signum: int):
-        super().__init__(
-            f"interrupted; checkpoint saved, resume with: poleax train --resume {run_dir}"
-        )
+    def __init__(self, run_dir: Path, signum: int, complete: bool = False):
+        if complete:
+            message = (
+                f"interrupted while drawing the run's pictures; its policy, checkpoint and "
+                f"summary are saved; redraw the report with: poleax report {run_dir}"
+            )
+        else:
+            message = f"interrupted; checkpoint saved, resume with: poleax train --resume {run_dir}"
+        super().__init__(message)
         self.run_dir = run_dir
         self.signum = signum
+        self.complete = complete
 
 
 @dataclass
@@ -63,34 +71,141 @@ def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
     return Path(root) / f"{config.env}__{config.algo}__{config.seed}__{stamp}"
 
 
-def prepare_run_dir(path: str | Path, resume: bool = False) -> Path:
-    """Create (or, resuming, reuse) a writable run folder; raise ``ConfigError`` otherwise."""
+#: Room kept under the file system's path limit for the longest name a run writes inside
+#: its folder (``checkpoint/<version>/history.json.tmp`` and the like).
+LONGEST_INNER_PATH = 96
+
+
+def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLock]:
+    """Create (or, resuming, reuse) a writable run folder and lock it for this process.
+
+    Raises ``ConfigError`` (nothing written) for a file, an unwritable place, a path too long
+    for the files a run writes, a folder that already holds a run, or one that another
+    process is using.
+    """
+    if not str(path):
+        raise ConfigError("--out must name a folder; got an empty path")
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--out {path} is a file, not a folder")
-    if not resume and path.exists() and (path / "checkpoint").exists():
-        raise ConfigError(f"--out {path} already holds a run; use --resume {path} or another --out")
     try:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"--out {path} is a file, not a folder")
+        _check_path_length(path)
         path.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(path)
+    except OSError as error:
+        raise ConfigError(f"cannot write to --out {path}: {error.strerror or error}") from None
+    try:
+        if not resume and (path / "checkpoint").exists():
+            raise ConfigError(
+                f"--out {path} already holds a run; use --resume {path} or another --out"
+            )
         probe = path / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as error:
+        lock.release()
         raise ConfigError(f"cannot write to --out {path}: {error.strerror or error}") from None
-    return path
+    except BaseException:
+        lock.release()
+        raise
+    return path, lock
 
 
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; training polls it between chunks."""
+def _check_path_length(path: Path) -> None:
+    """Refuse a folder whose name, or whose inner files' paths, the file system cannot hold."""
+    full = path.absolute()
+    existing = next((p for p in (full, *full.parents) if p.exists()), Path("/"))
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX")
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in full.parts:
+        if len(os.fsencode(part)) > name_max:
+            raise ConfigError(f"--out has a name longer than {name_max} bytes: {part[:40]}…")
+    if len(os.fsencode(str(full))) + LONGEST_INNER_PATH > path_max:
+        raise ConfigError(
+            f"--out is too long ({len(str(full))} characters): a run writes files up to "
+            f"{LONGEST_INNER_PATH} characters deeper, and paths are limited to {path_max}"
+        )
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``RUN/.lock`` held while a process writes the run, so two
+    processes never train (or resume) into one folder; the second gets a clear error."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import fcntl
+
+        self.path = run_dir / ".lock"
+        self._file = open(self.path, "a+")  # noqa: SIM115 (held until release)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "?"
+            self._file.close()
+            raise ConfigError(
+                f"run folder {run_dir} is in use by another poleax process (pid {holder}); "
+                "wait for it or choose another --out"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"{os.getpid()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        if not self._file.closed:
+            self._file.close()  # closing drops the flock
+
+
+class _Stop(BaseException):
+    """Raised by the signal handler where a run can stop at once (see ``_Signals``)."""
+
+
+class _Signals:
+    """SIGINT/SIGTERM for the whole run, from its folder's creation to its last artifact.
+
+    While training, a signal sets a flag the trainer polls (it then saves a checkpoint).
+    Inside ``interruptible()`` (the final evaluation, the pictures) it raises ``_Stop`` at
+    once; anywhere else (writing a checkpoint or the summary) it waits for the write to end.
+    Installed only on the main thread (Python allows handlers nowhere else); elsewhere the
+    flag simply never rises.
+    """
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self._raising = False
+        self._previous: dict[int, Any] = {}
 
     def __call__(self) -> bool:
         return self.signum is not None
 
-    def handler(self, signum, frame) -> None:
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handler)
+
+    def restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def _handler(self, signum, frame) -> None:
         self.signum = signum
+        if self._raising:
+            self._raising = False
+            raise _Stop
+
+    @contextmanager
+    def interruptible(self):
+        if self.signum is not None:
+            raise _Stop
+        self._raising = True
+        try:
+            yield
+        finally:
+            self._raising = False
 
 
 def run_training(
@@ -102,11 +217,40 @@ def run_training(
     tensorboard: bool = False,
     console=None,
 ) -> Run:
-    """Train ``config`` into a run folder and write every artifact; return the ``Run``."""
+    """Train ``config`` into a run folder and write every artifact; return the ``Run``.
+
+    The folder is locked for the whole run, and SIGINT/SIGTERM at any moment leave it
+    resumable or complete (``RunInterrupted`` says which).
+    """
+    process_start = time.perf_counter()
+    if resume is not None and out is not None and Path(out) != Path(resume):
+        raise ConfigError("--resume continues a run in its own folder; drop --out")
+    run_dir, lock = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
+    signals = _Signals()
+    signals.install()
+    try:
+        return _run(
+            config, run_dir, bool(resume), gifs, progress, tensorboard, console, signals,
+            process_start,
+        )  # fmt: skip
+    finally:
+        signals.restore()
+        lock.release()
+
+
+def _run(
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    gifs: bool,
+    progress: bool,
+    tensorboard: bool,
+    console,
+    signals: _Signals,
+    process_start: float,
+) -> Run:
     from poleax import checkpoint
 
-    process_start = time.perf_counter()
-    run_dir = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
     names = TUTORIAL_GIFS if config.preset == "tutorial" else PLAIN_GIFS
     files: dict[str, Path] = {}
 
@@ -132,9 +276,7 @@ def run_training(
         "network": algo.spec.to_dict(),
         "config": config.to_dict(),
     }
-    stop = _StopFlag()
-    previous = {s: signal.signal(s, stop.handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    reporter = _Reporter(config, progress, console)
+    reporter = _Reporter(config, progress, console, history)
     writer = _tensorboard_writers(run_dir, config) if tensorboard else None
 
     preload = _GymnasiumPreload()
@@ -157,7 +299,7 @@ def run_training(
             result = train(
                 config,
                 on_chunk=on_chunk,
-                should_stop=stop,
+                should_stop=signals,
                 state=state,
                 history=history,
                 on_checkpoint=save_checkpoint,
@@ -168,31 +310,22 @@ def run_training(
         if getattr(error, "state", None) is not None:  # the last good state
             save_checkpoint(error.state, error.history)
         raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     history = result.extra["history"]
     if result.interrupted:
         if result.state is None:  # stopped while compiling: resuming starts afresh
             checkpoint.save(run_dir, {**meta, "complete": False, "trained": False}, [])
         else:
             save_checkpoint(result.state, history)
-        raise RunInterrupted(run_dir, stop.signum or signal.SIGINT)
+        raise RunInterrupted(run_dir, signals.signum or signal.SIGINT)
     initial_params = result.extra["initial_params"]
     reporter.finish(result)
 
-    from poleax.policy import Policy
-    from poleax.reference import evaluate_many
-
-    preload.wait()
-    todo = [i for i in range(config.seeds) if i not in gymnasium.accepted]
-    policies = [
-        Policy(result.delivered_params[i], algo.spec, config.env, config.algo) for i in todo
-    ]
-    evaluations = dict(gymnasium.accepted)
-    if todo:
-        found = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
-        evaluations.update(zip(todo, found, strict=True))
+    try:
+        with signals.interruptible():
+            evaluations = _final_evaluations(config, algo.spec, result, gymnasium, preload)
+    except _Stop:  # trained but not judged: the checkpoint resumes into the judging
+        save_checkpoint(result.state, history)
+        raise RunInterrupted(run_dir, signals.signum or signal.SIGINT) from None
     per_seed = []
     for i in range(config.seeds):
         evaluation = evaluations[i]
@@ -214,9 +347,51 @@ def run_training(
     seconds_to_saved_policy = time.perf_counter() - process_start
     files["metrics"] = _write_metrics(run_dir / "metrics.csv", result)
     summary = _summary(config, result, per_seed, names, time.perf_counter() - process_start)
+    summary["seconds_to_saved_policy"] = seconds_to_saved_policy
+    _write_json(run_dir / "summary.json", summary)  # the run is complete from here on
+    files["summary"] = run_dir / "summary.json"
     reporter.truth(summary)
+    try:
+        with signals.interruptible():
+            files.update(
+                _pictures(config, algo, result, run_dir, names, gifs, initial_params, resume)
+            )
+    except _Stop:
+        raise RunInterrupted(run_dir, signals.signum or signal.SIGINT, complete=True) from None
+    summary["seconds"] = time.perf_counter() - process_start
+    _write_json(run_dir / "summary.json", summary)
+    try:
+        with signals.interruptible():
+            from poleax.report import write_report
+
+            files["report"] = write_report(run_dir)
+    except _Stop:
+        raise RunInterrupted(run_dir, signals.signum or signal.SIGINT, complete=True) from None
+    files["summary"] = files.pop("summary")  # listed after the pictures, as before
+    files["report"] = files.pop("report")
+    return Run(run_dir, config, summary, files)
+
+
+def _final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, dict]:
+    """Every seed's evaluation on gymnasium: the confirmation's where there was one."""
+    from poleax.policy import Policy
+    from poleax.reference import evaluate_many
+
+    preload.wait()
+    todo = [i for i in range(config.seeds) if i not in gymnasium.accepted]
+    policies = [Policy(result.delivered_params[i], spec, config.env, config.algo) for i in todo]
+    evaluations = dict(gymnasium.accepted)
+    if todo:
+        found = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
+        evaluations.update(zip(todo, found, strict=True))
+    return evaluations
+
+
+def _pictures(config, algo, result, run_dir, names, gifs, initial_params, resume):
+    """The learning curve and the before/after GIFs."""
     from poleax.plots import learning_curve
 
+    files: dict[str, Path] = {}
     steps = np.cumsum(result.metrics["charts/env_steps"], axis=1)
     files["curve"] = learning_curve(
         run_dir / "curve.png",
@@ -228,19 +403,23 @@ def run_training(
         result.evaluations,
     )
     if gifs:
+        if initial_params is None and resume:  # a resumed run draws its untrained policy too
+            initial_params = _untrained_params(algo)
         if initial_params is not None:
             files["before"] = _gif(config, initial_params, algo.spec, run_dir / names["before"])
         files["after"] = _gif(
             config, result.delivered_params[0], algo.spec, run_dir / names["after"]
         )
-    summary["seconds_to_saved_policy"] = seconds_to_saved_policy
-    summary["seconds"] = time.perf_counter() - process_start
-    _write_json(run_dir / "summary.json", summary)
-    files["summary"] = run_dir / "summary.json"
-    from poleax.report import write_report
+    return files
 
-    files["report"] = write_report(run_dir)
-    return Run(run_dir, config, summary, files)
+
+def _untrained_params(algo):
+    """Seed 0's initial parameters (the init program is deterministic in its key)."""
+    import jax
+
+    from poleax.trainer import Programs, seed_keys
+
+    return jax.device_get(Programs(algo).init(seed_keys(algo.config)[0]).params)
 
 
 class _GymnasiumCheck:
@@ -271,22 +450,29 @@ class _GymnasiumPreload:
     """Imports gymnasium's CartPole (for the confirming evaluation) on a thread while training
     runs: XLA releases the GIL while it trains, so the import overlaps with training instead
     of following it. Started only once the programs are loaded (earlier, it would compete for
-    the GIL with loading them). Whatever uses gymnasium waits for it first: two threads
-    importing one package at once can fail (``KeyError`` in the import system, seen when a
-    short run ended while the import was still going on).
+    the GIL with loading them).
+
+    Whatever uses gymnasium calls ``wait`` first, which imports under one lock: the first
+    caller (the preload thread, the confirming thread or the main thread, in whatever order
+    they come) imports, the others wait for it. Two threads importing one package at once can
+    fail (``KeyError`` or a partially initialised module in the import system).
     """
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._loaded = False
 
     def start(self) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(target=self._load, daemon=True)
+            self.thread = threading.Thread(target=self.wait, daemon=True)
             self.thread.start()
 
     def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
 
     @staticmethod
     def _load() -> None:
@@ -313,9 +499,14 @@ def _gif(config: TrainConfig, params, spec, path: Path) -> Path:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON in one atomic step; a failed write leaves no partial file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_metrics(path: Path, result) -> Path:
@@ -383,13 +574,17 @@ def _tensorboard_writers(run_dir: Path, config: TrainConfig):
 class _Reporter:
     """Progress bar (rich) and the tutorial's log lines."""
 
-    def __init__(self, config: TrainConfig, enabled: bool, console=None) -> None:
+    def __init__(self, config: TrainConfig, enabled: bool, console=None, history=None) -> None:
         self.config = config
         self.console = console
         self.enabled = enabled
         self.progress = None
         self.task = None
-        self.logged_episodes = 0
+        self.logged_episodes = 0  # a resumed run goes on counting from its checkpoint's
+        if history is not None and history["metrics"].get("charts/episodes"):
+            self.logged_episodes = int(
+                sum(np.asarray(chunk)[0].sum() for chunk in history["metrics"]["charts/episodes"])
+            )
         self.stop_printed = False
 
     def __enter__(self):
@@ -443,10 +638,10 @@ class _Reporter:
             episodes, running, report.metrics["charts/episodes"][0], strict=True
         ):
             if count and (n // every) > ((n - count) // every):
-                print(line.format(n=int(n // every * every), r=float(r)), flush=True)
+                _say(line.format(n=int(n // every * every), r=float(r)))
         self.logged_episodes = int(episodes[-1]) if len(episodes) else start
         if report.solved[0] and not self.stop_printed:
-            print(done_line.format(t=self.config.running_reward_threshold), flush=True)
+            _say(done_line.format(t=self.config.running_reward_threshold))
             self.stop_printed = True
 
     def finish(self, result) -> None:
@@ -455,7 +650,14 @@ class _Reporter:
 
     def truth(self, summary: dict[str, Any]) -> None:
         """The solved criterion's verdict, printed next to the stop rule's."""
-        print(summary["verdict"], flush=True)
+        _say(summary["verdict"])
+
+
+def _say(line: str) -> None:
+    """Print a line of the run's log; an unusable stdout (a full disk, ``/dev/full``) never
+    stops the run (the CLI reports it once the run is saved)."""
+    with suppress(OSError):
+        print(line, flush=True)
 
 
 def print_files(run: Run, stream=None) -> None:
