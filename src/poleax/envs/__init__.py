@@ -1,16 +1,33 @@
-"""Environments: ``make(env_id) -> (env, params)``."""
+"""Environments: ``make(env_id) -> (env, params)`` and their ``EnvSpec`` registry."""
 
 from __future__ import annotations
 
-from poleax.envs.registry import ENV_IDS, SOLVED_THRESHOLD, UnknownEnvError, check_env_id
+from poleax.envs.registry import (
+    ENV_IDS,
+    ENV_SPECS,
+    SOLVED_THRESHOLD,
+    UnknownEnvError,
+    check_env_id,
+    env_spec,
+)
+from poleax.envs.spec import Box, Discrete, EnvSpec, SolveCriterion
 
 
 def make(env_id: str):
     """Return ``(env, params)`` for a known environment id, else raise ``UnknownEnvError``."""
-    check_env_id(env_id)
-    from poleax.envs.cartpole import CartPole, EnvParams
-
-    return CartPole(), EnvParams(max_steps_in_episode=ENV_IDS[env_id])
+    return env_spec(env_id).make()
 
 
-__all__ = ["ENV_IDS", "SOLVED_THRESHOLD", "UnknownEnvError", "check_env_id", "make"]
+__all__ = [
+    "ENV_IDS",
+    "ENV_SPECS",
+    "SOLVED_THRESHOLD",
+    "Box",
+    "Discrete",
+    "EnvSpec",
+    "SolveCriterion",
+    "UnknownEnvError",
+    "check_env_id",
+    "env_spec",
+    "make",
+]

@@ -1,21 +1,88 @@
-"""The environment ids poleax knows, with their step caps and solved thresholds (no jax here)."""
+"""The tasks poleax knows: one ``EnvSpec`` per id (no jax here)."""
 
 from __future__ import annotations
 
-#: Step cap of each environment, as gymnasium registers it.
-ENV_IDS: dict[str, int] = {"CartPole-v0": 200, "CartPole-v1": 500}
+from poleax.envs.spec import Box, Discrete, EnvSpec, SolveCriterion
 
-#: The classic solved criterion: mean return over 100 evaluation episodes at least this.
-SOLVED_THRESHOLD: dict[str, float] = {"CartPole-v0": 195.0, "CartPole-v1": 475.0}
+_CLASSIC = "gymnasium.envs.classic_control"
+
+ENV_SPECS: dict[str, EnvSpec] = {
+    spec.id: spec
+    for spec in (
+        EnvSpec(
+            id="CartPole-v0",
+            name="CartPole",
+            observation_size=4,
+            action_space=Discrete(2),
+            max_steps=200,
+            solve=SolveCriterion(195.0),
+            env_class="poleax.envs.cartpole:CartPole",
+            gymnasium_class=f"{_CLASSIC}.cartpole:CartPoleEnv",
+            render_fps=50,
+            random_return=22.3,
+        ),
+        EnvSpec(
+            id="CartPole-v1",
+            name="CartPole",
+            observation_size=4,
+            action_space=Discrete(2),
+            max_steps=500,
+            solve=SolveCriterion(475.0),
+            env_class="poleax.envs.cartpole:CartPole",
+            gymnasium_class=f"{_CLASSIC}.cartpole:CartPoleEnv",
+            render_fps=50,
+            random_return=22.3,
+        ),
+        EnvSpec(
+            id="Acrobot-v1",
+            name="Acrobot",
+            observation_size=6,
+            action_space=Discrete(3),
+            max_steps=500,
+            solve=SolveCriterion(-100.0),
+            env_class="poleax.envs.acrobot:Acrobot",
+            gymnasium_class=f"{_CLASSIC}.acrobot:AcrobotEnv",
+            render_fps=15,
+            random_return=-499.0,
+        ),
+        EnvSpec(
+            id="MountainCar-v0",
+            name="MountainCar",
+            observation_size=2,
+            action_space=Discrete(3),
+            max_steps=200,
+            solve=SolveCriterion(-110.0),
+            env_class="poleax.envs.mountain_car:MountainCar",
+            gymnasium_class=f"{_CLASSIC}.mountain_car:MountainCarEnv",
+            render_fps=30,
+            random_return=-200.0,
+        ),
+    )
+}
+
+#: Deprecated view (to be removed): each id's solved threshold; ask ``env_spec(id).solve``.
+SOLVED_THRESHOLD: dict[str, float] = {i: spec.solve.threshold for i, spec in ENV_SPECS.items()}
+
+#: Known ids, in the order ``--help`` lists them.
+ENV_IDS: tuple[str, ...] = tuple(ENV_SPECS)
 
 
 class UnknownEnvError(ValueError):
     """An environment id poleax does not know."""
 
 
+def env_spec(env_id: str) -> EnvSpec:
+    """The ``EnvSpec`` of ``env_id``, or ``UnknownEnvError`` listing the known ids."""
+    try:
+        return ENV_SPECS[env_id]
+    except (KeyError, TypeError):
+        known = ", ".join(ENV_SPECS)
+        raise UnknownEnvError(f"unknown env {env_id!r}; known envs: {known}") from None
+
+
 def check_env_id(env_id: str) -> str:
     """Return ``env_id`` if known, else raise an error that lists the known ids."""
-    if env_id not in ENV_IDS:
-        known = ", ".join(ENV_IDS)
-        raise UnknownEnvError(f"unknown env {env_id!r}; known envs: {known}")
-    return env_id
+    return env_spec(env_id).id
+
+
+__all__ = ["ENV_IDS", "ENV_SPECS", "Box", "Discrete", "UnknownEnvError", "check_env_id", "env_spec"]
