@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from poleax.envs.spec import EVAL_SEED
 from poleax.policy import Policy
 
 
@@ -43,9 +44,9 @@ def evaluate(
     policy: Policy,
     env_id: str | None = None,
     episodes: int = 100,
-    seed: int = 10_000,
+    seed: int = EVAL_SEED,
 ) -> dict[str, Any]:
-    """Greedy and sampled mean returns on gymnasium's CartPole, and whether each is solved."""
+    """Greedy and sampled mean returns on gymnasium's env, and whether each is solved."""
     from poleax.reference import evaluate_both
 
     return evaluate_both(policy, env_id or policy.env_id, episodes, seed)

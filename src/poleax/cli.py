@@ -18,6 +18,7 @@ from typing import Any
 
 from poleax._version import __version__
 from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig
+from poleax.envs.spec import EVAL_SEED
 
 EXIT_BAD_INPUT = 2
 
@@ -112,7 +113,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="poleax",
-        description="Train actor-critic agents on CartPole, fast (jit-compiled JAX).",
+        description="Train actor-critic agents on classic control tasks, fast (jit-compiled JAX).",
     )
     parser.add_argument("--version", action="version", version=f"poleax {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -131,14 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
     _add_config_flags(train)
 
-    evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's CartPole")
+    evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's own env")
     evaluate.add_argument("run", type=_path, metavar="RUN")
     evaluate.add_argument("--episodes", type=_number(int), default=100, help="(default: 100)")
     evaluate.add_argument(
         "--seed",
         type=_number(int),
-        default=10_000,
-        help="reset seed of the first episode (default: 10000)",
+        default=EVAL_SEED,
+        help=f"reset seed of the first episode (default: {EVAL_SEED})",
     )
     evaluate.add_argument("--env", help="environment id (default: the run's)")
     evaluate.add_argument(

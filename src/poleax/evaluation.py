@@ -5,14 +5,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from poleax.draws import sample_actions, uniforms
-from poleax.networks import NetworkSpec, Params, actor_logits
+from poleax.distributions import Distribution
+from poleax.draws import uniforms
+from poleax.networks import NetworkSpec, Params, actor_inputs
 
 
 def episode_returns(
     env,
     env_params,
     spec: NetworkSpec,
+    dist: Distribution,
     params: Params,
     key: jax.Array,
     episodes: int,
@@ -26,7 +28,8 @@ def episode_returns(
     """
     greedy = jnp.broadcast_to(jnp.asarray(greedy), (episodes,))
     steps = env_params.max_steps_in_episode
-    reset_u, action_u = uniforms(key, [(episodes, env.reset_draws), (steps, episodes)])
+    shapes = [(episodes, env.reset_draws), (steps, episodes, *dist.draw_shape)]
+    reset_u, action_u = uniforms(key, shapes)
     obs, state = jax.vmap(env.reset_from, in_axes=(0, None))(reset_u, env_params)
     step = jax.vmap(env.step_env, in_axes=(0, 0, None))
 
@@ -35,9 +38,11 @@ def episode_returns(
 
     def body(carry):
         obs, state, alive, total, t = carry
-        logits = actor_logits(params, obs, spec)
-        sampled = sample_actions(logits, jax.lax.dynamic_index_in_dim(action_u, t, 0, False))
-        action = jnp.where(greedy, jnp.argmax(logits, axis=-1), sampled)
+        inputs = actor_inputs(params, obs, spec)
+        sampled = dist.sample(inputs, jax.lax.dynamic_index_in_dim(action_u, t, 0, False))
+        mode = dist.mode(inputs)
+        chosen = greedy.reshape(greedy.shape + (1,) * (mode.ndim - 1))
+        action = dist.to_env(jnp.where(chosen, mode, sampled))
         obs, state, reward, terminated, truncated = step(state, action, env_params)
         total = total + jnp.where(alive, reward, 0.0)
         alive = alive & ~(terminated | truncated)
@@ -50,9 +55,15 @@ def episode_returns(
 
 
 def greedy_and_sampled_means(
-    env, env_params, spec: NetworkSpec, params: Params, key: jax.Array, episodes: int
+    env,
+    env_params,
+    spec: NetworkSpec,
+    dist: Distribution,
+    params: Params,
+    key: jax.Array,
+    episodes: int,
 ) -> tuple[jax.Array, jax.Array]:
     """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop."""
     mask = jnp.arange(2 * episodes) < episodes
-    returns = episode_returns(env, env_params, spec, params, key, 2 * episodes, mask)
+    returns = episode_returns(env, env_params, spec, dist, params, key, 2 * episodes, mask)
     return returns[:episodes].mean(), returns[episodes:].mean()

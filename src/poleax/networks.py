@@ -134,6 +134,11 @@ def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     return _one_side(params, obs, spec, xp, "actor")
 
 
+def actor_inputs(params: Params, obs, spec: NetworkSpec, xp: Any = None):
+    """What the action distribution takes for ``obs``: the actor head's logits."""
+    return actor_logits(params, obs, spec, xp)
+
+
 def critic_value(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     """State values only."""
     return _one_side(params, obs, spec, xp, "critic")[..., 0]

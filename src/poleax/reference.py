@@ -1,8 +1,9 @@
-"""Evaluation on gymnasium's own CartPole: the judge of "solved".
+"""Evaluation on gymnasium's own environments: the judge of "solved".
 
 Episode ``i`` starts where ``gym.make(env_id).reset(seed=seed + i)`` starts; all episodes then
-run at once in gymnasium's vectorised CartPole (the same physics in numpy, with its time
-limit), so 100 episodes take milliseconds rather than a second.
+run at once in one gymnasium vector env (CartPole's own numpy vector env where gymnasium has
+one, so 100 episodes take milliseconds; otherwise gymnasium's envs side by side). What
+"solved" means comes from the env's ``SolveCriterion`` alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poleax.envs.registry import SOLVED_THRESHOLD, check_env_id
+from poleax.envs.registry import env_spec
+from poleax.envs.spec import EVAL_SEED
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,13 @@ class Evaluation:
 
     @property
     def solved(self) -> bool:
-        return self.mean >= SOLVED_THRESHOLD[self.env_id]
+        return env_spec(self.env_id).solve.mode_passes(self.mean)
 
 
 def initial_states(env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """States ``[episodes, 4]`` that ``gym.make(env_id).reset(seed=seed + i)`` starts from."""
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
-
-    env = CartPoleEnv()
+    """Gymnasium states ``[episodes, ...]`` that ``gym.make(env_id).reset(seed=seed + i)``
+    starts from."""
+    env = env_spec(env_id).gymnasium_env()
     states = []
     for i in range(episodes):
         env.reset(seed=seed + i)
@@ -49,20 +50,33 @@ def initial_states(env_id: str, episodes: int, seed: int) -> np.ndarray:
 
 
 def make_vector_env(env_id: str, num_envs: int):
-    """Gymnasium's vectorised CartPole for ``env_id``, with the id's time limit."""
+    """Gymnasium's vector env of ``num_envs`` ``env_id`` envs, with the id's time limit."""
     import gymnasium as gym
 
-    check_env_id(env_id)
+    env_spec(env_id)
+    mode = "vector_entry_point" if gym.spec(env_id).vector_entry_point else "sync"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CartPole-v0's deprecation notice
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
+
+
+def _reset(venv, env_id: str, episodes: int, copies: int, seed: int) -> np.ndarray:
+    """Reset ``copies`` blocks of ``episodes`` envs, env ``i`` of each block where
+    ``reset(seed=seed + i)`` starts; return the observations."""
+    seeds = [seed + i for i in range(episodes)] * copies
+    if hasattr(venv.unwrapped, "state"):  # one numpy state for all envs (CartPole's)
+        venv.reset(seed=seed)
+        venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * copies).T
+        return venv.unwrapped.state.T.astype(np.float32)  # CartPole observes its state
+    obs, _ = venv.reset(seed=seeds)
+    return obs
 
 
 def evaluate_policy(
     policy,
     env_id: str,
     episodes: int = 100,
-    seed: int = 10_000,
+    seed: int = EVAL_SEED,
     greedy: bool = True,
 ) -> Evaluation:
     """Play ``episodes`` episodes of gymnasium's ``env_id`` with ``policy.act``.
@@ -73,22 +87,21 @@ def evaluate_policy(
 
 
 def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[Evaluation]:
-    """One ``Evaluation`` per ``(policy, greedy)`` player, all played in one vectorised env.
+    """One ``Evaluation`` per ``(policy, greedy)`` player, all played in one vector env.
 
     Each player's block of envs starts from the same initial states and draws from its own
     ``default_rng(seed)``, so its returns are those of playing alone.
     """
     n = len(players)
     venv = make_vector_env(env_id, episodes * n)
-    venv.reset(seed=seed)
-    venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * n).T.copy()
-    obs = venv.unwrapped.state.T.astype(np.float32)
+    obs = _reset(venv, env_id, episodes, n, seed)
+    space = venv.action_space
     rngs = [np.random.default_rng(seed) for _ in players]
     alive = np.ones(episodes * n, bool)
     totals = np.zeros(episodes * n)
     blocks = [slice(i * episodes, (i + 1) * episodes) for i in range(n)]
     while alive.any():
-        actions = np.zeros(episodes * n, np.int64)
+        actions = np.zeros(space.shape, space.dtype)
         for block, (policy, greedy), rng in zip(blocks, players, rngs, strict=True):
             if alive[block].any():
                 actions[block] = policy.act(obs[block], greedy=greedy, rng=rng)
@@ -99,13 +112,14 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
     return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
 
 
-def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = 10_000) -> dict:
+def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> dict:
     """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
     return evaluate_many([policy], env_id, episodes, seed)[0]
 
 
-def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = 10_000) -> list:
+def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> list:
     """``evaluate_both`` of every policy, all played at once (many seeds in one loop)."""
+    criterion = env_spec(env_id).solve
     players = [(policy, greedy) for policy in policies for greedy in (True, False)]
     results = _play(players, env_id, episodes, seed)
     out = []
@@ -113,7 +127,7 @@ def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = 
         entry = {"env": env_id, "episodes": episodes, "seed": seed}
         for mode, ev in (("greedy", greedy), ("sampled", sampled)):
             entry[mode] = {"mean": ev.mean, "std": ev.std, "solved": ev.solved}
-        entry["threshold"] = SOLVED_THRESHOLD[env_id]
-        entry["solved"] = entry["greedy"]["solved"] and entry["sampled"]["solved"]
+        entry["threshold"] = criterion.threshold
+        entry["solved"] = bool(criterion.passes(greedy.mean, sampled.mean))
         out.append(entry)
     return out

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from poleax.envs.registry import env_spec
+
 MIME = {".gif": "image/gif", ".png": "image/png"}
 
 
@@ -42,6 +44,8 @@ def write_report(run_dir: str | Path) -> Path:
     config = json.loads((run_dir / "config.json").read_text())
     names = summary.get("gif_names", {"before": "before.gif", "after": "after.gif"})
     title = f"poleax: {config['algo']} on {config['env']}"
+    spec = env_spec(config["env"])
+    criterion = spec.solve.with_episodes(config.get("eval_episodes", spec.solve.episodes))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -60,9 +64,8 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 <h2>Learning curve</h2>
 {_image(run_dir / "curve.png", "learning curve")}
 <h2>Evaluation on gymnasium's {html.escape(config["env"])}</h2>
-<p>{summary.get("eval_episodes", 100)} episodes each, reset seeds from
-{summary.get("eval_seed", 10000)}; solved means a mean return of at least
-{summary.get("threshold")}, greedy and sampled.</p>
+<p>Reset seeds from {criterion.eval_seed}. Solved means:
+{html.escape(criterion.describe(spec.name))}.</p>
 <table><tr><th>seed</th><th>solved</th><th>env steps to solve</th><th>greedy mean</th>
 <th>sampled mean</th></tr>
 {_rows(summary)}

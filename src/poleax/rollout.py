@@ -7,8 +7,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.draws import bits, sample_actions, to_unit, uniforms
-from poleax.networks import NetworkSpec, Params, actor_logits, critic_value
+from poleax.distributions import Distribution
+from poleax.draws import bits, to_unit, uniforms
+from poleax.networks import NetworkSpec, Params, actor_inputs, critic_value
 
 
 class RolloutState(NamedTuple):
@@ -37,13 +38,15 @@ class Transition(NamedTuple):
 class RolloutDraws(NamedTuple):
     """The random numbers of a rollout, uniform in [0, 1)."""
 
-    action: jax.Array  # [T, num_envs]: one per action sampled
+    action: jax.Array  # [T, num_envs, *dist.draw_shape]: what one sampled action takes
     reset: jax.Array  # [T, num_envs, env.reset_draws]: a reset's, used where an episode ends
 
 
-def rollout_draw_shapes(env, num_envs: int, num_steps: int) -> list[tuple[int, ...]]:
+def rollout_draw_shapes(
+    env, dist: Distribution, num_envs: int, num_steps: int
+) -> list[tuple[int, ...]]:
     """Shapes of ``RolloutDraws``' fields, for ``draws.bits``."""
-    return [(num_steps, num_envs), (num_steps, num_envs, env.reset_draws)]
+    return [(num_steps, num_envs, *dist.draw_shape), (num_steps, num_envs, env.reset_draws)]
 
 
 def rollout_draws(raw: list[jax.Array]) -> RolloutDraws:
@@ -51,9 +54,11 @@ def rollout_draws(raw: list[jax.Array]) -> RolloutDraws:
     return RolloutDraws(*[to_unit(bits) for bits in raw])
 
 
-def draw_rollout(key: jax.Array, env, num_envs: int, num_steps: int) -> RolloutDraws:
+def draw_rollout(
+    key: jax.Array, env, dist: Distribution, num_envs: int, num_steps: int
+) -> RolloutDraws:
     """``RolloutDraws`` of one rollout from its own key."""
-    return rollout_draws(bits(key, rollout_draw_shapes(env, num_envs, num_steps)))
+    return rollout_draws(bits(key, rollout_draw_shapes(env, dist, num_envs, num_steps)))
 
 
 def start(env, env_params, key: jax.Array, num_envs: int) -> RolloutState:
@@ -68,6 +73,7 @@ def rollout(
     env,
     env_params,
     spec: NetworkSpec,
+    dist: Distribution,
     params: Params,
     state: RolloutState,
     draws: RolloutDraws,
@@ -79,11 +85,11 @@ def rollout(
 
     def body(carry: RolloutState, step_draws: tuple[jax.Array, jax.Array]):
         action_u, reset_u = step_draws
-        logits = actor_logits(params, carry.obs, spec)
-        action = sample_actions(logits, action_u)
-        log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], 1)[:, 0]
+        inputs = actor_inputs(params, carry.obs, spec)
+        action = dist.sample(inputs, action_u)
+        log_prob = dist.log_prob(inputs, action)
         obs, env_state, reward, terminated, truncated, info = step(
-            reset_u, carry.env_state, action, env_params
+            reset_u, carry.env_state, dist.to_env(action), env_params
         )
         done = terminated | truncated
         episode_return = carry.episode_return + reward

@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from poleax.config import ConfigError, TrainConfig
-from poleax.envs.registry import SOLVED_THRESHOLD
+from poleax.envs.registry import env_spec
 
-EVAL_SEED = 10_000
 TUTORIAL_GIFS = {"before": "未训练前的样子.gif", "after": "训练后的样子.gif"}
 PLAIN_GIFS = {"before": "before.gif", "after": "after.gif"}
 CHECKPOINT_EVERY_CHUNKS = 5
@@ -382,7 +381,8 @@ def _final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, di
     policies = [Policy(result.delivered_params[i], spec, config.env, config.algo) for i in todo]
     evaluations = dict(gymnasium.accepted)
     if todo:
-        found = evaluate_many(policies, config.env, config.eval_episodes, EVAL_SEED)
+        criterion = solve_criterion(config)
+        found = evaluate_many(policies, config.env, criterion.episodes, criterion.eval_seed)
         evaluations.update(zip(todo, found, strict=True))
     return evaluations
 
@@ -397,7 +397,7 @@ def _pictures(config, algo, result, run_dir, names, gifs, initial_params, resume
         run_dir / "curve.png",
         steps,
         result.metrics["charts/episodic_return"],
-        SOLVED_THRESHOLD[config.env],
+        env_spec(config.env).solve.threshold,
         result.steps_to_solve,
         f"{config.algo} on {config.env}",
         result.evaluations,
@@ -424,7 +424,7 @@ def _untrained_params(algo):
 
 class _GymnasiumCheck:
     """The stop rule's last word: a policy that passed the evaluation inside JAX also has to
-    pass on gymnasium's CartPole (other initial states) before its seed counts as solved."""
+    pass on gymnasium's env (other initial states) before its seed counts as solved."""
 
     def __init__(self, config: TrainConfig, spec, before=lambda: None) -> None:
         self.config, self.spec, self.before = config, spec, before
@@ -438,7 +438,8 @@ class _GymnasiumCheck:
         self.before()
 
         policy = Policy(params, self.spec, self.config.env, self.config.algo)
-        evaluation = evaluate_both(policy, self.config.env, self.config.eval_episodes, EVAL_SEED)
+        criterion = solve_criterion(self.config)
+        evaluation = evaluate_both(policy, self.config.env, criterion.episodes, criterion.eval_seed)
         if evaluation["solved"]:
             self.accepted[row] = evaluation
         else:
@@ -447,7 +448,7 @@ class _GymnasiumCheck:
 
 
 class _GymnasiumPreload:
-    """Imports gymnasium's CartPole (for the confirming evaluation) on a thread while training
+    """Imports gymnasium's envs (for the confirming evaluation) on a thread while training
     runs: XLA releases the GIL while it trains, so the import overlaps with training instead
     of following it. Started only once the programs are loaded (earlier, it would compete for
     the GIL with loading them).
@@ -476,7 +477,13 @@ class _GymnasiumPreload:
 
     @staticmethod
     def _load() -> None:
-        from gymnasium.envs.classic_control import cartpole  # noqa: F401
+        from gymnasium.envs import classic_control  # noqa: F401
+
+
+def solve_criterion(config: TrainConfig):
+    from poleax.trainer import solve_criterion
+
+    return solve_criterion(config)
 
 
 def _keys(config: TrainConfig):
@@ -531,11 +538,11 @@ def _summary(config, result, per_seed, names, seconds) -> dict[str, Any]:
     steps = [s["steps_to_solve"] for s in per_seed if s["steps_to_solve"] is not None]
     greedy = [s["evaluation"]["greedy"]["mean"] for s in per_seed]
     sampled = [s["evaluation"]["sampled"]["mean"] for s in per_seed]
-    threshold = SOLVED_THRESHOLD[config.env]
+    criterion = solve_criterion(config)
     verdict = (
-        f"{sum(solved)}/{len(solved)} seed(s) solved {config.env}: mean return over "
-        f"{config.eval_episodes} episodes of gymnasium's CartPole >= {threshold:g}, greedy and "
-        f"sampled (greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
+        f"{sum(solved)}/{len(solved)} seed(s) solved {config.env}: "
+        f"{criterion.describe(env_spec(config.env).name)} "
+        f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
         f"{', medians' if len(solved) > 1 else ''})."
     )
     out = {
@@ -550,9 +557,9 @@ def _summary(config, result, per_seed, names, seconds) -> dict[str, Any]:
         "env_steps": [int(s) for s in result.extra["history"]["env_steps"]],
         "greedy_mean": float(np.median(greedy)),
         "sampled_mean": float(np.median(sampled)),
-        "threshold": threshold,
+        "threshold": criterion.threshold,
         "eval_episodes": config.eval_episodes,
-        "eval_seed": EVAL_SEED,
+        "eval_seed": criterion.eval_seed,
         "stop_rule": config.stop_rule,
         "per_seed": per_seed,
         "gif_names": names,

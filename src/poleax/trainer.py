@@ -30,7 +30,7 @@ from poleax import draws
 from poleax.algos import Algorithm, TrainState, make_algorithm
 from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.config import TrainConfig
-from poleax.envs import SOLVED_THRESHOLD, make
+from poleax.envs import SolveCriterion, env_spec, make
 from poleax.evaluation import greedy_and_sampled_means
 from poleax.keys import prng_key
 
@@ -102,6 +102,11 @@ class TrainResult:
         return [self.config.seed + i for i in range(self.config.seeds)]
 
 
+def solve_criterion(config: TrainConfig) -> SolveCriterion:
+    """The env's solved criterion, over the config's number of evaluation episodes."""
+    return env_spec(config.env).solve.with_episodes(config.eval_episodes)
+
+
 def seed_keys(config: TrainConfig) -> np.ndarray:
     """One PRNG key per seed: row i is ``PRNGKey(seed + i)``."""
     return np.stack([prng_key(config.seed + i) for i in range(config.seeds)])
@@ -135,7 +140,7 @@ class Programs:
         def evaluate(params, seed_key: jax.Array, chunk: jax.Array):
             key = draws.fold_in(seed_key, _EVAL_STREAM + chunk)
             return greedy_and_sampled_means(
-                env, env_params, algo.spec, params, key, config.eval_episodes
+                env, env_params, algo.spec, algo.dist, params, key, config.eval_episodes
             )
 
         self.algo = algo
@@ -338,7 +343,7 @@ def train(
     """
     algo = make_algorithm(config)
     programs = Programs(algo)
-    threshold = SOLVED_THRESHOLD[config.env]
+    criterion = solve_criterion(config)
     history = history or new_history(config)
     fresh = state is None
     start = time.perf_counter() - history["seconds"]
@@ -412,7 +417,7 @@ def train(
                 raise
             _put(state, kept, _take(ahead.state, kept))
             metrics = _only_rows(ahead.metrics, kept)
-            passed = _record(history, algo, state, kept, metrics, greedy, sampled, threshold, start)
+            passed = _record(history, algo, state, kept, metrics, greedy, sampled, criterion, start)
             judged.submit(history, state, passed)
             if not config.stop_when_solved:
                 judged.apply(history)
@@ -497,7 +502,7 @@ def _seed_slice(tree, i: int):
     return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, start) -> list[int]:
+def _record(history, algo, state, rows, metrics, greedy, sampled, criterion, start) -> list[int]:
     """Append one chunk to ``history``; return the unsolved rows whose policy passed."""
     config = algo.config
     history["chunks"] += 1
@@ -511,7 +516,7 @@ def _record(history, algo, state, rows, metrics, greedy, sampled, threshold, sta
     for name, value in metrics.items():
         history["metrics"].setdefault(name, []).append(np.asarray(value))
     if config.stop_rule == "eval":
-        passed = (greedy >= threshold) & (sampled >= threshold)
+        passed = criterion.passes(greedy, sampled)
         history["evaluations"].append(
             {
                 "env_steps": history["env_steps"].tolist(),

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import optax
 
 from poleax.config import TrainConfig
+from poleax.distributions import Distribution, make_distribution
+from poleax.envs import EnvSpec, env_spec
 from poleax.networks import NetworkSpec
 
 Metrics = dict[str, jax.Array]
@@ -36,10 +38,22 @@ class Algorithm(NamedTuple):
     updates_per_chunk: int
     max_updates: int
 
+    @property
+    def env_spec(self) -> EnvSpec:
+        return env_spec(self.config.env)
+
+    @property
+    def dist(self) -> Distribution:
+        """The action distribution of the config's env."""
+        return make_distribution(self.env_spec.action_space)
+
 
 def network_spec(config: TrainConfig) -> NetworkSpec:
-    """The network a config asks for."""
+    """The network a config asks for, sized from its env's spec."""
+    task = env_spec(config.env)
     return NetworkSpec(
+        observation_size=task.observation_size,
+        num_actions=task.action_size,
         hidden=tuple(config.hidden),
         activation=config.activation,
         shared=config.shared_trunk,

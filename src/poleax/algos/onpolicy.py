@@ -9,6 +9,8 @@ policy gradient with one pass and one minibatch. TD-AC is A2C with one-step roll
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 
@@ -23,6 +25,8 @@ from poleax.algos.base import (
     network_spec,
 )
 from poleax.config import TrainConfig
+from poleax.distributions import Categorical, make_distribution
+from poleax.envs import env_spec
 from poleax.networks import apply, init_params
 from poleax.returns import gae, normalize
 from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
@@ -54,9 +58,12 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     steps_per_update = config.epochs * config.minibatches
     total_steps = max_updates * steps_per_update
     clipped = config.algo == "ppo"
+    dist = make_distribution(env_spec(config.env).action_space)
+    action_width = math.prod(dist.action_shape)
+    action_dtype = jnp.int32 if isinstance(dist, Categorical) else jnp.float32
     draw_shapes = [
         (2,),
-        *rollout_draw_shapes(env, config.num_envs, config.num_steps),
+        *rollout_draw_shapes(env, dist, config.num_envs, config.num_steps),
         (config.epochs, batch_size),
     ]
 
@@ -69,9 +76,9 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
 
     def loss_fn(params, obs, action, old_log_prob, advantages, targets, hp):
-        logits, values = apply(params, obs, spec)
-        log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, action[:, None], 1)[:, 0]
+        inputs, values = apply(params, obs, spec)
+        log_prob, entropy = dist.log_prob_and_entropy(inputs, action)
+        entropy = entropy.mean()
         if config.normalize_advantages:
             advantages = normalize(advantages)
         log_ratio = log_prob - old_log_prob
@@ -82,7 +89,6 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         else:
             policy_loss = -(log_prob * advantages).mean()
         value_loss = critic_loss(values, targets, config.critic_loss).mean()
-        entropy = -(jnp.exp(log_probs) * log_probs).sum(-1).mean()
         total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
         aux = {
             "losses/policy_loss": policy_loss,
@@ -100,7 +106,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         # One draw of random bits per update: the next key, the rollout's, the epochs' orders.
         key, *rollout_bits, shuffle_bits = draws.bits(state.key, draw_shapes)
         envs, traj = rollout(
-            env, env_params, spec, state.params, state.rollout, rollout_draws(rollout_bits)
+            env, env_params, spec, dist, state.params, state.rollout, rollout_draws(rollout_bits)
         )
         advantages, targets = gae(
             traj.reward,
@@ -115,9 +121,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         columns = jnp.concatenate(
             [
                 traj.obs.reshape(batch_size, -1),
-                jnp.stack(
-                    [traj.action.astype(traj.obs.dtype), traj.log_prob, advantages, targets], -1
-                ).reshape(batch_size, 4),
+                traj.action.astype(traj.obs.dtype).reshape(batch_size, action_width),
+                jnp.stack([traj.log_prob, advantages, targets], -1).reshape(batch_size, 3),
             ],
             axis=1,
         )
@@ -125,10 +130,10 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         def minibatch_step(carry, indices):
             params, opt_state, step, _ = carry
             batch = columns[indices]
-            obs, (action, old_log_prob, adv, target) = batch[:, :-4], batch[:, -4:].T
-            (_, aux), grads = grad_fn(
-                params, obs, action.astype(jnp.int32), old_log_prob, adv, target, hp
-            )
+            obs, actions = batch[:, : -3 - action_width], batch[:, -3 - action_width : -3]
+            old_log_prob, adv, target = batch[:, -3:].T
+            action = actions.reshape(-1, *dist.action_shape).astype(action_dtype)
+            (_, aux), grads = grad_fn(params, obs, action, old_log_prob, adv, target, hp)
             direction, opt_state = optimizer.update(grads, opt_state, params)
             lr = learning_rate(config, hp["lr"], step, total_steps)
             losses = {name: aux[name].astype(jnp.float32) for name in LOSS_METRICS}
