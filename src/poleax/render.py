@@ -1,8 +1,9 @@
-"""Episodes drawn by gymnasium's own CartPole renderer, written as GIF (or MP4).
+"""Episodes drawn by gymnasium's own renderers, written as GIF (or MP4).
 
-The trajectory is played by poleax's JAX CartPole; each frame sets gymnasium's renderer to that
-state. Rendering is headless (SDL's dummy drivers), frames carry a step counter so resets show,
-and are downscaled so a 200-frame GIF writes in a fraction of a second.
+The trajectory is played by poleax's JAX env; each frame sets the gymnasium env's renderer to
+that state (every poleax env keeps gymnasium's state vector as its ``physics``). Rendering is
+headless (SDL's dummy drivers), frames carry a step counter so resets show, and are
+downscaled so a 200-frame GIF writes in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ import numpy as np
 
 from poleax.networks import NetworkSpec
 
-FRAME_SHRINK = 2  # gymnasium draws 600 x 400; GIF frames are 300 x 200
-FPS = 50  # CartPole's tau is 0.02 s
+FRAME_SHRINK = 2  # gymnasium draws 600 x 400 (500 x 500 for Acrobot, Pendulum); halved
 
 
 @functools.cache
 def _player(env_id: str, spec: NetworkSpec, greedy: bool):
-    """A jitted ``play(params, key) -> (first_obs, observations, alive)``, built once per kind."""
+    """A jitted ``play(params, key) -> (first_physics, physics, actions, alive)``, built once
+    per kind."""
     import jax
     import jax.numpy as jnp
 
     from poleax import draws
     from poleax.compile_cache import load_or_compile
-    from poleax.envs import make
-    from poleax.networks import actor_logits, layer_shapes
+    from poleax.distributions import make_distribution
+    from poleax.envs import env_spec
+    from poleax.networks import actor_inputs, layer_shapes
 
-    env, env_params = make(env_id)
+    task = env_spec(env_id)
+    env, env_params = task.make()
+    dist = make_distribution(task.action_space)
     steps = env_params.max_steps_in_episode
 
     def play(params, key):
@@ -40,15 +44,15 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
 
         def body(carry, action_u):
             obs, state, alive = carry
-            logits = actor_logits(params, obs, spec)
-            action = jnp.argmax(logits) if greedy else draws.sample_actions(logits, action_u)
+            inputs = actor_inputs(params, obs, spec)
+            action = dist.to_env(dist.mode(inputs) if greedy else dist.sample(inputs, action_u))
             obs, state, _, terminated, truncated = env.step_env(state, action, env_params)
-            return (obs, state, alive & ~(terminated | truncated)), (obs, alive)
+            return (obs, state, alive & ~(terminated | truncated)), (state.physics, action, alive)
 
         carry = (obs, state, jnp.bool_(True))
-        (action_u,) = draws.uniforms(act_key, [(steps,)])
-        _, (observations, alive) = jax.lax.scan(body, carry, action_u)
-        return obs, observations, alive
+        (action_u,) = draws.uniforms(act_key, [(steps, *dist.draw_shape)])
+        _, (physics, actions, alive) = jax.lax.scan(body, carry, action_u)
+        return state.physics, physics, actions, alive
 
     def lower():
         f32 = jnp.float32
@@ -67,8 +71,9 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
 
 def play_episode(
     env_id: str, params: dict, spec: NetworkSpec, seed: int, greedy: bool
-) -> np.ndarray:
-    """States ``[T + 1, 4]`` of one episode of poleax's JAX CartPole under the policy."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gymnasium states ``[T + 1, ...]`` of one episode of poleax's JAX env under the
+    policy, and the ``T`` actions taken."""
     import jax
 
     from poleax.keys import prng_key
@@ -78,23 +83,34 @@ def play_episode(
         name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
         for name, layer in params.items()
     }
-    first, observations, alive = jax.device_get(play(params, prng_key(seed)))
+    first, physics, actions, alive = jax.device_get(play(params, prng_key(seed)))
     length = int(np.sum(alive))
-    return np.concatenate([first[None], observations[:length]]).astype(np.float64)
+    states = np.concatenate([first[None], physics[:length]]).astype(np.float64)
+    return states, np.asarray(actions[:length])
 
 
-def draw_frames(states: np.ndarray, shrink: int = FRAME_SHRINK) -> list[np.ndarray]:
-    """RGB frames of ``states`` from gymnasium's CartPole renderer, with a step counter."""
+def draw_frames(
+    env_id: str, states: np.ndarray, actions: np.ndarray | None = None, shrink: int = FRAME_SHRINK
+) -> list[np.ndarray]:
+    """RGB frames of ``states`` from gymnasium's renderer of ``env_id``, with a step counter.
+
+    ``actions[t]`` is the action taken after frame ``t`` (drawn by renderers that show it,
+    such as Pendulum's torque arrow, on the next frame).
+    """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    from gymnasium.envs.classic_control.cartpole import CartPoleEnv
     from PIL import Image, ImageDraw
 
-    env = CartPoleEnv(render_mode="rgb_array")
+    from poleax.envs import env_spec
+
+    env = env_spec(env_id).gymnasium_env(render_mode="rgb_array")
     frames = []
     try:
         for step, state in enumerate(states):
             env.state = np.asarray(state, np.float64)
+            if hasattr(env, "last_u"):  # the torque arrow shows the action that led here
+                last = actions[step - 1] if actions is not None and step > 0 else None
+                env.last_u = None if last is None else float(np.ravel(last)[0])
             image = Image.fromarray(env.render()).reduce(shrink)
             ImageDraw.Draw(image).text((6, 4), f"step {step}", fill=(0, 0, 0))
             frames.append(np.asarray(image))
@@ -103,17 +119,17 @@ def draw_frames(states: np.ndarray, shrink: int = FRAME_SHRINK) -> list[np.ndarr
     return frames
 
 
-def write_video(frames: list[np.ndarray], path: str | Path) -> Path:
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Path:
     """Write frames as a looping GIF, or an MP4 when the path ends in .mp4."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        _write_gif(frames, path)
+        _write_gif(frames, path, fps)
     elif suffix == ".mp4":
         import imageio.v3 as iio
 
         try:
-            iio.imwrite(path, np.stack(frames), extension=".mp4", fps=FPS)
+            iio.imwrite(path, np.stack(frames), extension=".mp4", fps=fps)
         except Exception as error:
             raise RuntimeError(
                 f"cannot write MP4 ({error}); install imageio-ffmpeg or write a .gif"
@@ -123,7 +139,7 @@ def write_video(frames: list[np.ndarray], path: str | Path) -> Path:
     return path
 
 
-def _write_gif(frames: list[np.ndarray], path: Path) -> None:
+def _write_gif(frames: list[np.ndarray], path: Path, fps: int) -> None:
     """A looping GIF, every frame mapped without dithering to the first frame's palette.
 
     CartPole frames have a handful of colours, so one palette fits them all, and skipping a
@@ -136,7 +152,7 @@ def _write_gif(frames: list[np.ndarray], path: Path) -> None:
         Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
     ]
     indexed[0].save(
-        path, save_all=True, append_images=indexed[1:], duration=round(1000 / FPS), loop=0
+        path, save_all=True, append_images=indexed[1:], duration=round(1000 / fps), loop=0
     )
 
 
@@ -149,6 +165,8 @@ def render_episode(
     greedy: bool = True,
 ) -> tuple[Path, int]:
     """Play, draw and write one episode; return the path and the episode's length."""
-    states = play_episode(env_id, params, spec, seed, greedy)
-    write_video(draw_frames(states), path)
+    from poleax.envs import env_spec
+
+    states, actions = play_episode(env_id, params, spec, seed, greedy)
+    write_video(draw_frames(env_id, states, actions), path, env_spec(env_id).render_fps)
     return Path(path), len(states) - 1
