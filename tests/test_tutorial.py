@@ -99,6 +99,26 @@ def test_tutorial_preset_logs_stops_and_tells_the_truth(tmp_path, capsys):
     assert config["seed"] == 42 and config["lr"] == 0.01 and not config["detach_advantage"]
 
 
+def test_tutorial_preset_takes_keras_adam_steps():
+    """The preset's update moves the parameters as Keras' Adam (epsilon before the bias
+    correction), read off its own first and second moments after one update."""
+    from jax.flatten_util import ravel_pytree
+
+    config = build_config(preset="tutorial")
+    algo = make_algorithm(config)
+    state = algo.init(jax.random.PRNGKey(0))
+    after, _ = jax.jit(algo.update)(state)
+    step = np.asarray(ravel_pytree(after.params)[0] - ravel_pytree(state.params)[0], np.float64)
+    m = np.asarray(after.opt_state.mu, np.float64)
+    v = np.asarray(after.opt_state.nu, np.float64)
+    assert int(after.opt_state.count) == 1
+    lr, eps = config.lr, config.adam_eps
+    keras = -lr * np.sqrt(1 - 0.999) / (1 - 0.9) * m / (np.sqrt(v) + eps)
+    optax_adam = -lr * (m / (1 - 0.9)) / (np.sqrt(v / (1 - 0.999)) + eps)
+    np.testing.assert_allclose(step, keras, rtol=1e-4, atol=1e-9)
+    assert np.abs(step - optax_adam).max() > 1e-4  # the two differ on this update
+
+
 def test_english_log_lines(tmp_path, capsys):
     args = ["train", "--preset", "tutorial", "--lang", "en", "--no-gifs", "--no-progress"]
     assert main([*args, "--out", str(tmp_path / "en")]) == 0

@@ -3,7 +3,8 @@
 Each update plays ``num_envs`` whole episodes from a reset, as one fixed-length ``lax.scan`` of
 the env's step cap with the steps after an episode's end masked out. Returns
 ``G[t] = r[t] + gamma * G[t + 1]`` (the time limit counts as an end, as in the tutorial) are
-normalised per episode, then one Adam step on
+normalised per episode, then one step of Keras' Adam (``poleax.optim``: epsilon added before
+the bias correction, as the tutorial's optimizer does) on
 
     sum_t -log pi(a_t | s_t) * (G_t - V(s_t))  +  sum_t Huber(V(s_t), G_t)
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from poleax.algos.base import (
     Algorithm,
@@ -25,12 +27,12 @@ from poleax.algos.base import (
     apply_step,
     critic_loss,
     learning_rate,
-    make_optimizer,
     network_spec,
 )
 from poleax.config import TrainConfig
 from poleax.draws import split
 from poleax.networks import apply, init_params
+from poleax.optim import scale_by_keras_adam
 from poleax.returns import discounted_returns, normalize
 from poleax.rollout import draw_rollout, rollout, start
 
@@ -42,6 +44,15 @@ def episode_mask(dones: jax.Array) -> jax.Array:
     """True on the steps of each column's first episode, its last step included."""
     ended_before = jnp.cumsum(dones, axis=0) - dones > 0
     return ~ended_before
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Keras' Adam direction (the config's epsilon, Keras' 1e-7 by default), after global-norm
+    clipping if set; over all parameters as one flat vector, like ``algos.base``'s Adam."""
+    adam = scale_by_keras_adam(epsilon=config.adam_eps)
+    if config.max_grad_norm > 0:
+        adam = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
+    return optax.flatten(adam)
 
 
 def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
