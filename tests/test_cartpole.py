@@ -148,3 +148,84 @@ def test_reset_is_uniform_in_the_small_box_and_vmaps():
 def test_unknown_env_lists_the_known_ones():
     with pytest.raises(ValueError, match="CartPole-v0, CartPole-v1"):
         make("MountainCar-v0")
+
+
+def test_reset_from_gymnasiums_uniforms_is_its_start_state_bit_for_bit():
+    """gymnasium's reset draws ``np_random.uniform(-0.05, 0.05, 4)`` from
+    ``default_rng(seed)``: ``-0.05 + 0.1 * u`` with ``u = default_rng(seed).random(4)``."""
+    env, params = make("CartPole-v1")
+    seeds = range(300)
+    u = np.array([np.random.default_rng(seed).random(4) for seed in seeds])
+    gym_env = CartPoleEnv()
+    expected = []
+    for seed in seeds:
+        gym_env.reset(seed=seed)
+        expected.append(np.array(gym_env.state))
+    with jax.enable_x64(True):
+        reset = jax.jit(jax.vmap(env.reset_from, in_axes=(0, None)))
+        obs, state = reset(jnp.asarray(u), params)
+        one = jax.jit(env.reset_from)(jnp.asarray(u[7]), params)[1]
+    assert state.physics.dtype == jnp.float64
+    np.testing.assert_array_equal(np.asarray(state.physics), np.array(expected))
+    np.testing.assert_array_equal(np.asarray(obs), np.array(expected))
+    np.testing.assert_array_equal(np.asarray(one.physics), expected[7])
+    assert np.all(np.asarray(state.time) == 0)
+
+
+def test_reset_from_in_float32_rounds_as_before():
+    """float32 resets keep their values (XLA's one-rounding multiply-add): seeds' runs stand."""
+    env, params = make("CartPole-v1")
+    u = jax.random.uniform(jax.random.PRNGKey(0), (4096, 4))
+    _, state = jax.jit(jax.vmap(env.reset_from, in_axes=(0, None)))(u, params)
+    fused = np.asarray(jax.jit(lambda u: u * 0.1 - 0.05)(u))
+    assert state.physics.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(state.physics), fused)
+
+
+def test_state_from_gymnasium_reads_the_state_and_the_elapsed_steps():
+    import gymnasium as gym
+
+    from poleax.envs.cartpole import CartPole
+
+    gym_env = gym.make("CartPole-v1")
+    with pytest.raises(ValueError, match="reset it first"):
+        CartPole.state_from_gymnasium(gym_env)
+    gym_env.reset(seed=5)
+    for action in (0, 1, 1):
+        gym_env.step(action)
+    with jax.enable_x64(True):
+        state = CartPole.state_from_gymnasium(gym_env)
+        bare = CartPole.state_from_gymnasium(gym_env.unwrapped)
+        assert state.physics.dtype == jnp.float64
+        np.testing.assert_array_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+        assert int(state.time) == 3
+        np.testing.assert_array_equal(np.asarray(bare.physics), gym_env.unwrapped.state)
+        assert int(bare.time) == 0  # a bare CartPoleEnv does not count its steps
+        # poleax continues from it exactly as gymnasium does
+        env, params = make("CartPole-v1")
+        _, ours, _, _, _ = jax.jit(env.step_env)(state, jnp.int32(1), params)
+    gym_env.step(1)
+    np.testing.assert_array_equal(np.asarray(ours.physics), gym_env.unwrapped.state)
+    assert int(ours.time) == 4
+    state32 = CartPole.state_from_gymnasium(gym_env)
+    assert state32.physics.dtype == jnp.float32 and int(state32.time) == 4
+    gym_env.reset(seed=6)
+    assert int(CartPole.state_from_gymnasium(gym_env).time) == 0
+
+
+def test_state_from_gymnasium_at_the_time_limit_truncates_in_poleax_too():
+    import gymnasium as gym
+
+    from poleax.envs.cartpole import CartPole
+
+    gym_env = gym.make("CartPole-v0")
+    obs, _ = gym_env.reset(seed=3)
+    for _ in range(199):
+        obs, *_ = gym_env.step(balancing_action(obs))
+    with jax.enable_x64(True):
+        state = CartPole.state_from_gymnasium(gym_env)
+        env, params = make("CartPole-v0")
+        _, _, _, terminated, truncated = env.step_env(state, balancing_action(obs), params)
+    _, _, gym_terminated, gym_truncated, _ = gym_env.step(balancing_action(obs))
+    assert int(state.time) == 199
+    assert (bool(terminated), bool(truncated)) == (gym_terminated, gym_truncated) == (False, True)

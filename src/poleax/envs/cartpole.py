@@ -77,10 +77,52 @@ class CartPole:
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick from
-        [-0.05, 0.05]^4, as gymnasium's ``reset`` does with its own generator."""
+        [-0.05, 0.05]^4, as gymnasium's ``reset`` does with its own generator.
+
+        gymnasium draws ``np_random.uniform(-0.05, 0.05, 4)``: numpy computes
+        ``low + (high - low) * u`` with ``high - low == 0.1`` exactly, two roundings. Under
+        float64, given those ``u``, this is gymnasium's start state bit for bit.
+        """
         dtype = jnp.zeros(()).dtype  # float64 when x64 is on, like gymnasium
-        state = EnvState(u.astype(dtype) * 0.1 - 0.05, jnp.zeros((), jnp.int32))
+        u = u.astype(dtype)
+        scaled = u * 0.1
+        if dtype == jnp.float64:
+            # Round the product on its own, as numpy does (see "Exact arithmetic" above).
+            # float32 keeps XLA's fused multiply-add, as every run so far had it: its
+            # uniforms are JAX's own and cannot be gymnasium's anyway.
+            scaled = scaled + u * 0.0
+        state = EnvState(-0.05 + scaled, jnp.zeros((), jnp.int32))
         return observation(state), state
+
+    @staticmethod
+    def state_from_gymnasium(gym_env: Any) -> EnvState:
+        """The poleax state a gymnasium CartPole is in: its ``state`` array and the steps taken.
+
+        ``gym_env`` is what ``gymnasium.make("CartPole-v1")`` returns, or any wrapper chain
+        around a ``CartPoleEnv``, or the ``CartPoleEnv`` itself. The steps come from the
+        chain's ``TimeLimit`` (its elapsed steps since the last reset); a bare ``CartPoleEnv``
+        does not count them, so its time is 0. The physics is float64 when x64 is on (then
+        exactly gymnasium's), float32 otherwise. Raises ``ValueError`` before the first reset.
+        """
+        time = 0
+        env = gym_env
+        while True:
+            elapsed = getattr(env, "_elapsed_steps", None)  # gymnasium's TimeLimit
+            if elapsed is not None:
+                time = int(elapsed)
+                break
+            inner = getattr(env, "env", None)
+            if inner is None or inner is env:
+                break
+            env = inner
+        unwrapped = getattr(gym_env, "unwrapped", gym_env)
+        physics = getattr(unwrapped, "state", None)
+        if physics is None:
+            raise ValueError("the gymnasium env has no state yet: reset it first")
+        physics = jnp.asarray(physics, jnp.zeros(()).dtype)
+        if physics.shape != (4,):
+            raise ValueError(f"expected CartPole's 4 state variables, got shape {physics.shape}")
+        return EnvState(physics, jnp.asarray(time, jnp.int32))
 
     def step_env(
         self, state: EnvState, action: jax.Array, params: EnvParams
