@@ -1,0 +1,345 @@
+"""poleax's JAX MountainCarContinuous against gymnasium's Continuous_MountainCarEnv, the reference.
+
+gymnasium holds the state as float64 after a reset and as float32 after every step, and under
+NumPy 2's promotion parts of its step run in float32; poleax under x64 reproduces that (see the
+module's "Exact arithmetic" note), and these tests hold it to every bit, for float64 and for
+float32 action arrays alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
+from gymnasium.utils.seeding import np_random
+
+from poleax.envs.mountain_car_continuous import EnvParams, EnvState, MountainCarContinuous
+
+N_VISITED = 12_000
+ENV = MountainCarContinuous()
+PARAMS = EnvParams()
+
+
+def pumping_action(velocity: float, rng: np.random.Generator) -> float:
+    """Push along the velocity (reaches the flag in about 100 steps), sometimes at random."""
+    if rng.random() < 0.1:
+        return rng.uniform(-3, 3)
+    return (np.sign(velocity) or 1.0) * rng.uniform(0.2, 3.0)
+
+
+def visited_states(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """States gymnasium visits (float64 after its reset, float32 after a step) and actions in
+    [-3, 3], two thirds of them outside the bounds: random episodes (cut at 400 steps) and
+    episodes that push along the velocity and reach the flag, alternately."""
+    env = Continuous_MountainCarEnv()
+    rng = np.random.default_rng(seed)
+    states, actions = [], []
+    episode = 0
+    while len(states) < n:
+        env.reset(seed=seed * 10_000 + episode)
+        pumping = episode % 2 == 1
+        for _ in range(999 if pumping else 400):
+            velocity = float(env.state[1])
+            action = pumping_action(velocity, rng) if pumping else rng.uniform(-3, 3)
+            states.append(env.state.copy())
+            actions.append(action)
+            _, _, terminated, _, _ = env.step(np.array([action]))
+            if terminated:
+                break
+        episode += 1
+    return states, np.array(actions)
+
+
+def edge_states() -> tuple[list[np.ndarray], np.ndarray]:
+    """States at the edges (the left wall, the speed limit, the flag, the right end) with
+    actions at and past the bounds; as float32 (as after a step) and as float64 (as after a
+    reset: not both numbers float32 values, else gymnasium would be holding them as float32)."""
+    f32 = np.float32
+    positions = [-1.2, float(f32(-1.2)), -1.1999, -1.19, -1.15, -0.5236, 0.0, 0.44, 0.449]
+    positions += [float(f32(0.45)), 0.45, 0.4501, 0.5, 0.59, 0.5999, float(f32(0.6)), 0.6]
+    velocities = [-0.07, float(f32(-0.07)), -0.0699, -0.068, -0.01, -1e-4, 0.0, 1e-4, 0.0015]
+    velocities += [0.01, 0.068, 0.0699, float(f32(0.07)), 0.07]
+    actions = [-3.0, -1.0000001, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 1.0000001, 3.0]
+    rng = np.random.default_rng(1)
+    states, out_actions = [], []
+    for pos in positions:
+        for vel in velocities:
+            for action in actions:
+                for dtype in (np.float32, np.float64):
+                    state = np.array([pos, vel], dtype)
+                    if dtype == np.float64 and np.array_equal(state, state.astype(f32)):
+                        continue
+                    states.append(state)
+                    out_actions.append(action)
+    # and near them: positions by the wall and the flag, velocities by the limit
+    for _ in range(2000):
+        pos = rng.choice([-1.2, 0.45, 0.6]) + rng.uniform(-0.08, 0.08)
+        vel = rng.choice([-0.07, 0.0, 0.07]) * rng.uniform(0.9, 1.0) + rng.uniform(-2e-3, 2e-3)
+        states.append(np.array([pos, vel], rng.choice([np.float32, np.float64])))
+        out_actions.append(rng.uniform(-3, 3))
+    # a float32 state whose clipped velocity numpy adds in float32: r32(p + r32(0.07))
+    for pos in rng.uniform(-1.1, 0.4, 500):
+        states.append(np.array([pos, rng.choice([-0.0699, 0.0699])], np.float32))
+        out_actions.append(3.0 * np.sign(states[-1][1]))
+    goal_states, goal_actions = goal_line_states(rng)
+    return states + goal_states, np.concatenate([out_actions, goal_actions])
+
+
+def goal_line_states(rng: np.random.Generator) -> tuple[list[np.ndarray], list[float]]:
+    """States a step from the flag's line, found with gymnasium's own step:
+    - float32 ones that land exactly on float32(0.45) (below 0.45), a float32 position
+      that numpy compares in float32: the flag is reached;
+    - float32 ones whose float64 action (inside the bounds) lands in [float32(0.45), 0.45),
+      a float64 position: the flag is not reached."""
+    env = Continuous_MountainCarEnv()
+    env.reset(seed=0)
+    line = np.float32(0.45)
+    states, actions = [], []
+    for velocity in rng.uniform(0.0, 0.03, 20).astype(np.float32):
+        position = np.float32(line - velocity)
+        for i in range(60):  # a few secant steps, then one float32 ulp at a time
+            env.state = np.array([position, velocity], np.float32)
+            env.step(np.array([3.0]))
+            landed = env.state[0]
+            if landed == line:
+                states.append(np.array([position, velocity], np.float32))
+                actions.append(3.0)
+                break
+            if i < 3:
+                position = np.float32(position + (line - landed))
+            else:
+                position = np.nextafter(position, np.float32(1 if landed < line else -2))
+    for velocity in rng.uniform(0.0, 0.03, 20).astype(np.float32):
+        position = np.float32(0.45 - velocity - 0.0005)
+        slope = 0.0025 * math.cos(3 * position)
+        target = rng.uniform(float(line), 0.45)
+        states.append(np.array([position, velocity], np.float32))
+        actions.append(((target - float(position)) - float(velocity) + slope) / 0.0015)
+    return states, actions
+
+
+def gymnasium_steps(states: list[np.ndarray], actions: np.ndarray, action_dtype) -> dict:
+    """One gymnasium step from each state (kept at its dtype) with each action."""
+    env = Continuous_MountainCarEnv()
+    env.reset(seed=0)
+    out = {"state": [], "obs": [], "reward": [], "terminated": []}
+    for state, action in zip(states, actions, strict=True):
+        env.state = state.copy()
+        obs, reward, terminated, _, _ = env.step(np.array([action], action_dtype))
+        out["state"].append(np.asarray(env.state, np.float64))
+        out["obs"].append(obs)
+        out["reward"].append(reward)
+        out["terminated"].append(terminated)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def poleax_steps(states: list[np.ndarray], actions: np.ndarray, action_dtype) -> dict:
+    dtype = jnp.zeros(()).dtype
+    physics = np.array([np.asarray(s, np.float64) for s in states])
+    batch = EnvState(jnp.asarray(physics, dtype), jnp.zeros(len(states), jnp.int32))
+    step = jax.jit(jax.vmap(ENV.step_env, in_axes=(0, 0, None)))
+    obs, new, reward, terminated, _ = step(
+        batch, jnp.asarray(actions[:, None], action_dtype), PARAMS
+    )
+    return {
+        "state": np.asarray(new.physics),
+        "obs": np.asarray(obs),
+        "reward": np.asarray(reward),
+        "terminated": np.asarray(terminated),
+    }
+
+
+def assert_bits_equal(ours: np.ndarray, ref: np.ndarray) -> None:
+    """Equal to the bit: the sign of a zero too."""
+    ref = np.asarray(ref, np.float64)
+    assert ours.dtype == np.float64 and ours.shape == ref.shape
+    differ = np.nonzero((ours.view(np.int64) != ref.view(np.int64)).reshape(len(ours), -1))[0]
+    assert differ.size == 0, f"{differ.size} differ, first at {differ[0]}: {ours[differ[0]]}"
+
+
+@pytest.fixture(scope="module")
+def cases():
+    visited, visited_actions = visited_states(N_VISITED)
+    edges, edge_actions = edge_states()
+    return {"visited": (visited, visited_actions), "edges": (edges, edge_actions)}
+
+
+@pytest.mark.parametrize("kind", ["visited", "edges"])
+@pytest.mark.parametrize("action_dtype", [np.float64, np.float32])
+def test_one_step_is_bit_identical_in_float64(cases, kind, action_dtype):
+    states, actions = cases[kind]
+    ref = gymnasium_steps(states, actions, action_dtype)
+    with jax.enable_x64(True):
+        ours = poleax_steps(states, actions, action_dtype)
+    assert_bits_equal(ours["state"], ref["state"])
+    assert_bits_equal(ours["obs"], ref["obs"])
+    assert_bits_equal(ours["reward"], ref["reward"])
+    np.testing.assert_array_equal(ours["terminated"], ref["terminated"])
+    # every branch is really taken
+    if kind == "visited":
+        assert len(states) >= 10_000
+        assert ref["terminated"].sum() >= 20  # reached the flag
+        assert 0.5 < np.mean(np.abs(actions) > 1) < 0.8  # forces clipped
+        assert np.sum(ref["state"][:, 0] == np.float32(-1.2)) >= 10  # hit the left wall
+        assert sum(s.dtype == np.float64 for s in states) >= 40  # first steps from a reset
+    else:
+        assert np.sum(np.abs(ref["state"][:, 1]) == np.float32(0.07)) >= 200  # speed limit
+        assert np.sum(ref["state"][:, 0] == np.float32(0.6)) >= 200  # right end
+        assert 0.1 < ref["terminated"].mean() < 0.9
+        on_the_line = ref["state"][:, 0] == np.float32(0.45)
+        assert np.sum(on_the_line & ref["terminated"]) >= 20
+
+
+def test_one_step_agrees_in_float32(cases):
+    states, actions = cases["visited"]
+    edges, edge_actions = cases["edges"]
+    states, actions = states + edges, np.concatenate([actions, edge_actions])
+    ref = gymnasium_steps(states, actions, np.float32)
+    ours = poleax_steps([s.astype(np.float32) for s in states], actions, np.float32)
+    assert ours["state"].dtype == np.float32
+    np.testing.assert_allclose(ours["state"], ref["state"], atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(ours["reward"], ref["reward"], atol=1e-5, rtol=1e-5)
+    # A flag may differ only for a state within float32 rounding of the flag.
+    differ = ours["terminated"] != ref["terminated"]
+    margin = np.minimum(np.abs(ref["state"][:, 0] - 0.45), np.abs(ref["state"][:, 1]))
+    assert np.all(margin[differ] < 1e-5)
+    assert differ.mean() < 0.01
+
+
+def run_episode_pair(seed: int, policy, action_dtype=np.float64) -> tuple[list, list]:
+    """The same episode in gymnasium (``make``, with its TimeLimit) and in poleax (float64):
+    per-step (reward, terminated, truncated), the observations checked on the way."""
+    gym_env = gym.make("MountainCarContinuous-v0")
+    obs, _ = gym_env.reset(seed=seed)
+    state = ENV.state_from_gymnasium(gym_env)
+    step = jax.jit(ENV.step)
+    key = jax.random.PRNGKey(0)
+    rng = np.random.default_rng(seed)
+    ref, ours = [], []
+    done = False
+    while not done:
+        action = np.array([policy(obs, rng)], action_dtype)
+        obs, reward, terminated, truncated, _ = gym_env.step(action)
+        ref.append((reward, terminated, truncated))
+        _, state, r, term, trunc, info = step(key, state, jnp.asarray(action), PARAMS)
+        assert_bits_equal(np.asarray(info["final_obs"])[None], obs[None])
+        ours.append((float(r), bool(term), bool(trunc)))
+        done = terminated or truncated
+        if not done:  # poleax's state is gymnasium's, step count included
+            assert_bits_equal(np.asarray(state.physics)[None], gym_env.unwrapped.state[None])
+            assert int(state.time) == int(ENV.state_from_gymnasium(gym_env).time)
+    return ref, ours
+
+
+def test_whole_episodes_reaching_the_flag_agree():
+    with jax.enable_x64(True):
+        for seed in range(6):
+            action_dtype = np.float32 if seed % 2 else np.float64
+            policy = lambda obs, rng: pumping_action(float(obs[1]), rng)  # noqa: E731
+            ref, ours = run_episode_pair(seed, policy, action_dtype)
+            assert ref == ours
+            assert ours[-1][1] and ours[-1][0] > 90  # the flag, +100
+            assert len(ours) < 999
+
+
+def test_truncation_fires_at_the_cap():
+    with jax.enable_x64(True):
+        ref, ours = run_episode_pair(3, lambda obs, rng: rng.uniform(-0.5, 0.5))
+    assert ref == ours
+    assert len(ours) == 999 == PARAMS.max_steps_in_episode
+    assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
+    assert not any(term for _, term, _ in ours)
+
+
+def test_reset_from_is_gymnasium_reset_bit_for_bit():
+    """gymnasium's reset draws ``np_random.uniform(-0.6, -0.4)``, that is
+    ``-0.6 + (-0.4 - -0.6) * u`` with ``u = np_random.random()`` of the seeded generator."""
+    with jax.enable_x64(True):
+        reset_from = jax.jit(ENV.reset_from)
+        for seed in range(150):
+            gym_env = Continuous_MountainCarEnv()
+            gym_obs, _ = gym_env.reset(seed=seed)
+            generator, _ = np_random(seed)
+            u = generator.random(ENV.reset_draws)
+            obs, state = reset_from(jnp.asarray(u), PARAMS)
+            assert_bits_equal(np.asarray(state.physics)[None], gym_env.state[None])
+            assert np.array_equal(np.asarray(obs, np.float32), gym_obs)
+            assert int(state.time) == 0
+
+
+def test_reset_is_uniform_in_its_interval_and_vmaps():
+    obs, state = jax.vmap(ENV.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 4096), PARAMS
+    )
+    obs = np.asarray(obs)
+    assert obs.shape == (4096, ENV.observation_size)
+    assert np.all((obs[:, 0] >= -0.6) & (obs[:, 0] <= -0.4)) and np.all(obs[:, 1] == 0)
+    assert obs[:, 0].min() < -0.599 and obs[:, 0].max() > -0.401
+    assert np.all(np.asarray(state.time) == 0)
+
+
+def test_step_auto_resets_and_keeps_final_observation():
+    state = EnvState(jnp.array([0.449, 0.06], jnp.float32), jnp.int32(7))
+    action = jnp.array([2.0], jnp.float32)
+    obs, new, reward, terminated, truncated, info = jax.jit(ENV.step)(
+        jax.random.PRNGKey(1), state, action, PARAMS
+    )
+    assert bool(terminated) and not bool(truncated)
+    assert float(reward) == pytest.approx(100 - 0.4)  # the unclipped action's cost
+    assert float(info["final_obs"][0]) >= 0.45
+    assert -0.6 <= float(obs[0]) <= -0.4 and float(obs[1]) == 0 and int(new.time) == 0
+
+
+def test_state_round_trips_through_gymnasium(cases):
+    """poleax -> gymnasium -> poleax keeps the state (and gymnasium's dtype: float64 for a
+    reset's state, float32 after a step), and gymnasium steps on from it as poleax does."""
+    states, actions = cases["visited"]
+    gym_env = gym.make("MountainCarContinuous-v0")
+    gym_env.reset(seed=0)
+    step = jax.jit(ENV.step_env)
+    with jax.enable_x64(True):
+        for i in range(0, 2000, 7):
+            state = EnvState(jnp.asarray(states[i], jnp.float64), jnp.int32(i % 999))
+            ENV.state_to_gymnasium(state, gym_env)
+            assert gym_env.unwrapped.state.dtype == states[i].dtype
+            back = ENV.state_from_gymnasium(gym_env)
+            assert_bits_equal(np.asarray(back.physics)[None], np.asarray(state.physics)[None])
+            assert int(back.time) == int(state.time)
+            _, ours, _, _, _ = step(state, jnp.array([actions[i]]), PARAMS)
+            gym_env.step(np.array([actions[i]]))
+            assert_bits_equal(np.asarray(ours.physics)[None], gym_env.unwrapped.state[None])
+    unwrapped = Continuous_MountainCarEnv()
+    unwrapped.reset(seed=1)
+    assert int(ENV.state_from_gymnasium(unwrapped).time) == 0  # no TimeLimit: no step count
+
+
+def test_gymnasium_renders_a_poleax_state():
+    """A frame drawn from poleax's state is the frame gymnasium draws of its own."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    reference = gym.make("MountainCarContinuous-v0", render_mode="rgb_array")
+    canvas = gym.make("MountainCarContinuous-v0", render_mode="rgb_array")
+    reference.reset(seed=5)
+    canvas.reset(seed=0)
+    rng = np.random.default_rng(5)
+    step = jax.jit(ENV.step_env)
+    try:
+        with jax.enable_x64(True):
+            state = ENV.state_from_gymnasium(reference)
+            for _ in range(60):
+                action = np.array([pumping_action(float(state.velocity), rng)])
+                reference.step(action)
+                _, state, _, _, _ = step(state, jnp.asarray(action), PARAMS)
+        ENV.state_to_gymnasium(state, canvas)
+        frame = canvas.render()
+        assert frame.shape == (400, 600, 3)
+        np.testing.assert_array_equal(frame, reference.render())
+    finally:
+        reference.close()
+        canvas.close()
