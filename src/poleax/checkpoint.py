@@ -1,35 +1,66 @@
-"""Checkpoints: arrays in .npz plus JSON metadata, written atomically, never pickled.
+"""Checkpoints: arrays in .npz plus JSON metadata, switched in one atomic step, never pickled.
 
-A run's ``checkpoint/`` folder holds
+A checkpoint is a folder of
 - ``meta.json``: format version, poleax version, env, algorithm, network, seeds, progress;
 - ``policy.npz``: the delivered policy of each seed (``seed{i}/{layer}/{w|b}``);
 - ``state.npz``: the full training state of all seeds, for ``--resume``;
 - ``history.npz`` and ``history.json``: curves and solve points so far.
-The folder is written beside the old one and renamed into place, so a crash at any moment
-leaves either the previous checkpoint or the new one.
+
+In a run folder, ``checkpoint`` is a relative symbolic link to the current version::
+
+    checkpoint -> .checkpoints/v000007
+    .checkpoints/v000007/   the current checkpoint
+    .checkpoints/v000006/   the previous one, kept for a reader that had just resolved it
+
+``save`` writes a new version under a temporary name, fsyncs its files, renames it to
+``v<n+1>``, then replaces the link with ``os.replace`` (and fsyncs the folders). That one
+rename switches checkpoints: a loadable checkpoint exists at every instant, and a process
+killed at any point leaves the old one or the new one. Versions older than the previous one
+are removed after the switch. Readers resolve the link once and read every file from that
+one version (again, from the new one, if a save removed theirs meanwhile), so a reader never
+mixes two saves. A folder ``checkpoint`` holding the files itself (poleax 0.1, or a copy made
+by a tool that follows links) loads as it is; the next save moves it to ``.checkpoints/`` and
+puts the link in its place (a kill between those two renames leaves no ``checkpoint`` for a
+moment: readers then take the newest version, and the next save puts the link back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from poleax._version import __version__
-from poleax.networks import NetworkSpec, layer_names, layer_shapes
+from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, layer_names, layer_shapes
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoint"
+#: The version folders, beside ``checkpoint`` in the run folder.
+VERSIONS_DIR = ".checkpoints"
+_VERSION = re.compile(r"v(\d{6,})")
+_TMP_PREFIX = "tmp-"
+_LINK_PREFIX = ".checkpoint.link-"
+#: A reader that finds its version removed under it starts again on the new one, this often.
+_READ_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, or does not fit; the message says which."""
+
+
+# --- writing ---------------------------------------------------------------------------------
 
 
 def _flatten_params(params_per_seed: list[dict]) -> dict[str, np.ndarray]:
@@ -55,35 +86,174 @@ def save(
     state=None,
     history: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``run_dir/checkpoint`` atomically; return its path."""
+    """Write a new checkpoint of ``run_dir`` and switch ``run_dir/checkpoint`` to it in one
+    atomic step; return ``run_dir/checkpoint``."""
     run_dir = Path(run_dir)
-    final = run_dir / CHECKPOINT_DIR
-    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=run_dir))
+    link = run_dir / CHECKPOINT_DIR
+    versions = run_dir / VERSIONS_DIR
+    versions.mkdir(exist_ok=True)
+    _remove_abandoned(run_dir, versions)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=versions))
     try:
         meta = {"format_version": FORMAT_VERSION, "poleax_version": __version__, **meta}
-        np.savez(tmp / "policy.npz", **_flatten_params(policies))
+        _write_npz(tmp / "policy.npz", _flatten_params(policies))
         if state is not None:
-            np.savez(tmp / "state.npz", **_tree_arrays(state))
+            _write_npz(tmp / "state.npz", _tree_arrays(state))
         if history is not None:
             arrays, info = _split_history(history)
-            np.savez(tmp / "history.npz", **arrays)
-            (tmp / "history.json").write_text(json.dumps(info))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        for f in tmp.iterdir():
-            with open(f, "rb") as handle:
-                os.fsync(handle.fileno())
-        old = run_dir / ".checkpoint-old"
-        if final.exists():
-            if old.exists():
-                shutil.rmtree(old)
-            final.rename(old)
-        tmp.rename(final)
-        if old.exists():
-            shutil.rmtree(old)
+            _write_npz(tmp / "history.npz", arrays)
+            _write_text(tmp / "history.json", json.dumps(info))
+        _write_text(tmp / "meta.json", json.dumps(meta, indent=2))
+        _fsync_dir(tmp)
+        a_folder = link.is_dir() and not link.is_symlink()  # 0.1 layout, or a copy
+        previous = None if a_folder else _current_version(link, versions)
+        new = _rename_to_next_version(tmp, versions, reserve=1 if a_folder else 0)
+        if a_folder:  # keep it as the version before the new one, then link
+            previous = versions / _version_name(_version_number(new) - 1)
+            os.rename(link, previous)
+            _fsync_dir(versions)
+        _point(run_dir, link, new)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    _remove_old_versions(run_dir, versions, keep={new.name, previous.name if previous else ""})
+    return link
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable (where the system lets a folder be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _version_name(number: int) -> str:
+    return f"v{number:06d}"
+
+
+def _version_number(path: Path) -> int:
+    match = _VERSION.fullmatch(path.name)
+    return int(match.group(1)) if match else -1
+
+
+def _versions(versions: Path) -> list[Path]:
+    """The version folders, newest first."""
+    try:
+        found = [p for p in versions.iterdir() if _VERSION.fullmatch(p.name)]
+    except OSError:
+        return []
+    return sorted(found, key=_version_number, reverse=True)
+
+
+def _rename_to_next_version(tmp: Path, versions: Path, reserve: int) -> Path:
+    """Rename the written folder ``tmp`` to the next free version name (after ``reserve``
+    numbers kept for the caller); a name taken meanwhile moves on to the next."""
+    number = max((_version_number(p) for p in _versions(versions)), default=0) + 1 + reserve
+    for _ in range(100):
+        new = versions / _version_name(number)
+        if not new.exists():
+            try:
+                os.rename(tmp, new)
+            except OSError:  # taken between the check and the rename
+                pass
+            else:
+                _fsync_dir(versions)
+                return new
+        number += 1
+    raise OSError(f"no free checkpoint version name in {versions}")
+
+
+def _current_version(link: Path, versions: Path) -> Path | None:
+    """The version folder readers take now: where ``link`` points; without a link (a save
+    was killed while moving a 0.1 folder aside), the newest version."""
+    if not link.is_symlink():
+        newest = _versions(versions)
+        return newest[0] if newest else None
+    target = Path(os.readlink(link))
+    if not target.is_absolute():
+        target = link.parent / target
+    return target if target.parent.resolve() == versions.resolve() else None
+
+
+def _point(run_dir: Path, link: Path, new: Path) -> None:
+    """The atomic step: ``link`` becomes a link to ``new`` (``os.replace`` of a new link).
+    Where links cannot be made, ``new`` is renamed to ``link`` instead."""
+    tmp_link = run_dir / f"{_LINK_PREFIX}{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp_link)
+    try:
+        os.symlink(os.path.join(VERSIONS_DIR, new.name), tmp_link, target_is_directory=True)
+    except (OSError, NotImplementedError):  # no links here: the folder itself takes the name
+        if link.is_symlink():
+            os.unlink(link)
+        os.rename(new, link)
+    else:
+        os.replace(tmp_link, link)
+    _fsync_dir(run_dir)
+
+
+def _remove_old_versions(run_dir: Path, versions: Path, keep: set[str]) -> None:
+    """After a switch: versions other than the current and the previous one, and what
+    poleax 0.1 left when killed while saving (``.checkpoint-old``, ``.checkpoint-*``)."""
+    for path in _versions(versions):
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in run_dir.glob(".checkpoint-*"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_abandoned(run_dir: Path, versions: Path) -> None:
+    """Temporary folders and links left by saves whose process was killed."""
+    leftovers = [
+        (path, path.name[len(_TMP_PREFIX) :].split("-")[0])
+        for path in versions.glob(f"{_TMP_PREFIX}*")
+    ]
+    leftovers += [
+        (path, path.name[len(_LINK_PREFIX) :]) for path in run_dir.glob(f"{_LINK_PREFIX}*")
+    ]
+    for path, pid in leftovers:
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one included: another thread may be saving)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def _split_history(history: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -105,21 +275,80 @@ def _split_history(history: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict
     return arrays, info
 
 
-def read_meta(run_dir: str | Path) -> dict[str, Any]:
-    """The checkpoint's metadata, after checking the run folder and the format version."""
-    run_dir = Path(run_dir)
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _check_run_dir(run_dir: Path) -> None:
     if not run_dir.exists():
         raise CheckpointError(f"run folder not found: {run_dir}")
     if not run_dir.is_dir():
         raise CheckpointError(f"not a run folder (a file): {run_dir}")
-    meta_path = run_dir / CHECKPOINT_DIR / "meta.json"
-    if not meta_path.exists():
-        raise CheckpointError(f"not a poleax run (no {CHECKPOINT_DIR}/meta.json): {run_dir}")
+
+
+def _resolve(run_dir: Path) -> Path:
+    """The folder holding the current checkpoint's files, resolved once.
+
+    ``checkpoint`` itself (the version it links to, or the folder); without it, the newest
+    version folder (a save was killed while moving a 0.1 folder aside); without those, what
+    poleax 0.1 left when killed between its two renames. A path that does not exist if the
+    run folder holds no checkpoint.
+    """
+    link = run_dir / CHECKPOINT_DIR
+    if link.is_dir():
+        return Path(os.path.realpath(link))
+    newest = _versions(run_dir / VERSIONS_DIR)
+    if newest:
+        return newest[0]
+    left = [p for p in run_dir.glob(".checkpoint-*") if (p / "meta.json").is_file()]
+    if left:  # 0.1 wrote meta.json last: a folder with it is complete; the newest wins
+        return max(left, key=lambda p: (p / "meta.json").stat().st_mtime)
+    return link
+
+
+def _reading(run_dir: str | Path, read: Callable[[Path, Path], T]) -> T:
+    """``read(run_dir, folder)`` on the current checkpoint's folder; if it fails because a
+    save replaced that checkpoint and removed it meanwhile, again on the new one."""
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir)
+    folder = _resolve(run_dir)
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            return read(run_dir, folder)
+        except CheckpointError:
+            again = _resolve(run_dir)
+            if again == folder or attempt == _READ_ATTEMPTS - 1:
+                raise
+            folder = again
+    raise AssertionError("unreachable")
+
+
+def _shown(run_dir: Path, name: str) -> Path:
+    """How a checkpoint file is named in messages: where the user sees it."""
+    return run_dir / CHECKPOINT_DIR / name
+
+
+def _read_meta(run_dir: Path, folder: Path) -> dict[str, Any]:
+    path = folder / "meta.json"
+    shown = _shown(run_dir, "meta.json")
     try:
-        meta = json.loads(meta_path.read_text())
-        version = int(meta["format_version"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"corrupt checkpoint metadata in {meta_path}: {error}") from None
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"not a poleax run (no {CHECKPOINT_DIR}/meta.json): {run_dir}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"corrupt checkpoint metadata in {shown}: {error}") from None
+    try:
+        meta = json.loads(text)
+    except ValueError as error:
+        raise CheckpointError(f"corrupt checkpoint metadata in {shown}: {error}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"corrupt checkpoint metadata in {shown}: not a JSON object")
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise CheckpointError(
+            f"corrupt checkpoint metadata in {shown}: format_version is {version!r}"
+        )
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint format {version} is newer than this poleax reads ({FORMAT_VERSION}); "
@@ -128,60 +357,95 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     return meta
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.exists():
-        raise CheckpointError(f"checkpoint file missing: {path}")
+def read_meta(run_dir: str | Path) -> dict[str, Any]:
+    """The checkpoint's metadata, after checking the run folder and the format version."""
+    return _reading(run_dir, _read_meta)
+
+
+def _load_npz(path: Path, shown: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("not an .npz archive")
             return {key: data[key] for key in data.files}
-    except Exception as error:  # zipfile, OSError, ValueError: all mean "corrupt"
-        raise CheckpointError(f"corrupt checkpoint file {path}: {error}") from None
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file missing: {shown}") from None
+    except Exception as error:  # zipfile, OSError, ValueError, EOFError: all mean "corrupt"
+        raise CheckpointError(f"corrupt checkpoint file {shown}: {error}") from None
 
 
-def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, dict[str, Any]]:
-    """``(params, meta)`` of one seed's delivered policy, checked against the network spec."""
-    meta = read_meta(run_dir)
+def _network(meta: dict[str, Any]) -> NetworkSpec:
+    """The checkpoint's network, every field checked."""
+    data = meta.get("network")
     try:
-        spec = NetworkSpec.from_dict(meta["network"])
-    except (KeyError, TypeError) as error:
-        raise CheckpointError(f"checkpoint metadata lacks a valid network: {error}") from None
+        spec = NetworkSpec.from_dict(data)
+        sizes = (spec.observation_size, spec.num_actions, *spec.hidden)
+        ok = (
+            all(_is_int(n) and n >= 1 for n in sizes)
+            and spec.activation in ACTIVATIONS
+            and spec.init in INITS
+            and isinstance(spec.shared, bool)
+        )
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"checkpoint metadata lacks a valid network: {data!r}")
+    return spec
+
+
+def _read_policy(run_dir: Path, folder: Path, seed_index: int) -> tuple[dict, dict[str, Any]]:
+    meta = _read_meta(run_dir, folder)
+    spec = _network(meta)
+    for field in ("env", "algo"):
+        if not isinstance(meta.get(field), str):
+            raise CheckpointError(f"checkpoint metadata lacks a valid {field}: {meta.get(field)!r}")
     if meta.get("trained") is False:
         raise CheckpointError(
             f"the run was stopped before training began; resume it: poleax train --resume {run_dir}"
         )
-    seeds = int(meta.get("seeds", 1))
+    seeds = meta.get("seeds", 1)
+    if not _is_int(seeds) or seeds < 1:
+        raise CheckpointError(f"checkpoint metadata lacks a valid seeds: {seeds!r}")
     if not 0 <= seed_index < seeds:
         raise CheckpointError(f"seed index {seed_index} out of range; the run has {seeds} seed(s)")
-    arrays = _load_npz(Path(run_dir) / CHECKPOINT_DIR / "policy.npz")
-    params = {}
-    for layer in layer_names(spec):
-        params[layer] = {}
-        for name in ("w", "b"):
-            key = f"seed{seed_index}/{layer}/{name}"
-            if key not in arrays:
-                raise CheckpointError(f"checkpoint does not match its network: missing {key}")
-            params[layer][name] = arrays[key]
-    _check_shapes(params, spec)
+    arrays = _load_npz(folder / "policy.npz", _shown(run_dir, "policy.npz"))
+    params = _layers(arrays, f"seed{seed_index}/", spec, "checkpoint does not match its network")
     return params, meta
 
 
-def _check_shapes(params: dict, spec: NetworkSpec) -> None:
+def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, dict[str, Any]]:
+    """``(params, meta)`` of one seed's delivered policy, checked against the network spec;
+    both from one checkpoint."""
+    return _reading(run_dir, lambda run, folder: _read_policy(run, folder, seed_index))
+
+
+def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what: str) -> dict:
+    """The layers ``{prefix}{layer}/{w|b}`` of ``spec``, checked: shapes, float, finite."""
+    params: dict[str, dict[str, np.ndarray]] = {}
+    for layer in layer_names(spec):
+        params[layer] = {}
+        for name in ("w", "b"):
+            key = f"{prefix}{layer}/{name}"
+            if key not in arrays:
+                raise CheckpointError(f"{what}: missing {key}")
+            params[layer][name] = arrays[key]
     for layer, (fan_in, fan_out, _) in layer_shapes(spec).items():
         w, b = params[layer]["w"], params[layer]["b"]
         if w.shape != (fan_in, fan_out) or b.shape != (fan_out,):
             raise CheckpointError(
-                f"checkpoint does not match its network: {layer} is {list(w.shape)}, "
-                f"the network needs {[fan_in, fan_out]}"
+                f"{what}: {layer} is {list(w.shape)}, the network needs {[fan_in, fan_out]}"
             )
+        if w.dtype.kind != "f" or b.dtype.kind != "f":
+            raise CheckpointError(f"{what}: {layer} holds {w.dtype}/{b.dtype}, not floats")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise CheckpointError(f"checkpoint layer {layer} holds non-finite values")
+    return params
 
 
-def load_state(run_dir: str | Path, template) -> Any:
-    """The saved training state, shaped like ``template`` (a pytree of shapes), or an error."""
+def _read_state(run_dir: Path, folder: Path, template) -> Any:
     import jax
 
-    arrays = _load_npz(Path(run_dir) / CHECKPOINT_DIR / "state.npz")
+    arrays = _load_npz(folder / "state.npz", _shown(run_dir, "state.npz"))
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     restored = []
     for path, leaf in leaves:
@@ -198,36 +462,177 @@ def load_state(run_dir: str | Path, template) -> Any:
             )
         restored.append(value)
     if len(arrays) != len(leaves):
-        raise CheckpointError("checkpoint state does not fit this algorithm/network")
-    return jax.tree_util.tree_unflatten(treedef, [leaf for leaf in restored])
+        extra = sorted(set(arrays) - {jax.tree_util.keystr(p) for p, _ in leaves})
+        raise CheckpointError(
+            f"checkpoint state does not fit this algorithm/network (unexpected {extra[:3]})"
+        )
+    return jax.tree_util.tree_unflatten(treedef, restored)
+
+
+def load_state(run_dir: str | Path, template) -> Any:
+    """The saved training state, shaped like ``template`` (a pytree of shapes), or an error."""
+    return _reading(run_dir, lambda run, folder: _read_state(run, folder, template))
 
 
 def load_history(run_dir: str | Path, seeds: int) -> dict[str, Any]:
-    """The host-side history a resumed run continues from."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    arrays = _load_npz(folder / "history.npz")
+    """The host-side history a resumed run continues from, every field checked."""
+    return _reading(run_dir, lambda run, folder: _read_history(run, folder, seeds))
+
+
+def load_resume(run_dir: str | Path, template, seeds: int) -> tuple[dict, Any, dict[str, Any]]:
+    """``(meta, state, history)`` for ``--resume``, all three from one checkpoint."""
+
+    def read(run: Path, folder: Path):
+        return (
+            _read_meta(run, folder),
+            _read_state(run, folder, template),
+            _read_history(run, folder, seeds),
+        )
+
+    return _reading(run_dir, read)
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a checkpoint (``checkpoint/`` or a version of one)."""
+    run_dir = Path(run_dir)
+    return run_dir.is_dir() and (_resolve(run_dir) / "meta.json").is_file()
+
+
+# --- history: every field checked ------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _is_duration(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value) and value >= 0
+
+
+def _read_history(run_dir: Path, folder: Path, seeds: int) -> dict[str, Any]:
+    shown = _shown(run_dir, "history.json")
+    arrays = _load_npz(folder / "history.npz", _shown(run_dir, "history.npz"))
     try:
-        info = json.loads((folder / "history.json").read_text())
+        info = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file missing: {shown}") from None
     except (OSError, ValueError) as error:
-        raise CheckpointError(f"corrupt checkpoint history: {error}") from None
+        raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
+    try:
+        return _parse_history(arrays, info, seeds, _snapshot_spec(run_dir, folder))
+    except _Malformed as error:
+        raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise _Malformed(what)
+
+
+def _snapshot_spec(run_dir: Path, folder: Path) -> NetworkSpec | None:
+    """The network snapshots must fit, if the checkpoint's metadata names one."""
+    try:
+        return _network(_read_meta(run_dir, folder))
+    except CheckpointError:
+        return None
+
+
+def _parse_history(
+    arrays: dict[str, np.ndarray], info: Any, seeds: int, spec: NetworkSpec | None
+) -> dict[str, Any]:
+    _require(isinstance(info, dict), f"expected a JSON object, found {type(info).__name__}")
+    fields = ("chunks", "seconds", "evaluations", "steps_to_solve", "seconds_to_solve")
+    missing = [f for f in (*fields, "chunk_lengths") if f not in info]
+    _require(not missing, f"missing {', '.join(missing)}")
+    chunks = info["chunks"]
+    _require(_is_count(chunks), f"chunks is {chunks!r}, not a count")
+    _require(_is_duration(info["seconds"]), f"seconds is {info['seconds']!r}")
+    for name, ok in (("steps_to_solve", _is_count), ("seconds_to_solve", _is_duration)):
+        values = info[name]
+        _require(
+            isinstance(values, list) and len(values) == seeds,
+            f"{name} is not a list of {seeds} value(s)",
+        )
+        _require(all(v is None or ok(v) for v in values), f"{name} holds {values!r}")
+    evaluations = info["evaluations"]
+    _require(isinstance(evaluations, list), "evaluations is not a list")
+    _require(len(evaluations) <= chunks, f"{len(evaluations)} evaluations in {chunks} chunk(s)")
+    for e in evaluations:
+        _require(
+            isinstance(e, dict)
+            and all(
+                isinstance(e.get(k), list)
+                and len(e[k]) == seeds
+                and all(_is_number(v) for v in e[k])
+                for k in ("env_steps", "greedy", "sampled")
+            ),
+            f"an evaluation is not env_steps, greedy and sampled for {seeds} seed(s): {e!r}",
+        )
+    lengths = info["chunk_lengths"]
+    _require(
+        isinstance(lengths, list)
+        and len(lengths) == chunks
+        and all(_is_int(n) and n >= 1 for n in lengths),
+        f"chunk_lengths is {lengths!r}, not {chunks} positive count(s)",
+    )
+    updates = sum(lengths)
+
+    env_steps = arrays.get("env_steps")
+    _require(env_steps is not None, "history.npz lacks env_steps")
+    _require(
+        env_steps.shape == (seeds,)
+        and env_steps.dtype.kind in "iu"
+        and bool(np.all(env_steps >= 0)),
+        f"env_steps is {env_steps.dtype}{list(env_steps.shape)}, not {seeds} count(s)",
+    )
     metrics: dict[str, list[np.ndarray]] = {}
-    bounds = np.cumsum([0, *info["chunk_lengths"]])
     snapshots: dict[int, dict] = {}
+    bounds = np.cumsum([0, *lengths])
     for key, value in arrays.items():
-        if key.startswith("metrics/"):
-            name = key[len("metrics/") :]
-            metrics[name] = [value[:, a:b] for a, b in itertools.pairwise(bounds)]
-        elif key.startswith("snapshot"):
-            head, layer, leaf = key.split("/")
-            snapshots.setdefault(int(head[len("snapshot") :]), {}).setdefault(layer, {})[leaf] = (
-                value
+        if key == "env_steps":
+            continue
+        if key.startswith("metrics/") and len(key) > len("metrics/"):
+            _require(
+                value.shape == (seeds, updates) and value.dtype.kind in "biuf",
+                f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
             )
+            metrics[key[len("metrics/") :]] = [value[:, a:b] for a, b in itertools.pairwise(bounds)]
+            continue
+        match = re.fullmatch(r"snapshot(\d+)/([^/]+)/(w|b)", key)
+        _require(match is not None, f"unexpected array {key!r} in history.npz")
+        row = int(match.group(1))
+        _require(row < seeds, f"{key}: snapshot of seed {row}, the run has {seeds}")
+        snapshots.setdefault(row, {}).setdefault(match.group(2), {})[match.group(3)] = value
+    _require(bool(metrics) == (chunks > 0), f"{len(metrics)} metrics after {chunks} chunk(s)")
+    for row, params in snapshots.items():
+        if spec is not None:
+            try:
+                _layers(
+                    {f"{layer}/{k}": v for layer, d in params.items() for k, v in d.items()},
+                    "",
+                    spec,
+                    f"snapshot of seed {row} does not match the network",
+                )
+            except CheckpointError as error:
+                raise _Malformed(str(error)) from None
     return {
-        "chunks": info["chunks"],
-        "seconds": info["seconds"],
-        "env_steps": arrays["env_steps"].astype(np.int64),
+        "chunks": chunks,
+        "seconds": float(info["seconds"]),
+        "env_steps": env_steps.astype(np.int64),
         "metrics": metrics,
-        "evaluations": info["evaluations"],
+        "evaluations": evaluations,
         "steps_to_solve": info["steps_to_solve"],
         "seconds_to_solve": info["seconds_to_solve"],
         "snapshots": snapshots,
