@@ -1,0 +1,372 @@
+"""poleax's JAX Acrobot against gymnasium's AcrobotEnv, the reference."""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gymnasium.envs.classic_control import acrobot as gym_acrobot
+from gymnasium.envs.classic_control.acrobot import AcrobotEnv
+from gymnasium.utils import seeding
+
+from poleax.envs.acrobot import (
+    Acrobot,
+    EnvParams,
+    EnvState,
+    bound,
+    state_from_gymnasium,
+    state_to_gymnasium,
+    wrap,
+)
+
+PI = np.pi
+MAX_VEL = np.array([4 * PI, 9 * PI])
+CAP = 500
+
+
+def assert_bits_equal(actual: np.ndarray, desired: np.ndarray) -> None:
+    """Equal float64 arrays, bit for bit: the sign of a zero included."""
+    actual, desired = (np.ascontiguousarray(a, np.float64) for a in (actual, desired))
+    np.testing.assert_array_equal(actual, desired)
+    np.testing.assert_array_equal(actual.view(np.uint64), desired.view(np.uint64))
+
+
+def pumping_action(state: np.ndarray, kind: int) -> int:
+    """Torque with a joint's velocity: swings up in ~100 steps (kind 0), or spins the links
+    until both velocities reach their bounds (kind 1)."""
+    speed = state[3] if kind == 0 else state[2] + state[3]
+    return 2 if speed > 0 else 0
+
+
+def gymnasium_visits() -> dict[str, np.ndarray]:
+    """Transitions of gymnasium's own episodes: 20 of random actions (10,000 steps, all
+    truncated), 10 of pumping actions (5% random) that end at the goal (~1,000 steps), and
+    10 that pump on past the goal for 500 steps, up to the velocity bounds (5,000 steps)."""
+    rng = np.random.default_rng(0)
+    env = AcrobotEnv()
+    rows: dict[str, list] = {k: [] for k in ("state", "action", "next", "obs", "reward", "term")}
+    for episode in range(40):
+        env.reset(seed=episode)
+        for _ in range(CAP):
+            state = np.array(env.state, np.float64)  # float32 after a reset
+            if episode < 20 or rng.random() < 0.05:
+                action = int(rng.integers(3))
+            else:
+                action = pumping_action(state, int(episode >= 30))
+            obs, reward, term, _, _ = env.step(action)
+            for key, value in zip(
+                rows, (state, action, env.state.copy(), obs, reward, term), strict=True
+            ):
+                rows[key].append(value)
+            if term and episode < 30:
+                break
+    return {k: np.array(v) for k, v in rows.items()}
+
+
+def edge_states(n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """States over the whole box, a third with both velocities at their bounds and a tenth
+    past them: fast states that wrap an angle up to five times in one step."""
+    rng = np.random.default_rng(1)
+    states = rng.uniform(-1, 1, (n, 4)) * np.array([PI, PI, *MAX_VEL])
+    states[::3, 2:] = np.sign(states[::3, 2:]) * MAX_VEL
+    states[1::10, 2:] *= 1.2
+    states[2::50, :2] = [PI, -PI]
+    return states, rng.integers(0, 3, n)
+
+
+def gymnasium_steps(states: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
+    env = AcrobotEnv()
+    env.reset(seed=0)
+    rows: dict[str, list] = {k: [] for k in ("next", "obs", "reward", "term")}
+    for state, action in zip(states, actions, strict=True):
+        env.state = state.copy()
+        obs, reward, term, _, _ = env.step(int(action))
+        for key, value in zip(rows, (env.state.copy(), obs, reward, term), strict=True):
+            rows[key].append(value)
+    out = {k: np.array(v) for k, v in rows.items()}
+    return {"state": states, "action": actions, **out}
+
+
+def numpy_observation(states: np.ndarray) -> np.ndarray:
+    """gymnasium's ``_get_ob`` before its float32 cast."""
+    return np.array(
+        [[np.cos(s[0]), np.sin(s[0]), np.cos(s[1]), np.sin(s[1]), s[2], s[3]] for s in states]
+    )
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    """The visited transitions, then the edge states' steps, as one batch (``visited``
+    tells them apart), with the float64 observations of the next states."""
+    parts = [gymnasium_visits(), gymnasium_steps(*edge_states())]
+    data = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    data["visited"] = np.arange(len(data["state"])) < len(parts[0]["state"])
+    data["next_obs"] = numpy_observation(data["next"])
+    return data
+
+
+def poleax_steps(data: dict[str, np.ndarray], dtype, baked: bool = False):
+    """poleax's jitted, vmapped ``step_env`` from the same states: params as arguments, or
+    baked into the program as constants (``baked``)."""
+    env, params = Acrobot(), EnvParams()
+    batch = EnvState(jnp.asarray(data["state"], dtype), jnp.zeros(len(data["state"]), jnp.int32))
+    actions = jnp.asarray(data["action"])
+    if baked:
+        obs, new, reward, term, trunc = jax.jit(jax.vmap(lambda s, a: env.step_env(s, a, params)))(
+            batch, actions
+        )
+    else:
+        step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None)))
+        obs, new, reward, term, trunc = step(batch, actions, params)
+    return [np.asarray(v) for v in (new.physics, obs, reward, term, trunc, new.time)]
+
+
+@pytest.mark.parametrize("baked", [False, True], ids=["params-args", "params-baked"])
+def test_one_step_is_bit_identical_in_float64(reference, baked):
+    data = reference
+    with jax.enable_x64(True):
+        ours, obs, rewards, terminated, truncated, time = poleax_steps(data, jnp.float64, baked)
+    assert ours.dtype == np.float64 and obs.dtype == np.float64
+    assert_bits_equal(ours, data["next"])
+    assert_bits_equal(obs, data["next_obs"])
+    np.testing.assert_array_equal(obs.astype(np.float32), data["obs"])
+    np.testing.assert_array_equal(rewards, data["reward"])
+    np.testing.assert_array_equal(terminated, data["term"])
+    assert not truncated.any() and np.all(time == 1)
+    visited = data["visited"]
+    assert visited.sum() >= 15_000 and len(visited) >= 18_000
+    # The clipped velocities, and both outcomes, are really exercised.
+    for part in (visited, ~visited):
+        assert np.any(np.abs(data["next"][part, 2:]) == MAX_VEL)
+        assert 0.001 < data["term"][part].mean() < 0.9
+
+
+def test_edge_states_wrap_more_than_once(reference):
+    """Among the edge states some angles wrap two to five times in one step (gymnasium's
+    ``wrap`` loops), which a single add or subtract of 2 pi would get wrong."""
+    env = AcrobotEnv()
+    edges = ~reference["visited"]
+    wraps = []
+    for state, action in zip(reference["state"][edges], reference["action"][edges], strict=True):
+        raw = gym_acrobot.rk4(env._dsdt, np.append(state, env.AVAIL_TORQUE[action]), [0, env.dt])
+        wraps.append(np.ceil(np.maximum(np.abs(raw[:2]) - PI, 0) / (2 * PI)))
+    wraps = np.array(wraps)
+    assert wraps.max() >= 3 and (wraps >= 2).sum() >= 50
+
+
+def wrapped(delta: np.ndarray) -> np.ndarray:
+    return (delta + PI) % (2 * PI) - PI
+
+
+def test_one_step_agrees_in_float32(reference):
+    ours, obs, rewards, terminated, _, _ = poleax_steps(reference, jnp.float32)
+    assert ours.dtype == np.float32
+    visited = reference["visited"]
+    ref = reference["next"]
+    error = np.abs(ours - ref)
+    error[:, :2] = np.abs(wrapped(ours[:, :2] - ref[:, :2]))  # +-pi may wrap either way
+    assert error[visited].max() < 1e-5, error[visited].max()
+    obs_error = np.abs(obs - reference["next_obs"])
+    assert obs_error[visited].max() < 1e-5, obs_error[visited].max()
+    np.testing.assert_array_equal(rewards[visited], reference["reward"][visited])
+    # A flag may differ only for a state within float32 rounding of the goal height.
+    height = -np.cos(ref[:, 0]) - np.cos(ref[:, 1] + ref[:, 0])
+    differ = (terminated != reference["term"]) & visited
+    assert np.all(np.abs(height[differ] - 1.0) < 1e-5)
+    # The edge states' fast RK4 steps (never visited by these episodes) amplify float32's
+    # rounding up to a thousandfold: only rough agreement there.
+    assert obs_error[~visited].max() < 1e-2
+
+
+def test_wrap_and_bound_are_gymnasium_s():
+    rng = np.random.default_rng(2)
+    ulps = np.arange(-3, 4)
+    edges = [k * PI + ulps * np.spacing(k * PI) for k in (-5, -3, -1, 1, 3, 5)]
+    xs = np.concatenate([rng.uniform(-40, 40, 5000), *edges, [0.0, -0.0, 1e3, -1e3]])
+    with jax.enable_x64(True):
+        ours = np.asarray(jax.jit(lambda x: wrap(x, -PI, PI))(jnp.asarray(xs)))
+        clipped = np.asarray(jax.jit(lambda x: bound(x, -PI, PI))(jnp.asarray(xs)))
+    np.testing.assert_array_equal(ours, [gym_acrobot.wrap(x, -PI, PI) for x in xs])
+    np.testing.assert_array_equal(clipped, [gym_acrobot.bound(x, -PI, PI) for x in xs])
+    with jax.enable_x64(True):  # where gymnasium's loop never ends, poleax's stops
+        inf = np.asarray(wrap(jnp.array([np.inf, -np.inf, np.nan]), -PI, PI))
+    assert np.isinf(inf[:2]).all() and np.isnan(inf[2])
+
+
+def gymnasium_uniforms(seed: int, n: int) -> np.ndarray:
+    """The uniforms gymnasium's ``reset(seed=seed)`` turns into its start state."""
+    rng, _ = seeding.np_random(seed)
+    return rng.random(n)
+
+
+def test_reset_from_is_bit_identical_to_gymnasium_reset():
+    env, params = Acrobot(), EnvParams()
+    seeds = range(200)
+    gym_env = AcrobotEnv()
+    starts = []
+    for seed in seeds:
+        gym_env.reset(seed=seed)
+        assert gym_env.state.dtype == np.float32  # gymnasium keeps its start state in float32
+        starts.append(np.asarray(gym_env.state, np.float64))
+        # numpy's uniform(low, high, n) is low + (high - low) * random(n), in that order
+        rng, _ = seeding.np_random(seed)
+        np.testing.assert_array_equal(
+            rng.uniform(-0.1, 0.1, 4), -0.1 + (0.1 - -0.1) * gymnasium_uniforms(seed, 4)
+        )
+    u = np.array([gymnasium_uniforms(seed, env.reset_draws) for seed in seeds])
+    with jax.enable_x64(True):
+        obs, state = jax.jit(jax.vmap(env.reset_from, in_axes=(0, None)))(jnp.asarray(u), params)
+        physics = np.asarray(state.physics)
+    assert_bits_equal(physics, np.array(starts))
+    np.testing.assert_array_equal(np.asarray(obs), numpy_observation(physics))
+    assert np.all(np.asarray(state.time) == 0)
+    # float32 (the default): the same start states, up to float32 arithmetic.
+    _, state32 = jax.vmap(env.reset_from, in_axes=(0, None))(jnp.asarray(u, jnp.float32), params)
+    np.testing.assert_allclose(np.asarray(state32.physics), np.array(starts), atol=1e-7)
+
+
+STEP_OR_RESET = jax.jit(Acrobot().step_or_reset)
+
+
+def run_episode_pair(seed: int, policy) -> tuple[list, list]:
+    """The same episode in gymnasium (``gymnasium.make``: its TimeLimit) and in poleax
+    (float64, ``step_or_reset`` from ``reset_from`` with gymnasium's uniforms)."""
+    gym_env = gym.make("Acrobot-v1")
+    obs, _ = gym_env.reset(seed=seed)
+    env, params = Acrobot(), EnvParams()
+    step = STEP_OR_RESET
+    our_obs, state = env.reset_from(jnp.asarray(gymnasium_uniforms(seed, 4)), params)
+    assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+    np.testing.assert_allclose(np.asarray(our_obs, np.float32), obs, rtol=1e-6)
+    next_u = jnp.asarray(gymnasium_uniforms(seed + 1000, 4))
+    ref, ours = [], []
+    rng = np.random.default_rng(seed)
+    done = False
+    while not done:
+        action = policy(gym_env.unwrapped.state, rng)
+        obs, reward, terminated, truncated, _ = gym_env.step(action)
+        ref.append((reward, terminated, truncated))
+        our_obs, state, r, term, trunc, info = step(next_u, state, jnp.int32(action), params)
+        ours.append((float(r), bool(term), bool(trunc)))
+        np.testing.assert_array_equal(np.asarray(info["final_obs"], np.float32), obs)
+        done = terminated or truncated
+        if not done:
+            assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+            assert int(state.time) == len(ours)
+    _, start = env.reset_from(next_u, params)  # after the last step: the next episode's start
+    np.testing.assert_array_equal(np.asarray(state.physics), np.asarray(start.physics))
+    assert int(state.time) == 0
+    return ref, ours
+
+
+def test_whole_episodes_agree_and_truncate_at_the_cap():
+    with jax.enable_x64(True):
+        for seed in range(2):  # random actions: the links never reach the goal height
+            ref, ours = run_episode_pair(seed, lambda s, rng: int(rng.integers(3)))
+            assert ref == ours
+            assert len(ours) == CAP
+            assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
+            assert not any(t for _, t, _ in ours) and all(r == -1.0 for r, _, _ in ours)
+        for seed in range(6):  # pumping: reaches the goal, with reward 0 on that step
+            ref, ours = run_episode_pair(
+                seed, lambda s, rng, kind=seed % 2: pumping_action(s, kind)
+            )
+            assert ref == ours
+            assert len(ours) < CAP and ours[-1] == (0.0, True, False)
+
+
+def test_state_from_gymnasium_round_trip():
+    gym_env = gym.make("Acrobot-v1")
+    with pytest.raises(ValueError, match="reset it first"):
+        state_from_gymnasium(gym_env)
+    gym_env.reset(seed=3)
+    with jax.enable_x64(True):
+        start = state_from_gymnasium(gym_env)
+        assert int(start.time) == 0
+        assert_bits_equal(np.asarray(start.physics), gym_env.unwrapped.state)
+        for action in [0, 2, 2, 1, 0, 2, 0]:
+            gym_env.step(action)
+        state = Acrobot.state_from_gymnasium(gym_env)  # also a static method of the env
+        assert state.physics.dtype == jnp.float64 and int(state.time) == 7
+        assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+        assert int(state_from_gymnasium(gym_env.unwrapped).time) == 0  # no TimeLimit: 0
+        # A fresh gymnasium env put into poleax's state steps as gymnasium and poleax do.
+        other = gym.make("Acrobot-v1")
+        other.reset(seed=0)
+        Acrobot().state_to_gymnasium(state, other)
+        back = state_from_gymnasium(other)
+        assert_bits_equal(np.asarray(back.physics), np.asarray(state.physics))
+        assert int(back.time) == 7
+        env, params = Acrobot(), EnvParams()
+        for action in [2, 0, 1]:
+            other.step(action)
+            gym_env.step(action)
+            _, state, *_ = env.step_env(state, jnp.int32(action), params)
+            assert_bits_equal(np.asarray(state.physics), other.unwrapped.state)
+            assert_bits_equal(np.asarray(other.unwrapped.state), gym_env.unwrapped.state)
+        assert int(state.time) == int(state_from_gymnasium(gym_env).time) == 10
+        assert int(state_from_gymnasium(other).time) == 10
+
+
+def test_gymnasium_renders_a_poleax_state():
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    env, params = Acrobot(), EnvParams()
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    step = jax.jit(env.step_env)
+    for _ in range(20):
+        _, state, *_ = step(state, 2, params)
+    gym_env = AcrobotEnv(render_mode="rgb_array")
+    try:
+        state_to_gymnasium(state, gym_env)
+        frame = gym_env.render()
+    finally:
+        gym_env.close()
+    assert frame.shape == (500, 500, 3) and frame.dtype == np.uint8
+    assert frame.min() < 255  # something was drawn
+
+
+def test_step_auto_resets_and_keeps_final_observation():
+    env, params = Acrobot(), EnvParams()
+    # Both links straight up: past the goal height at once.
+    state = EnvState(jnp.array([PI - 0.1, 0.0, 0.0, 0.0], jnp.float32), jnp.int32(7))
+    obs, new_state, reward, terminated, truncated, info = env.step(
+        jax.random.PRNGKey(1), state, 1, params
+    )
+    assert bool(terminated) and not bool(truncated) and float(reward) == 0.0
+    final = np.asarray(info["final_obs"])
+    assert -final[0] - (final[0] * final[2] - final[1] * final[3]) > 1.0  # goal height
+    assert np.all(np.abs(np.asarray(new_state.physics)) <= 0.1)
+    np.testing.assert_allclose(np.asarray(obs)[[0, 2]], 1.0, atol=0.01)  # hanging down
+    assert int(new_state.time) == 0
+    # Truncation at the cap, with the pre-reset observation kept.
+    state = EnvState(jnp.zeros(4, jnp.float32), jnp.int32(CAP - 1))
+    _, new_state, reward, terminated, truncated, info = env.step(
+        jax.random.PRNGKey(1), state, 1, params
+    )
+    assert bool(truncated) and not bool(terminated) and float(reward) == -1.0
+    assert int(new_state.time) == 0
+
+
+def test_reset_is_uniform_in_the_small_box_and_vmaps():
+    env, params = Acrobot(), EnvParams()
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 4096), params
+    )
+    physics = np.asarray(state.physics)
+    assert np.asarray(obs).shape == (4096, env.observation_size)
+    assert np.all(np.abs(physics) <= 0.1) and physics.min() < -0.099 and physics.max() > 0.099
+    assert np.all(np.asarray(state.time) == 0)
+
+
+def test_sizes_match_gymnasium():
+    gym_env = gym.make("Acrobot-v1")
+    assert Acrobot.num_actions == gym_env.action_space.n
+    assert (Acrobot.observation_size,) == gym_env.observation_space.shape
+    assert EnvParams().max_steps_in_episode == gym_env.spec.max_episode_steps == CAP
+    assert gym_env.spec.reward_threshold == -100.0
+    assert AcrobotEnv.metadata["render_fps"] == 15

@@ -1,0 +1,342 @@
+"""poleax's JAX MountainCar against gymnasium's MountainCarEnv, the reference."""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from gymnasium.envs.classic_control.mountain_car import MountainCarEnv
+from gymnasium.utils import seeding
+
+from poleax.envs.mountain_car import (
+    EnvParams,
+    EnvState,
+    MountainCar,
+    state_from_gymnasium,
+    state_to_gymnasium,
+)
+
+CAP = 200
+MIN_POSITION, MAX_POSITION, MAX_SPEED, GOAL = -1.2, 0.6, 0.07, 0.5
+
+
+def assert_bits_equal(actual: np.ndarray, desired: np.ndarray) -> None:
+    """Equal float64 arrays, bit for bit: the sign of a zero included."""
+    actual, desired = (np.ascontiguousarray(a, np.float64) for a in (actual, desired))
+    np.testing.assert_array_equal(actual, desired)
+    np.testing.assert_array_equal(actual.view(np.uint64), desired.view(np.uint64))
+
+
+def pumping_action(state: np.ndarray) -> int:
+    """Push with the velocity: rocks up to the flag in ~120 steps, touching the left wall."""
+    return 2 if state[1] >= 0 else 0
+
+
+def gymnasium_visits() -> dict[str, np.ndarray]:
+    """Transitions of gymnasium's own episodes: 50 of random actions (10,000 steps, all
+    truncated), and 30 of pumping actions (5% random) that reach the flag."""
+    rng = np.random.default_rng(0)
+    env = MountainCarEnv()
+    rows: dict[str, list] = {k: [] for k in ("state", "action", "next", "obs", "reward", "term")}
+    for episode in range(80):
+        env.reset(seed=episode)
+        for _ in range(CAP):
+            state = np.array(env.state, np.float64)
+            if episode < 50 or rng.random() < 0.05:
+                action = int(rng.integers(3))
+            else:
+                action = pumping_action(state)
+            obs, reward, term, _, _ = env.step(action)
+            next_state = np.array(env.state, np.float64)
+            for key, value in zip(
+                rows, (state, action, next_state, obs, reward, term), strict=True
+            ):
+                rows[key].append(value)
+            if term:
+                break
+    return {k: np.array(v) for k, v in rows.items()}
+
+
+def edge_states(n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """States at the walls, the speed limit and the flag, and their neighbouring floats."""
+    rng = np.random.default_rng(1)
+    position = rng.uniform(MIN_POSITION, MAX_POSITION, n)
+    velocity = rng.uniform(-MAX_SPEED, MAX_SPEED, n)
+    quarter = n // 4
+    position[:quarter] = MIN_POSITION + rng.uniform(0, 0.01, quarter)  # at the left wall,
+    velocity[:quarter] = -rng.uniform(0, MAX_SPEED, quarter)  # heading into it
+    position[quarter : 2 * quarter] = MAX_POSITION - rng.uniform(0, 0.1, quarter)  # right wall
+    goal = slice(2 * quarter, 3 * quarter)  # just short of or past the flag, slow
+    position[goal] = GOAL + rng.uniform(-0.01, 0.01, quarter)
+    velocity[goal] = rng.uniform(-0.003, 0.003, quarter)
+    velocity[3 * quarter :: 2] = np.sign(velocity[3 * quarter :: 2]) * MAX_SPEED  # speed limit
+    ulps = np.arange(-2, 3)
+    exact = [
+        (p + k * np.spacing(p), v)
+        for p in (MIN_POSITION, MAX_POSITION, GOAL)
+        for v in (-0.01, 0.0, 0.01)
+        for k in ulps
+    ]
+    exact += [
+        (p, v + k * np.spacing(v))
+        for p in (-1.0, 0.0)
+        for v in (-MAX_SPEED, MAX_SPEED)
+        for k in ulps
+    ]
+    states = np.concatenate([np.stack([position, velocity], 1), np.array(exact)])
+    return states, rng.integers(0, 3, len(states))
+
+
+def gymnasium_steps(states: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
+    env = MountainCarEnv()
+    env.reset(seed=0)
+    rows: dict[str, list] = {k: [] for k in ("next", "obs", "reward", "term")}
+    for state, action in zip(states, actions, strict=True):
+        env.state = state.copy()
+        obs, reward, term, _, _ = env.step(int(action))
+        for key, value in zip(
+            rows, (np.array(env.state, np.float64), obs, reward, term), strict=True
+        ):
+            rows[key].append(value)
+    out = {k: np.array(v) for k, v in rows.items()}
+    return {"state": states, "action": actions, **out}
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    """The visited transitions, then the edge states' steps, as one batch (``visited``
+    tells them apart)."""
+    parts = [gymnasium_visits(), gymnasium_steps(*edge_states())]
+    data = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    data["visited"] = np.arange(len(data["state"])) < len(parts[0]["state"])
+    return data
+
+
+def poleax_steps(data: dict[str, np.ndarray], dtype, baked: bool = False):
+    """poleax's jitted, vmapped ``step_env`` from the same states: params as arguments, or
+    baked into the program as constants (``baked``)."""
+    env, params = MountainCar(), EnvParams()
+    batch = EnvState(jnp.asarray(data["state"], dtype), jnp.zeros(len(data["state"]), jnp.int32))
+    actions = jnp.asarray(data["action"])
+    if baked:
+        obs, new, reward, term, trunc = jax.jit(jax.vmap(lambda s, a: env.step_env(s, a, params)))(
+            batch, actions
+        )
+    else:
+        step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None)))
+        obs, new, reward, term, trunc = step(batch, actions, params)
+    return [np.asarray(v) for v in (new.physics, obs, reward, term, trunc, new.time)]
+
+
+@pytest.mark.parametrize("baked", [False, True], ids=["params-args", "params-baked"])
+def test_one_step_is_bit_identical_in_float64(reference, baked):
+    data = reference
+    with jax.enable_x64(True):
+        ours, obs, rewards, terminated, truncated, time = poleax_steps(data, jnp.float64, baked)
+    assert ours.dtype == np.float64 and obs.dtype == np.float64
+    assert_bits_equal(ours, data["next"])
+    assert_bits_equal(obs, data["next"])
+    np.testing.assert_array_equal(obs.astype(np.float32), data["obs"])
+    np.testing.assert_array_equal(rewards, data["reward"])
+    np.testing.assert_array_equal(terminated, data["term"])
+    assert not truncated.any() and np.all(time == 1)
+    visited = data["visited"]
+    assert visited.sum() >= 12_000 and len(visited) >= 16_000
+    # The left wall's stop and both outcomes are really exercised, by both parts; the speed
+    # limit and the right wall (which these episodes never reach) by the edge states.
+    for part in (visited, ~visited):
+        nxt, before = data["next"][part], data["state"][part]
+        assert np.any((nxt[:, 0] == MIN_POSITION) & (before[:, 1] < 0) & (nxt[:, 1] == 0))
+        assert 0.001 < data["term"][part].mean() < 0.5
+    assert np.any(np.abs(data["next"][~visited, 1]) == MAX_SPEED)
+    assert np.any(data["next"][~visited, 0] == MAX_POSITION)
+
+
+def test_one_step_agrees_in_float32(reference):
+    ours, obs, rewards, terminated, _, _ = poleax_steps(reference, jnp.float32)
+    assert ours.dtype == np.float32
+    ref = reference["next"]
+    error = np.abs(ours - ref)
+    assert error.max() < 1e-5, error.max()
+    np.testing.assert_array_equal(obs, ours)
+    np.testing.assert_array_equal(rewards, reference["reward"])
+    # A flag may differ only for a state within float32 rounding of the flag or of rest.
+    differ = terminated != reference["term"]
+    margin = np.minimum(np.abs(ref[:, 0] - GOAL), np.abs(ref[:, 1]))
+    assert np.all(margin[differ] < 1e-6)
+    assert differ.mean() < 0.01
+
+
+def gymnasium_uniforms(seed: int, n: int) -> np.ndarray:
+    """The uniforms gymnasium's ``reset(seed=seed)`` turns into its start state."""
+    rng, _ = seeding.np_random(seed)
+    return rng.random(n)
+
+
+def test_reset_from_is_bit_identical_to_gymnasium_reset():
+    env, params = MountainCar(), EnvParams()
+    seeds = range(200)
+    gym_env = MountainCarEnv()
+    starts = []
+    for seed in seeds:
+        gym_env.reset(seed=seed)
+        starts.append(np.asarray(gym_env.state, np.float64))
+        # numpy's uniform(low, high) is low + (high - low) * random(), in that order
+        rng, _ = seeding.np_random(seed)
+        low, high = -0.6, -0.4
+        assert rng.uniform(low, high) == low + (high - low) * gymnasium_uniforms(seed, 1)[0]
+    u = np.array([gymnasium_uniforms(seed, env.reset_draws) for seed in seeds])
+    with jax.enable_x64(True):
+        obs, state = jax.jit(jax.vmap(env.reset_from, in_axes=(0, None)))(jnp.asarray(u), params)
+        physics = np.asarray(state.physics)
+    assert_bits_equal(physics, np.array(starts))
+    np.testing.assert_array_equal(np.asarray(obs), physics)
+    assert np.all(np.asarray(state.time) == 0) and np.all(physics[:, 1] == 0)
+    # float32 (the default): the same start states, up to float32 arithmetic.
+    _, state32 = jax.vmap(env.reset_from, in_axes=(0, None))(jnp.asarray(u, jnp.float32), params)
+    np.testing.assert_allclose(np.asarray(state32.physics), np.array(starts), atol=1e-7)
+
+
+STEP_OR_RESET = jax.jit(MountainCar().step_or_reset)
+
+
+def run_episode_pair(seed: int, policy) -> tuple[list, list]:
+    """The same episode in gymnasium (``gymnasium.make``: its TimeLimit) and in poleax
+    (float64, ``step_or_reset`` from ``reset_from`` with gymnasium's uniforms)."""
+    gym_env = gym.make("MountainCar-v0")
+    obs, _ = gym_env.reset(seed=seed)
+    env, params = MountainCar(), EnvParams()
+    our_obs, state = env.reset_from(jnp.asarray(gymnasium_uniforms(seed, 1)), params)
+    np.testing.assert_array_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+    np.testing.assert_array_equal(np.asarray(our_obs, np.float32), obs)
+    next_u = jnp.asarray(gymnasium_uniforms(seed + 1000, 1))
+    ref, ours = [], []
+    rng = np.random.default_rng(seed)
+    done = False
+    while not done:
+        action = policy(np.asarray(gym_env.unwrapped.state), rng)
+        obs, reward, terminated, truncated, _ = gym_env.step(action)
+        ref.append((reward, terminated, truncated))
+        our_obs, state, r, term, trunc, info = STEP_OR_RESET(
+            next_u, state, jnp.int32(action), params
+        )
+        ours.append((float(r), bool(term), bool(trunc)))
+        np.testing.assert_array_equal(np.asarray(info["final_obs"], np.float32), obs)
+        np.testing.assert_array_equal(
+            np.asarray(info["final_obs"]), np.asarray(gym_env.unwrapped.state, np.float64)
+        )
+        done = terminated or truncated
+        if not done:
+            assert int(state.time) == len(ours)
+    _, start = env.reset_from(next_u, params)  # after the last step: the next episode's start
+    np.testing.assert_array_equal(np.asarray(state.physics), np.asarray(start.physics))
+    assert int(state.time) == 0
+    return ref, ours
+
+
+def test_whole_episodes_agree_and_truncate_at_the_cap():
+    with jax.enable_x64(True):
+        for seed in range(5):  # random actions: the car never reaches the flag
+            ref, ours = run_episode_pair(seed, lambda s, rng: int(rng.integers(3)))
+            assert ref == ours
+            assert len(ours) == CAP
+            assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
+            assert not any(t for _, t, _ in ours)
+        for seed in range(5):  # pumping: reaches the flag
+            ref, ours = run_episode_pair(seed, lambda s, rng: pumping_action(s))
+            assert ref == ours
+            assert len(ours) < CAP and ours[-1] == (-1.0, True, False)
+
+
+def test_state_from_gymnasium_round_trip():
+    gym_env = gym.make("MountainCar-v0")
+    with pytest.raises(ValueError, match="reset it first"):
+        state_from_gymnasium(gym_env)
+    gym_env.reset(seed=3)
+    with jax.enable_x64(True):
+        start = state_from_gymnasium(gym_env)
+        assert int(start.time) == 0
+        assert_bits_equal(np.asarray(start.physics), gym_env.unwrapped.state)
+        for action in [0, 2, 2, 1, 0, 2, 0]:
+            gym_env.step(action)
+        state = MountainCar.state_from_gymnasium(gym_env)  # also a static method of the env
+        assert state.physics.dtype == jnp.float64 and int(state.time) == 7
+        assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+        assert int(state_from_gymnasium(gym_env.unwrapped).time) == 0  # no TimeLimit: 0
+        # A fresh gymnasium env put into poleax's state steps as gymnasium and poleax do.
+        other = gym.make("MountainCar-v0")
+        other.reset(seed=0)
+        MountainCar().state_to_gymnasium(state, other)
+        back = state_from_gymnasium(other)
+        assert_bits_equal(np.asarray(back.physics), np.asarray(state.physics))
+        assert int(back.time) == 7
+        env, params = MountainCar(), EnvParams()
+        for action in [2, 0, 1]:
+            other.step(action)
+            gym_env.step(action)
+            _, state, *_ = env.step_env(state, jnp.int32(action), params)
+            assert_bits_equal(np.asarray(state.physics), other.unwrapped.state)
+            assert_bits_equal(np.asarray(other.unwrapped.state), gym_env.unwrapped.state)
+        assert int(state.time) == int(state_from_gymnasium(gym_env).time) == 10
+        assert int(state_from_gymnasium(other).time) == 10
+
+
+def test_gymnasium_renders_a_poleax_state():
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    env, params = MountainCar(), EnvParams()
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    step = jax.jit(env.step_env)
+    for _ in range(20):
+        _, state, *_ = step(state, 2, params)
+    gym_env = MountainCarEnv(render_mode="rgb_array")
+    try:
+        state_to_gymnasium(state, gym_env)
+        frame = gym_env.render()
+    finally:
+        gym_env.close()
+    assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
+    assert frame.min() < 255  # something was drawn
+
+
+def test_step_auto_resets_and_keeps_final_observation():
+    env, params = MountainCar(), EnvParams()
+    state = EnvState(jnp.array([0.49, 0.05], jnp.float32), jnp.int32(7))
+    obs, new_state, reward, terminated, truncated, info = env.step(
+        jax.random.PRNGKey(1), state, 2, params
+    )
+    assert bool(terminated) and not bool(truncated) and float(reward) == -1.0
+    assert float(info["final_obs"][0]) >= 0.5
+    position, velocity = np.asarray(obs)
+    assert -0.6 <= position <= -0.4 and velocity == 0
+    assert int(new_state.time) == 0
+    # Truncation at the cap, with the pre-reset observation kept.
+    state = EnvState(jnp.array([-0.5, 0.0], jnp.float32), jnp.int32(CAP - 1))
+    _, new_state, _, terminated, truncated, info = env.step(jax.random.PRNGKey(1), state, 1, params)
+    assert bool(truncated) and not bool(terminated) and int(new_state.time) == 0
+    assert float(info["final_obs"][1]) != 0  # the step itself, not the reset
+
+
+def test_reset_is_uniform_and_vmaps():
+    env, params = MountainCar(), EnvParams()
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 4096), params
+    )
+    position, velocity = np.asarray(obs).T
+    assert np.asarray(obs).shape == (4096, env.observation_size)
+    assert np.all((position >= -0.6) & (position <= -0.4))
+    assert position.min() < -0.599 and position.max() > -0.401 and np.all(velocity == 0)
+    assert np.all(np.asarray(state.time) == 0)
+
+
+def test_sizes_match_gymnasium():
+    gym_env = gym.make("MountainCar-v0")
+    assert MountainCar.num_actions == gym_env.action_space.n
+    assert (MountainCar.observation_size,) == gym_env.observation_space.shape
+    assert EnvParams().max_steps_in_episode == gym_env.spec.max_episode_steps == CAP
+    assert gym_env.spec.reward_threshold == -110.0
+    assert MountainCarEnv.metadata["render_fps"] == 30
