@@ -16,6 +16,7 @@ from poleax.algos.base import network_spec
 from poleax.algos.mc_ac import episode_mask, loss
 from poleax.cli import main
 from poleax.config import build_config
+from poleax.distributions import Categorical
 from poleax.envs import make
 from poleax.envs.cartpole import EnvState
 from poleax.networks import apply, init_params
@@ -154,8 +155,9 @@ def td_targets(state: EnvState, action: int):
     start = RolloutState(batch_state, obs, jnp.zeros(1), jnp.zeros(1, jnp.int32))
     # Force the action by making the policy deterministic: large logit on `action`.
     params["actor_out"]["b"] = params["actor_out"]["b"].at[action].set(100.0)
-    draws = draw_rollout(jax.random.PRNGKey(1), env, 1, 1)
-    _, traj = rollout(env, env_params, spec, params, start, draws)
+    dist = Categorical(spec.num_actions)
+    draws = draw_rollout(jax.random.PRNGKey(1), env, dist, 1, 1)
+    _, traj = rollout(env, env_params, spec, dist, params, start, draws)
     _, targets = gae(
         traj.reward,
         traj.value,

@@ -30,6 +30,7 @@ from poleax.algos.base import (
     network_spec,
 )
 from poleax.config import TrainConfig
+from poleax.distributions import Categorical
 from poleax.draws import split
 from poleax.networks import apply, init_params
 from poleax.optim import scale_by_keras_adam
@@ -60,8 +61,8 @@ def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
 
     Arrays are ``[T, episodes, ...]``; ``mask`` is 1 on the steps of each episode.
     """
-    logits, values = apply(params, obs, spec)
-    log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], -1)[..., 0]
+    inputs, values = apply(params, obs, spec)
+    log_prob = Categorical(spec.num_actions).log_prob(inputs, actions)
     baseline = jax.lax.stop_gradient(values) if config.detach_advantage else values
     actor = -(log_prob * (returns - baseline) * mask).sum(0)
     critic = (critic_loss(values, returns, config.critic_loss) * mask).sum(0)
@@ -72,6 +73,7 @@ def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     """Build the Monte-Carlo actor-critic of ``config``."""
     spec = network_spec(config)
+    dist = Categorical(spec.num_actions)  # the tutorial's softmax actor
     cap = env_params.max_steps_in_episode
     if config.stop_rule == "running-reward":
         episodes_per_chunk = config.log_every_episodes
@@ -100,8 +102,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def play_and_learn(state: TrainState):
         key, reset_key, rollout_key = split(state.key, 3)
         envs = start(env, env_params, reset_key, config.num_envs)
-        draws = draw_rollout(rollout_key, env, config.num_envs, cap)
-        _, traj = rollout(env, env_params, spec, state.params, envs, draws)
+        draws = draw_rollout(rollout_key, env, dist, config.num_envs, cap)
+        _, traj = rollout(env, env_params, spec, dist, state.params, envs, draws)
         dones = traj.terminated | traj.truncated
         mask = episode_mask(dones).astype(traj.reward.dtype)
         returns = discounted_returns(traj.reward, dones, config.gamma)
