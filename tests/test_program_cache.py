@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from poleax import compile_cache
 from poleax.compile_cache import HOST_ONLY_FIELDS, program_key
 from poleax.config import build_config
 from poleax.keys import prng_key
@@ -32,7 +33,11 @@ def test_loaded_programs_train_exactly_like_compiled_ones(private_cache, monkeyp
     compiled = train(short())
     entries = sorted(p.name.split("-")[0] for p in private_cache.glob("*.bin"))
     assert entries == ["evaluate", "init", "train"]
+    compiles = []
+    real = compile_cache._compile
+    monkeypatch.setattr(compile_cache, "_compile", lambda *a: compiles.append(1) or real(*a))
     loaded = train(short())
+    assert not compiles  # every program loaded: their trees (named tuples too) rebuilt
     for a, b in zip(final_arrays(compiled), final_arrays(loaded), strict=True):
         np.testing.assert_array_equal(a, b)
     monkeypatch.setenv("POLEAX_NO_COMPILE_CACHE", "1")
