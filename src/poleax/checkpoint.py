@@ -245,7 +245,7 @@ def _remove_abandoned(run_dir: Path, versions: Path) -> None:
 
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (this one included: another thread may be saving)."""
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # on Windows, os.kill(pid, 0) is a Ctrl-C
         return True
     try:
         os.kill(pid, 0)
