@@ -94,7 +94,9 @@ def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLo
     except OSError as error:
         raise ConfigError(f"cannot write to --out {path}: {error.strerror or error}") from None
     try:
-        if not resume and (path / "checkpoint").exists():
+        from poleax.checkpoint import has_checkpoint
+
+        if not resume and has_checkpoint(path):
             raise ConfigError(
                 f"--out {path} already holds a run; use --resume {path} or another --out"
             )
@@ -262,8 +264,7 @@ def _run(
     state = history = None
     if resume and checkpoint.read_meta(run_dir).get("trained", True):
         template = jax.eval_shape(jax.vmap(algo.init), _keys(config))
-        state = checkpoint.load_state(run_dir, template)
-        history = checkpoint.load_history(run_dir, config.seeds)
+        _, state, history = checkpoint.load_resume(run_dir, template, config.seeds)
     elif not resume:
         _write_json(run_dir / "config.json", config.to_dict())
     files["config"] = run_dir / "config.json"

@@ -79,10 +79,13 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         episodes_per_chunk = config.log_every_episodes
     else:
         episodes_per_chunk = max(1, config.eval_every // cap)
-    updates_per_chunk = max(1, episodes_per_chunk // config.num_envs)
+    # A chunk stays within the budget even when every episode runs to the cap.
+    budget_updates = -(-config.total_steps // (config.num_envs * cap))
+    updates_per_chunk = max(1, min(episodes_per_chunk // config.num_envs, budget_updates))
     max_updates = -(-config.total_steps // config.num_envs)  # every episode is >= 1 step
     optimizer = make_optimizer(config)
-    stop_on_running_reward = config.stop_rule == "running-reward"
+    # The running-reward rule freezes a seed once it passes, unless told to train on.
+    stop_on_running_reward = config.stop_rule == "running-reward" and config.stop_when_solved
 
     def init(key: jax.Array) -> TrainState:
         params_key, train_key = jax.random.split(key)
