@@ -20,6 +20,7 @@ import pytest
 
 from poleax import checkpoint
 from poleax.checkpoint import CheckpointError, load_history, load_policy_params, read_meta
+from poleax.history import ChunkEvaluation, History
 from poleax.networks import NetworkSpec, layer_shapes
 
 SPEC = NetworkSpec(hidden=(8,))
@@ -36,25 +37,23 @@ def params(generation: float) -> dict:
     }
 
 
-def history(generation: int) -> dict:
+def history(generation: int) -> History:
     """A history of ``generation`` chunks of 3 updates; seed 1 solved."""
     chunks = generation
-    return {
-        "chunks": chunks,
-        "seconds": float(generation),
-        "env_steps": np.full(SEEDS, 100 * generation, np.int64),
-        "metrics": {
+    return History(
+        seeds=SEEDS,
+        chunks=chunks,
+        seconds=float(generation),
+        env_steps=np.full(SEEDS, 100 * generation, np.int64),
+        metrics={
             "charts/SPS": [np.full((SEEDS, 3), generation, np.float32)] * chunks,
             "charts/episodes": [np.full((SEEDS, 3), generation, np.int32)] * chunks,
         },
-        "evaluations": [
-            {"env_steps": [100, 100], "greedy": [float("nan"), 20.0], "sampled": [1.0, 2.0]}
-        ]
-        * chunks,
-        "steps_to_solve": [None, 100 * generation],
-        "seconds_to_solve": [None, 0.5],
-        "snapshots": {1: params(generation)},
-    }
+        evaluations=[ChunkEvaluation([100, 100], [float("nan"), 20.0], [1.0, 2.0])] * chunks,
+        steps_to_solve=[None, 100 * generation],
+        seconds_to_solve=[None, 0.5],
+        snapshots={1: params(generation)},
+    )
 
 
 def save(run: Path, generation: int, state=None) -> Path:
@@ -76,9 +75,9 @@ def loaded_generation(run: Path) -> int:
 
 def check_history(run: Path, at_least: int) -> None:
     h = load_history(run, SEEDS)
-    assert h["seconds"] == h["chunks"] >= at_least
-    assert h["env_steps"][0] == 100 * h["chunks"]
-    assert float(h["snapshots"][1]["actor_out"]["b"][0]) == h["chunks"]
+    assert h.seconds == h.chunks >= at_least
+    assert h.env_steps[0] == 100 * h.chunks
+    assert float(h.snapshots[1]["actor_out"]["b"][0]) == h.chunks
 
 
 @pytest.fixture
@@ -250,6 +249,7 @@ def script(main: str) -> str:
     head = (
         "import sys, time\nfrom pathlib import Path\nimport numpy as np\n"
         "from poleax import checkpoint\nfrom poleax.networks import NetworkSpec, layer_shapes\n"
+        "from poleax.history import ChunkEvaluation, History\n"
         f"SPEC = NetworkSpec(hidden={SPEC.hidden!r})\nSEEDS = {SEEDS}\n"
     )
     return head + helpers + "\n" + textwrap.dedent(main)
@@ -541,34 +541,25 @@ def test_a_history_loads_back_as_saved(run):
     save(run, 2)
     h = load_history(run, SEEDS)
     saved = history(2)
-    assert h["chunks"] == 2 and h["seconds"] == 2.0
-    assert h["steps_to_solve"] == saved["steps_to_solve"]
-    assert h["seconds_to_solve"] == saved["seconds_to_solve"]
-    np.testing.assert_array_equal(h["env_steps"], saved["env_steps"])
-    assert h["env_steps"].dtype == np.int64
-    for name, chunks in saved["metrics"].items():
-        assert len(h["metrics"][name]) == 2
-        for a, b in zip(h["metrics"][name], chunks, strict=True):
+    assert h.chunks == 2 and h.seconds == 2.0
+    assert h.steps_to_solve == saved.steps_to_solve
+    assert h.seconds_to_solve == saved.seconds_to_solve
+    np.testing.assert_array_equal(h.env_steps, saved.env_steps)
+    assert h.env_steps.dtype == np.int64
+    for name, chunks in saved.metrics.items():
+        assert len(h.metrics[name]) == 2
+        for a, b in zip(h.metrics[name], chunks, strict=True):
             np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(h["snapshots"][1]["actor_out"]["w"], params(2)["actor_out"]["w"])
-    assert np.isnan(h["evaluations"][0]["greedy"][0])
+    np.testing.assert_array_equal(h.snapshots[1]["actor_out"]["w"], params(2)["actor_out"]["w"])
+    assert np.isnan(h.evaluations[0].greedy[0])
 
 
 def test_an_empty_history_loads(run):
     """A run saved before its first chunk: no metrics, no chunk lengths."""
     meta = {"env": "CartPole-v1", "algo": "ppo", "seeds": SEEDS, "network": SPEC.to_dict()}
-    empty = {
-        "chunks": 0,
-        "seconds": 0.0,
-        "env_steps": np.zeros(SEEDS, np.int64),
-        "metrics": {},
-        "evaluations": [],
-        "steps_to_solve": [None] * SEEDS,
-        "seconds_to_solve": [None] * SEEDS,
-        "snapshots": {},
-    }
+    empty = History(SEEDS)
     checkpoint.save(run, meta, [params(0)] * SEEDS, None, empty)
-    assert load_history(run, SEEDS)["chunks"] == 0
+    assert load_history(run, SEEDS).chunks == 0
 
 
 META_DAMAGE = {
@@ -626,7 +617,7 @@ def test_state_loads_back_and_a_misfit_is_one_checkpoint_error(run):
     loaded = checkpoint.load_state(run, state)
     np.testing.assert_array_equal(loaded["a"], state["a"])
     meta, resumed, h = checkpoint.load_resume(run, state, SEEDS)
-    assert meta["generation"] == 2 and h["chunks"] == 2
+    assert meta["generation"] == 2 and h.chunks == 2
     np.testing.assert_array_equal(resumed["n"], state["n"])
     with pytest.raises(CheckpointError, match="does not fit"):
         checkpoint.load_state(run, {**state, "n": np.zeros(3, np.int32)})

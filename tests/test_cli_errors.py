@@ -33,7 +33,7 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
 @pytest.mark.parametrize(
     "args,needles",
     [
-        (["--env", "MountainCar-v0"], ["--env", "CartPole-v0"]),
+        (["--env", "Humanoid-v4"], ["--env", "CartPole-v0", "Acrobot-v1"]),
         (["--algo", "dqn"], ["--algo", "ppo"]),
         (["--preset", "fast"], ["--preset", "tutorial"]),
         (["--lr", "abc"], ["--lr", "number"]),
@@ -41,7 +41,7 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
         (["--lr", "0"], ["lr"]),
         (["--gamma", "1.5"], ["gamma", "(0, 1]"]),
         (["--gamma", "0"], ["gamma"]),
-        (["--num-envs", "0"], ["num_envs", ">= 1"]),
+        (["--num-envs", "0"], ["num_envs", "in [1, "]),
         (["--num-envs", "2.5"], ["--num-envs", "whole number"]),
         (["--total-steps", "-5"], ["total_steps"]),
         (["--seeds", "0"], ["seeds"]),

@@ -64,7 +64,7 @@ def test_metrics_have_cleanrl_names_and_seed_update_shape():
         assert name in result.metrics
         assert result.metrics[name].shape == result.metrics["charts/env_steps"].shape
     assert len(result.evaluations) == 3
-    assert len(result.evaluations[0]["greedy"]) == 2
+    assert len(result.evaluations[0].greedy) == 2
 
 
 def test_make_train_runs_the_whole_budget_under_vmap():

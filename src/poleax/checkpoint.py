@@ -27,9 +27,7 @@ moment: readers then take the newest version, and the next save puts the link ba
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import math
 import os
 import re
 import shutil
@@ -41,6 +39,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from poleax._version import __version__
+from poleax.history import History, HistoryError, is_int
 from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, layer_names, layer_shapes
 
 FORMAT_VERSION = 1
@@ -84,7 +83,7 @@ def save(
     meta: dict[str, Any],
     policies: list[dict],
     state=None,
-    history: dict[str, Any] | None = None,
+    history: History | None = None,
 ) -> Path:
     """Write a new checkpoint of ``run_dir`` and switch ``run_dir/checkpoint`` to it in one
     atomic step; return ``run_dir/checkpoint``."""
@@ -100,7 +99,7 @@ def save(
         if state is not None:
             _write_npz(tmp / "state.npz", _tree_arrays(state))
         if history is not None:
-            arrays, info = _split_history(history)
+            arrays, info = history.to_saved()
             _write_npz(tmp / "history.npz", arrays)
             _write_text(tmp / "history.json", json.dumps(info))
         _write_text(tmp / "meta.json", json.dumps(meta, indent=2))
@@ -256,25 +255,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _split_history(history: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    arrays = {"env_steps": np.asarray(history["env_steps"])}
-    for name, chunks in history["metrics"].items():
-        arrays[f"metrics/{name}"] = np.concatenate(chunks, axis=1)
-    for i, params in history["snapshots"].items():
-        for layer, values in params.items():
-            for key, value in values.items():
-                arrays[f"snapshot{i}/{layer}/{key}"] = np.asarray(value)
-    info = {
-        "chunks": history["chunks"],
-        "seconds": history["seconds"],
-        "evaluations": history["evaluations"],
-        "steps_to_solve": history["steps_to_solve"],
-        "seconds_to_solve": history["seconds_to_solve"],
-        "chunk_lengths": [c.shape[1] for c in next(iter(history["metrics"].values()), [])],
-    }
-    return arrays, info
-
-
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -345,7 +325,7 @@ def _read_meta(run_dir: Path, folder: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise CheckpointError(f"corrupt checkpoint metadata in {shown}: not a JSON object")
     version = meta.get("format_version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise CheckpointError(
             f"corrupt checkpoint metadata in {shown}: format_version is {version!r}"
         )
@@ -381,7 +361,7 @@ def _network(meta: dict[str, Any]) -> NetworkSpec:
         spec = NetworkSpec.from_dict(data)
         sizes = (spec.observation_size, spec.num_actions, *spec.hidden)
         ok = (
-            all(_is_int(n) and n >= 1 for n in sizes)
+            all(is_int(n) and n >= 1 for n in sizes)
             and spec.activation in ACTIVATIONS
             and spec.init in INITS
             and isinstance(spec.shared, bool)
@@ -404,7 +384,7 @@ def _read_policy(run_dir: Path, folder: Path, seed_index: int) -> tuple[dict, di
             f"the run was stopped before training began; resume it: poleax train --resume {run_dir}"
         )
     seeds = meta.get("seeds", 1)
-    if not _is_int(seeds) or seeds < 1:
+    if not is_int(seeds) or seeds < 1:
         raise CheckpointError(f"checkpoint metadata lacks a valid seeds: {seeds!r}")
     if not 0 <= seed_index < seeds:
         raise CheckpointError(f"seed index {seed_index} out of range; the run has {seeds} seed(s)")
@@ -450,6 +430,8 @@ def _read_state(run_dir: Path, folder: Path, template) -> Any:
     restored = []
     for path, leaf in leaves:
         key = jax.tree_util.keystr(path)
+        if key not in arrays and _legacy_key(key) in arrays:  # a 0.1 checkpoint's name
+            arrays[key] = arrays.pop(_legacy_key(key))
         if key not in arrays:
             raise CheckpointError(
                 f"checkpoint state does not fit this algorithm/network (missing {key})"
@@ -469,17 +451,26 @@ def _read_state(run_dir: Path, folder: Path, template) -> Any:
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
+def _legacy_key(key: str) -> str:
+    """The name poleax 0.1 gave a state leaf, when ``extra`` was a dict of string keys:
+    ``.extra.hparams.lr`` was ``.extra['hparams']['lr']``."""
+    head, dot, rest = key.partition(".extra.")
+    if not dot:
+        return key
+    return head + ".extra" + "".join(f"['{part}']" for part in rest.split("."))
+
+
 def load_state(run_dir: str | Path, template) -> Any:
     """The saved training state, shaped like ``template`` (a pytree of shapes), or an error."""
     return _reading(run_dir, lambda run, folder: _read_state(run, folder, template))
 
 
-def load_history(run_dir: str | Path, seeds: int) -> dict[str, Any]:
+def load_history(run_dir: str | Path, seeds: int) -> History:
     """The host-side history a resumed run continues from, every field checked."""
     return _reading(run_dir, lambda run, folder: _read_history(run, folder, seeds))
 
 
-def load_resume(run_dir: str | Path, template, seeds: int) -> tuple[dict, Any, dict[str, Any]]:
+def load_resume(run_dir: str | Path, template, seeds: int) -> tuple[dict, Any, History]:
     """``(meta, state, history)`` for ``--resume``, all three from one checkpoint."""
 
     def read(run: Path, folder: Path):
@@ -498,26 +489,10 @@ def has_checkpoint(run_dir: str | Path) -> bool:
     return run_dir.is_dir() and (_resolve(run_dir) / "meta.json").is_file()
 
 
-# --- history: every field checked ------------------------------------------------------------
+# --- history ---------------------------------------------------------------------------------
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return _is_int(value) and value >= 0
-
-
-def _is_duration(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value) and value >= 0
-
-
-def _read_history(run_dir: Path, folder: Path, seeds: int) -> dict[str, Any]:
+def _read_history(run_dir: Path, folder: Path, seeds: int) -> History:
     shown = _shown(run_dir, "history.json")
     arrays = _load_npz(folder / "history.npz", _shown(run_dir, "history.npz"))
     try:
@@ -526,19 +501,17 @@ def _read_history(run_dir: Path, folder: Path, seeds: int) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint file missing: {shown}") from None
     except (OSError, ValueError) as error:
         raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
+    spec = _snapshot_spec(run_dir, folder)
+
+    def check_params(params: dict, what: str) -> None:
+        if spec is not None:
+            flat = {f"{layer}/{k}": v for layer, d in params.items() for k, v in d.items()}
+            _layers(flat, "", spec, what)
+
     try:
-        return _parse_history(arrays, info, seeds, _snapshot_spec(run_dir, folder))
-    except _Malformed as error:
+        return History.from_saved(arrays, info, seeds, check_params)
+    except HistoryError as error:
         raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
-
-
-class _Malformed(Exception):
-    pass
-
-
-def _require(condition: bool, what: str) -> None:
-    if not condition:
-        raise _Malformed(what)
 
 
 def _snapshot_spec(run_dir: Path, folder: Path) -> NetworkSpec | None:
@@ -547,93 +520,3 @@ def _snapshot_spec(run_dir: Path, folder: Path) -> NetworkSpec | None:
         return _network(_read_meta(run_dir, folder))
     except CheckpointError:
         return None
-
-
-def _parse_history(
-    arrays: dict[str, np.ndarray], info: Any, seeds: int, spec: NetworkSpec | None
-) -> dict[str, Any]:
-    _require(isinstance(info, dict), f"expected a JSON object, found {type(info).__name__}")
-    fields = ("chunks", "seconds", "evaluations", "steps_to_solve", "seconds_to_solve")
-    missing = [f for f in (*fields, "chunk_lengths") if f not in info]
-    _require(not missing, f"missing {', '.join(missing)}")
-    chunks = info["chunks"]
-    _require(_is_count(chunks), f"chunks is {chunks!r}, not a count")
-    _require(_is_duration(info["seconds"]), f"seconds is {info['seconds']!r}")
-    for name, ok in (("steps_to_solve", _is_count), ("seconds_to_solve", _is_duration)):
-        values = info[name]
-        _require(
-            isinstance(values, list) and len(values) == seeds,
-            f"{name} is not a list of {seeds} value(s)",
-        )
-        _require(all(v is None or ok(v) for v in values), f"{name} holds {values!r}")
-    evaluations = info["evaluations"]
-    _require(isinstance(evaluations, list), "evaluations is not a list")
-    _require(len(evaluations) <= chunks, f"{len(evaluations)} evaluations in {chunks} chunk(s)")
-    for e in evaluations:
-        _require(
-            isinstance(e, dict)
-            and all(
-                isinstance(e.get(k), list)
-                and len(e[k]) == seeds
-                and all(_is_number(v) for v in e[k])
-                for k in ("env_steps", "greedy", "sampled")
-            ),
-            f"an evaluation is not env_steps, greedy and sampled for {seeds} seed(s): {e!r}",
-        )
-    lengths = info["chunk_lengths"]
-    _require(
-        isinstance(lengths, list)
-        and len(lengths) == chunks
-        and all(_is_int(n) and n >= 1 for n in lengths),
-        f"chunk_lengths is {lengths!r}, not {chunks} positive count(s)",
-    )
-    updates = sum(lengths)
-
-    env_steps = arrays.get("env_steps")
-    _require(env_steps is not None, "history.npz lacks env_steps")
-    _require(
-        env_steps.shape == (seeds,)
-        and env_steps.dtype.kind in "iu"
-        and bool(np.all(env_steps >= 0)),
-        f"env_steps is {env_steps.dtype}{list(env_steps.shape)}, not {seeds} count(s)",
-    )
-    metrics: dict[str, list[np.ndarray]] = {}
-    snapshots: dict[int, dict] = {}
-    bounds = np.cumsum([0, *lengths])
-    for key, value in arrays.items():
-        if key == "env_steps":
-            continue
-        if key.startswith("metrics/") and len(key) > len("metrics/"):
-            _require(
-                value.shape == (seeds, updates) and value.dtype.kind in "biuf",
-                f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
-            )
-            metrics[key[len("metrics/") :]] = [value[:, a:b] for a, b in itertools.pairwise(bounds)]
-            continue
-        match = re.fullmatch(r"snapshot(\d+)/([^/]+)/(w|b)", key)
-        _require(match is not None, f"unexpected array {key!r} in history.npz")
-        row = int(match.group(1))
-        _require(row < seeds, f"{key}: snapshot of seed {row}, the run has {seeds}")
-        snapshots.setdefault(row, {}).setdefault(match.group(2), {})[match.group(3)] = value
-    _require(bool(metrics) == (chunks > 0), f"{len(metrics)} metrics after {chunks} chunk(s)")
-    for row, params in snapshots.items():
-        if spec is not None:
-            try:
-                _layers(
-                    {f"{layer}/{k}": v for layer, d in params.items() for k, v in d.items()},
-                    "",
-                    spec,
-                    f"snapshot of seed {row} does not match the network",
-                )
-            except CheckpointError as error:
-                raise _Malformed(str(error)) from None
-    return {
-        "chunks": chunks,
-        "seconds": float(info["seconds"]),
-        "env_steps": env_steps.astype(np.int64),
-        "metrics": metrics,
-        "evaluations": evaluations,
-        "steps_to_solve": info["steps_to_solve"],
-        "seconds_to_solve": info["seconds_to_solve"],
-        "snapshots": snapshots,
-    }

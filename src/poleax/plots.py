@@ -28,7 +28,7 @@ def learning_curve(
     threshold: float,
     steps_to_solve: list[int | None],
     title: str,
-    evaluations: list[dict] | None = None,
+    evaluations: list | None = None,
 ) -> Path:
     """Write ``curve.png``: one line per seed, or median and range for several seeds.
 
@@ -62,16 +62,16 @@ def learning_curve(
             )
             ax.plot(x, np.nanmedian(smooth, 0), color="C0", label="median return")
     if evaluations:  # median over the seeds evaluated at each chunk (training ones)
-        evaluated = [np.isfinite(np.asarray(e["greedy"], float)) for e in evaluations]
+        evaluated = [np.isfinite(np.asarray(e.greedy, float)) for e in evaluations]
         kept = [i for i, mask in enumerate(evaluated) if mask.any()]
-        eval_steps = [
-            np.median(np.asarray(evaluations[i]["env_steps"])[evaluated[i]]) for i in kept
-        ]
+        eval_steps = [np.median(np.asarray(evaluations[i].env_steps)[evaluated[i]]) for i in kept]
         for mode, marker, color, label in (
             ("greedy", "o", "C1", "evaluation, greedy (100 episodes)"),
             ("sampled", "s", "C4", "evaluation, sampled"),
         ):
-            means = [np.median(np.asarray(evaluations[i][mode])[evaluated[i]]) for i in kept]
+            means = [
+                np.median(np.asarray(getattr(evaluations[i], mode))[evaluated[i]]) for i in kept
+            ]
             ax.plot(eval_steps, means, marker, ms=3, color=color, label=label)
     ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
     solved = [s for s in steps_to_solve if s is not None]

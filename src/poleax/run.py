@@ -310,14 +310,14 @@ def _run(
         if getattr(error, "state", None) is not None:  # the last good state
             save_checkpoint(error.state, error.history)
         raise
-    history = result.extra["history"]
+    history = result.history
     if result.interrupted:
         if result.state is None:  # stopped while compiling: resuming starts afresh
             checkpoint.save(run_dir, {**meta, "complete": False, "trained": False}, [])
         else:
             save_checkpoint(result.state, history)
         raise RunInterrupted(run_dir, signals.signum or signal.SIGINT)
-    initial_params = result.extra["initial_params"]
+    initial_params = result.initial_params
     reporter.finish(result)
 
     try:
@@ -555,7 +555,7 @@ def _summary(config, result, per_seed, names, seconds) -> dict[str, Any]:
         "steps_to_solve": int(np.median(steps)) if len(steps) == len(per_seed) else None,
         "seconds": seconds,
         "train_seconds": result.train_seconds,
-        "env_steps": [int(s) for s in result.extra["history"]["env_steps"]],
+        "env_steps": [int(s) for s in result.history.env_steps],
         "greedy_mean": float(np.median(greedy)),
         "sampled_mean": float(np.median(sampled)),
         "threshold": criterion.threshold,
@@ -589,10 +589,8 @@ class _Reporter:
         self.progress = None
         self.task = None
         self.logged_episodes = 0  # a resumed run goes on counting from its checkpoint's
-        if history is not None and history["metrics"].get("charts/episodes"):
-            self.logged_episodes = int(
-                sum(np.asarray(chunk)[0].sum() for chunk in history["metrics"]["charts/episodes"])
-            )
+        if history is not None and "charts/episodes" in history.metrics:
+            self.logged_episodes = int(history.metric("charts/episodes")[0].sum())
         self.stop_printed = False
 
     def __enter__(self):

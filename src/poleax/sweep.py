@@ -666,7 +666,7 @@ def train_group(
     import optuna
 
     from poleax.algos import make_algorithm
-    from poleax.algos.onpolicy import HPARAMS
+    from poleax.algos.onpolicy import HPARAMS, HParams
     from poleax.trainer import init_state, train
 
     rows = len(trials) * settings.seeds
@@ -685,7 +685,7 @@ def train_group(
         name: jnp.array([v.get(name, getattr(config, name)) for v in per_row], jnp.float32)
         for name in HPARAMS
     }
-    state = state._replace(extra={**state.extra, "hparams": table})
+    state = state._replace(extra=state.extra._replace(hparams=HParams(**table)))
     threshold = SOLVED_THRESHOLD[settings.env]
     budget = settings.total_steps
     pruned = np.zeros(len(trials), bool)

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -32,6 +32,7 @@ from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.config import TrainConfig
 from poleax.envs import SolveCriterion, env_spec, make
 from poleax.evaluation import greedy_and_sampled_means
+from poleax.history import ChunkEvaluation, History
 from poleax.keys import prng_key
 
 #: Seconds without any finished call before declaring the device stuck.
@@ -56,7 +57,7 @@ class TrainingError(RuntimeError):
     """
 
     state: TrainState | None = None
-    history: dict[str, Any] | None = None
+    history: History | None = None
 
 
 class Interrupted(Exception):
@@ -90,12 +91,13 @@ class TrainResult:
     state: TrainState  # final state of all seeds, on the host (a solved seed's at its solve)
     delivered_params: list[dict]  # per seed: params at the first solved chunk, else final
     metrics: dict[str, np.ndarray]  # name -> [seed, update]; NaN (0 for counts) once stopped
-    evaluations: list[dict[str, Any]]  # per chunk: env_steps, greedy, sampled ([seed])
+    evaluations: list[ChunkEvaluation]  # per chunk: env_steps, greedy, sampled ([seed])
     steps_to_solve: list[int | None]
     seconds_to_solve: list[float | None]
     train_seconds: float
+    history: History | None  # the whole record, as a checkpoint keeps it
+    initial_params: dict | None  # seed 0's untrained parameters (None when resumed)
     interrupted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -325,7 +327,7 @@ def train(
     on_chunk: Callable[[ChunkReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     state: TrainState | None = None,
-    history: dict[str, Any] | None = None,
+    history: History | None = None,
     on_checkpoint: Callable[[TrainState, dict[str, Any]], None] | None = None,
     checkpoint_every: int = 0,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
@@ -346,7 +348,7 @@ def train(
     criterion = solve_criterion(config)
     history = history or new_history(config)
     fresh = state is None
-    start = time.perf_counter() - history["seconds"]
+    start = time.perf_counter() - history.seconds
     initial_params = None
     keys = seed_keys(config)
     max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
@@ -382,7 +384,7 @@ def train(
         while True:
             if should_stop is not None and should_stop():
                 raise Interrupted
-            index = history["chunks"]
+            index = history.chunks
             active = _active_rows(history, config, dropped)
             if index >= max_chunks or not active.any():
                 break
@@ -426,34 +428,32 @@ def train(
                 on_chunk(_report(history, greedy, sampled, config))
             if drop_rows is not None:
                 dropped.update(int(r) for r in drop_rows())
-            if checkpoint_every and on_checkpoint and history["chunks"] % checkpoint_every == 0:
+            if checkpoint_every and on_checkpoint and history.chunks % checkpoint_every == 0:
                 judged.apply(history)  # a checkpoint holds no verdict still to come
                 on_checkpoint(state, history)
     except Interrupted:
         interrupted = True
     judged.apply(history)
     if state is None:  # interrupted while compiling: nothing trained yet
-        return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, True, {"history": None})
+        return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, None, None, True)
     delivered = []
     for i in range(config.seeds):
-        snapshot = history["snapshots"].get(i)
+        snapshot = history.snapshots.get(i)
         delivered.append(snapshot if snapshot is not None else _seed_slice(state.params, i))
-    metrics = {
-        k: np.concatenate(v, axis=1)[: config.seeds] if v else np.zeros((config.seeds, 0))
-        for k, v in history["metrics"].items()
-    }
+    metrics = {name: history.metric(name) for name in history.metrics}
     return TrainResult(
         config=config,
         algorithm=algo,
         state=state,
         delivered_params=delivered,
         metrics=metrics,
-        evaluations=[{k: v[: config.seeds] for k, v in e.items()} for e in history["evaluations"]],
-        steps_to_solve=history["steps_to_solve"][: config.seeds],
-        seconds_to_solve=history["seconds_to_solve"][: config.seeds],
+        evaluations=list(history.evaluations),
+        steps_to_solve=list(history.steps_to_solve),
+        seconds_to_solve=list(history.seconds_to_solve),
         train_seconds=time.perf_counter() - start,
         interrupted=interrupted,
-        extra={"history": history, "initial_params": initial_params},
+        history=history,
+        initial_params=initial_params,
     )
 
 
@@ -474,28 +474,19 @@ def _blank(shape: tuple[int, ...], like) -> np.ndarray:
     return np.zeros(shape, dtype)
 
 
-def _active_rows(history: dict[str, Any], config: TrainConfig, dropped: set[int]) -> np.ndarray:
+def _active_rows(history: History, config: TrainConfig, dropped: set[int]) -> np.ndarray:
     """Rows that train the next chunk: unsolved (when stopping), within budget, not dropped."""
-    active = np.asarray(history["env_steps"]) < config.total_steps
+    active = np.asarray(history.env_steps) < config.total_steps
     if config.stop_when_solved:
-        active &= np.array([s is None for s in history["steps_to_solve"]])
+        active &= np.array([s is None for s in history.steps_to_solve])
     for r in dropped:
         active[r] = False
     return active
 
 
-def new_history(config: TrainConfig) -> dict[str, Any]:
-    """What the host accumulates across chunks (and what a checkpoint keeps for resuming)."""
-    return {
-        "chunks": 0,
-        "seconds": 0.0,
-        "env_steps": np.zeros(config.seeds, np.int64),
-        "metrics": {},
-        "evaluations": [],
-        "steps_to_solve": [None] * config.seeds,
-        "seconds_to_solve": [None] * config.seeds,
-        "snapshots": {},
-    }
+def new_history(config: TrainConfig) -> History:
+    """An empty record for ``config.seeds`` seeds."""
+    return History(config.seeds)
 
 
 def _seed_slice(tree, i: int):
@@ -505,28 +496,24 @@ def _seed_slice(tree, i: int):
 def _record(history, algo, state, rows, metrics, greedy, sampled, criterion, start) -> list[int]:
     """Append one chunk to ``history``; return the unsolved rows whose policy passed."""
     config = algo.config
-    history["chunks"] += 1
+    history.chunks += 1
     elapsed = time.perf_counter() - start
     steps = np.asarray(metrics["charts/env_steps"]).sum(axis=1)
     with np.errstate(all="ignore"):
-        sps = np.where(steps > 0, steps / max(elapsed - history["seconds"], 1e-9), np.nan)
-    history["seconds"] = elapsed
+        sps = np.where(steps > 0, steps / max(elapsed - history.seconds, 1e-9), np.nan)
+    history.seconds = elapsed
     metrics = {**metrics, "charts/SPS": np.repeat(sps[:, None], algo.updates_per_chunk, 1)}
-    history["env_steps"] = history["env_steps"] + steps
+    history.env_steps = history.env_steps + steps
     for name, value in metrics.items():
-        history["metrics"].setdefault(name, []).append(np.asarray(value))
+        history.metrics.setdefault(name, []).append(np.asarray(value))
     if config.stop_rule == "eval":
         passed = criterion.passes(greedy, sampled)
-        history["evaluations"].append(
-            {
-                "env_steps": history["env_steps"].tolist(),
-                "greedy": greedy.tolist(),
-                "sampled": sampled.tolist(),
-            }
+        history.evaluations.append(
+            ChunkEvaluation(history.env_steps.tolist(), greedy.tolist(), sampled.tolist())
         )
     else:
-        passed = np.asarray(state.extra["stopped"]).copy()
-    return [int(i) for i in rows if passed[i] and history["steps_to_solve"][i] is None]
+        passed = np.asarray(algo.stopped(state)).copy()
+    return [int(i) for i in rows if passed[i] and history.steps_to_solve[i] is None]
 
 
 @dataclass
@@ -549,11 +536,9 @@ class _Confirmations:
         self.claims: list[_Claim] = []
         self.thread: threading.Thread | None = None
 
-    def submit(self, history: dict[str, Any], state: TrainState, rows: list[int]) -> None:
+    def submit(self, history: History, state: TrainState, rows: list[int]) -> None:
         claims = [
-            _Claim(
-                r, _seed_slice(state.params, r), int(history["env_steps"][r]), history["seconds"]
-            )
+            _Claim(r, _seed_slice(state.params, r), int(history.env_steps[r]), history.seconds)
             for r in rows
         ]
         self.claims += claims
@@ -570,7 +555,7 @@ class _Confirmations:
         self.thread = threading.Thread(target=judge, daemon=True)
         self.thread.start()
 
-    def apply(self, history: dict[str, Any]) -> list[int]:
+    def apply(self, history: History) -> list[int]:
         """Wait for the verdicts; mark the accepted seeds solved; return their rows."""
         if self.thread is not None:
             self.thread.join()
@@ -578,16 +563,16 @@ class _Confirmations:
         accepted = []
         for claim in self.claims:
             if claim.accepted:
-                history["steps_to_solve"][claim.row] = claim.env_steps
-                history["seconds_to_solve"][claim.row] = claim.seconds
-                history["snapshots"][claim.row] = claim.params
+                history.steps_to_solve[claim.row] = claim.env_steps
+                history.seconds_to_solve[claim.row] = claim.seconds
+                history.snapshots[claim.row] = claim.params
                 accepted.append(claim.row)
         self.claims = []
         return accepted
 
 
 def _report(history, greedy, sampled, config) -> ChunkReport:
-    metrics = {name: chunks[-1] for name, chunks in history["metrics"].items()}
+    metrics = {name: chunks[-1] for name, chunks in history.metrics.items()}
     returns = np.asarray(metrics["charts/episodic_return"], float)
     with np.errstate(all="ignore"):
         finished = np.where(np.isnan(returns), 0.0, returns)
@@ -595,13 +580,13 @@ def _report(history, greedy, sampled, config) -> ChunkReport:
         recent = np.where(counts > 0, finished.sum(axis=1) / np.maximum(counts, 1), np.nan)
     n = config.seeds
     return ChunkReport(
-        chunk=history["chunks"],
-        env_steps=history["env_steps"][:n].copy(),
-        seconds=history["seconds"],
+        chunk=history.chunks,
+        env_steps=history.env_steps[:n].copy(),
+        seconds=history.seconds,
         episodic_return=recent[:n],
         greedy=None if greedy is None else greedy[:n],
         sampled=None if sampled is None else sampled[:n],
-        solved=np.array([s is not None for s in history["steps_to_solve"][:n]]),
+        solved=np.array([s is not None for s in history.steps_to_solve[:n]]),
         metrics={k: np.asarray(v)[:n] for k, v in metrics.items()},
         active=np.asarray(metrics["charts/env_steps"]).sum(axis=1)[:n] > 0,
     )

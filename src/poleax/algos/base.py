@@ -25,7 +25,7 @@ class TrainState(NamedTuple):
     rollout: Any  # RolloutState of the vectorised envs (or None)
     key: jax.Array
     update: jax.Array  # updates done so far
-    extra: dict[str, jax.Array]  # algorithm-specific counters
+    extra: Any  # the algorithm's own typed part (its hyperparameters, its counters)
 
 
 class Algorithm(NamedTuple):
@@ -37,6 +37,9 @@ class Algorithm(NamedTuple):
     update: Callable[[TrainState], tuple[TrainState, Metrics]]
     updates_per_chunk: int
     max_updates: int
+    stopped: Callable[[TrainState], jax.Array] | None = None
+    """The algorithm's own stop rule, if it has one (the tutorial's running reward): whether
+    a seed's state says it is done."""
 
     @property
     def env_spec(self) -> EnvSpec:

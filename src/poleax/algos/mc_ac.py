@@ -16,6 +16,8 @@ rule, updates stop (parameters frozen) at the first episode where it passes the 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +72,15 @@ def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
     return (actor + critic).mean(), aux
 
 
+class RunningReward(NamedTuple):
+    """The tutorial's control data: the running reward, episodes played, and whether the
+    running-reward rule has stopped training."""
+
+    running_reward: jax.Array
+    episodes: jax.Array
+    stopped: jax.Array
+
+
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     """Build the Monte-Carlo actor-critic of ``config``."""
     spec = network_spec(config)
@@ -90,11 +101,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def init(key: jax.Array) -> TrainState:
         params_key, train_key = jax.random.split(key)
         params = init_params(params_key, spec)
-        extra = {
-            "running_reward": jnp.float32(0.0),
-            "episodes": jnp.int32(0),
-            "stopped": jnp.bool_(False),
-        }
+        extra = RunningReward(jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
         return TrainState(params, optimizer.init(params), None, train_key, jnp.int32(0), extra)
 
     def loss_fn(params, obs, actions, returns, mask):
@@ -123,12 +130,12 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             running = 0.05 * episode_return + 0.95 * running
             return running, running
 
-        running, _ = jax.lax.scan(follow, state.extra["running_reward"], episode_returns)
-        extra = {
-            "running_reward": running,
-            "episodes": state.extra["episodes"] + config.num_envs,
-            "stopped": stop_on_running_reward & (running > config.running_reward_threshold),
-        }
+        running, _ = jax.lax.scan(follow, state.extra.running_reward, episode_returns)
+        extra = RunningReward(
+            running_reward=running,
+            episodes=state.extra.episodes + config.num_envs,
+            stopped=stop_on_running_reward & (running > config.running_reward_threshold),
+        )
         metrics = {
             **aux,
             "charts/episodic_return": episode_returns.mean(),
@@ -145,12 +152,17 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             "losses/value_loss": zero,
             "charts/episodic_return": jnp.float32(jnp.nan),
             "charts/episodes": jnp.int32(0),
-            "charts/running_reward": state.extra["running_reward"],
+            "charts/running_reward": state.extra.running_reward,
             "charts/env_steps": jnp.int32(0),
         }
         return state, metrics
 
     def update(state: TrainState):
-        return jax.lax.cond(state.extra["stopped"], frozen, play_and_learn, state)
+        return jax.lax.cond(state.extra.stopped, frozen, play_and_learn, state)
 
-    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates)
+    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates, stopped=_stopped)
+
+
+def _stopped(state: TrainState) -> jax.Array:
+    """The running-reward rule's verdict, per seed."""
+    return state.extra.stopped

@@ -10,6 +10,7 @@ policy gradient with one pass and one minibatch. TD-AC is A2C with one-step roll
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +32,26 @@ from poleax.networks import apply, init_params
 from poleax.returns import gae, normalize
 from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
 
-#: Continuous hyperparameters kept as arrays in the state (``extra["hparams"]``), so one
-#: compiled program trains trials that differ in them (a sweep's rows).
-HPARAMS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef")
+
+class HParams(NamedTuple):
+    """Continuous hyperparameters kept as arrays in the state (``state.extra.hparams``), so
+    one compiled program trains trials that differ in them (a sweep's rows)."""
+
+    lr: jax.Array
+    gamma: jax.Array
+    gae_lambda: jax.Array
+    clip_eps: jax.Array
+    ent_coef: jax.Array
+    vf_coef: jax.Array
+
+
+class OnPolicyExtra(NamedTuple):
+    """The on-policy learners' own part of the training state."""
+
+    hparams: HParams
+
+
+HPARAMS = HParams._fields
 #: Metrics of the loss, each of the update's last minibatch (as CleanRL logs them).
 LOSS_METRICS = (
     "losses/policy_loss",
@@ -71,8 +89,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         params_key, env_key, train_key = jax.random.split(key, 3)
         params = init_params(params_key, spec)
         envs = start(env, env_params, env_key, config.num_envs)
-        hparams = {name: jnp.float32(getattr(config, name)) for name in HPARAMS}
-        extra = {"hparams": hparams}
+        hparams = HParams(*(jnp.float32(getattr(config, name)) for name in HPARAMS))
+        extra = OnPolicyExtra(hparams)
         return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
 
     def loss_fn(params, obs, action, old_log_prob, advantages, targets, hp):
@@ -84,25 +102,25 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         log_ratio = log_prob - old_log_prob
         ratio = jnp.exp(log_ratio)
         if clipped:
-            clipped_ratio = jnp.clip(ratio, 1.0 - hp["clip_eps"], 1.0 + hp["clip_eps"])
+            clipped_ratio = jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps)
             policy_loss = -jnp.minimum(ratio * advantages, clipped_ratio * advantages).mean()
         else:
             policy_loss = -(log_prob * advantages).mean()
         value_loss = critic_loss(values, targets, config.critic_loss).mean()
-        total = policy_loss + hp["vf_coef"] * value_loss - hp["ent_coef"] * entropy
+        total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
         aux = {
             "losses/policy_loss": policy_loss,
             "losses/value_loss": value_loss,
             "losses/entropy": entropy,
             "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-            "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp["clip_eps"]).mean(),
+            "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
         }
         return total, aux
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def update(state: TrainState):
-        hp = state.extra["hparams"]
+        hp = state.extra.hparams
         # One draw of random bits per update: the next key, the rollout's, the epochs' orders.
         key, *rollout_bits, shuffle_bits = draws.bits(state.key, draw_shapes)
         envs, traj = rollout(
@@ -114,8 +132,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             traj.next_value,
             traj.terminated,
             traj.truncated,
-            hp["gamma"],
-            hp["gae_lambda"],
+            hp.gamma,
+            hp.gae_lambda,
         )
         # What a minibatch needs, as the columns of one array: one gather per minibatch.
         columns = jnp.concatenate(
@@ -135,7 +153,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             action = actions.reshape(-1, *dist.action_shape).astype(action_dtype)
             (_, aux), grads = grad_fn(params, obs, action, old_log_prob, adv, target, hp)
             direction, opt_state = optimizer.update(grads, opt_state, params)
-            lr = learning_rate(config, hp["lr"], step, total_steps)
+            lr = learning_rate(config, hp.lr, step, total_steps)
             losses = {name: aux[name].astype(jnp.float32) for name in LOSS_METRICS}
             return (apply_step(params, direction, lr), opt_state, step + 1, losses), None
 

@@ -1,0 +1,210 @@
+"""What the host loop accumulates across chunks, as one typed structure.
+
+``History`` is the trainer's record of a run (curves, evaluations, solve points, the
+policies delivered at each solve) and what a checkpoint keeps for ``--resume``. It converts
+itself to arrays plus JSON (``to_saved``) and back, checking everything it reads
+(``from_saved``), so the checkpoint stores it without knowing its fields.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+Params = dict[str, dict[str, np.ndarray]]
+
+
+class HistoryError(ValueError):
+    """Saved history that is malformed; the message says what."""
+
+
+class ChunkEvaluation(NamedTuple):
+    """One chunk's in-JAX evaluation: per seed, env steps so far and the mean returns."""
+
+    env_steps: list[int]
+    greedy: list[float]
+    sampled: list[float]
+
+
+@dataclass
+class History:
+    """A run's record, per seed (``seeds`` rows)."""
+
+    seeds: int
+    chunks: int = 0
+    seconds: float = 0.0
+    env_steps: np.ndarray = field(default=None)  # type: ignore[assignment]  # [seed] int64
+    metrics: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    """Metric name -> one ``[seed, updates]`` array per chunk."""
+    evaluations: list[ChunkEvaluation] = field(default_factory=list)
+    steps_to_solve: list[int | None] = field(default=None)  # type: ignore[assignment]
+    seconds_to_solve: list[float | None] = field(default=None)  # type: ignore[assignment]
+    snapshots: dict[int, Params] = field(default_factory=dict)
+    """Seed index -> its parameters when it was solved (the delivered policy)."""
+
+    def __post_init__(self) -> None:
+        if self.env_steps is None:
+            self.env_steps = np.zeros(self.seeds, np.int64)
+        if self.steps_to_solve is None:
+            self.steps_to_solve = [None] * self.seeds
+        if self.seconds_to_solve is None:
+            self.seconds_to_solve = [None] * self.seeds
+
+    @property
+    def solved(self) -> np.ndarray:
+        """[seed] bool: solved so far."""
+        return np.array([s is not None for s in self.steps_to_solve])
+
+    def metric(self, name: str) -> np.ndarray:
+        """``[seed, updates]``: the metric over every chunk so far."""
+        chunks = self.metrics.get(name, [])
+        return np.concatenate(chunks, axis=1) if chunks else np.zeros((self.seeds, 0))
+
+    def to_saved(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data."""
+        arrays = {"env_steps": np.asarray(self.env_steps)}
+        for name in self.metrics:
+            arrays[f"metrics/{name}"] = self.metric(name)
+        for i, params in self.snapshots.items():
+            for layer, values in params.items():
+                for key, value in values.items():
+                    arrays[f"snapshot{i}/{layer}/{key}"] = np.asarray(value)
+        info = {
+            "chunks": self.chunks,
+            "seconds": self.seconds,
+            "evaluations": [e._asdict() for e in self.evaluations],
+            "steps_to_solve": self.steps_to_solve,
+            "seconds_to_solve": self.seconds_to_solve,
+            "chunk_lengths": [c.shape[1] for c in next(iter(self.metrics.values()), [])],
+        }
+        return arrays, info
+
+    @classmethod
+    def from_saved(
+        cls,
+        arrays: dict[str, np.ndarray],
+        info: Any,
+        seeds: int,
+        check_params: Callable[[Params, str], None] | None = None,
+    ) -> History:
+        """The history ``to_saved`` wrote, every field checked (``HistoryError`` otherwise).
+
+        ``check_params(params, what)`` raises ``ValueError`` for a snapshot that does not fit
+        the run's network.
+        """
+        _require(isinstance(info, dict), f"expected a JSON object, found {type(info).__name__}")
+        names = ("chunks", "seconds", "evaluations", "steps_to_solve", "seconds_to_solve")
+        missing = [f for f in (*names, "chunk_lengths") if f not in info]
+        _require(not missing, f"missing {', '.join(missing)}")
+        chunks = info["chunks"]
+        _require(_is_count(chunks), f"chunks is {chunks!r}, not a count")
+        _require(_is_duration(info["seconds"]), f"seconds is {info['seconds']!r}")
+        for name, ok in (("steps_to_solve", _is_count), ("seconds_to_solve", _is_duration)):
+            values = info[name]
+            _require(
+                isinstance(values, list) and len(values) == seeds,
+                f"{name} is not a list of {seeds} value(s)",
+            )
+            _require(all(v is None or ok(v) for v in values), f"{name} holds {values!r}")
+        evaluations = _evaluations(info["evaluations"], chunks, seeds)
+        lengths = info["chunk_lengths"]
+        _require(
+            isinstance(lengths, list)
+            and len(lengths) == chunks
+            and all(is_int(n) and n >= 1 for n in lengths),
+            f"chunk_lengths is {lengths!r}, not {chunks} positive count(s)",
+        )
+        updates = sum(lengths)
+        env_steps = arrays.get("env_steps")
+        _require(env_steps is not None, "history.npz lacks env_steps")
+        _require(
+            env_steps.shape == (seeds,)
+            and env_steps.dtype.kind in "iu"
+            and bool(np.all(env_steps >= 0)),
+            f"env_steps is {env_steps.dtype}{list(env_steps.shape)}, not {seeds} count(s)",
+        )
+        metrics: dict[str, list[np.ndarray]] = {}
+        snapshots: dict[int, Params] = {}
+        bounds = np.cumsum([0, *lengths])
+        for key, value in arrays.items():
+            if key == "env_steps":
+                continue
+            if key.startswith("metrics/") and len(key) > len("metrics/"):
+                _require(
+                    value.shape == (seeds, updates) and value.dtype.kind in "biuf",
+                    f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
+                )
+                metrics[key[len("metrics/") :]] = [
+                    value[:, a:b] for a, b in itertools.pairwise(bounds)
+                ]
+                continue
+            match = re.fullmatch(r"snapshot(\d+)/([^/]+)/([^/]+)", key)
+            _require(match is not None, f"unexpected array {key!r} in history.npz")
+            row = int(match.group(1))
+            _require(row < seeds, f"{key}: snapshot of seed {row}, the run has {seeds}")
+            snapshots.setdefault(row, {}).setdefault(match.group(2), {})[match.group(3)] = value
+        _require(bool(metrics) == (chunks > 0), f"{len(metrics)} metrics after {chunks} chunk(s)")
+        if check_params is not None:
+            for row, params in snapshots.items():
+                try:
+                    check_params(params, f"snapshot of seed {row} does not match the network")
+                except ValueError as error:
+                    raise HistoryError(str(error)) from None
+        return cls(
+            seeds=seeds,
+            chunks=chunks,
+            seconds=float(info["seconds"]),
+            env_steps=env_steps.astype(np.int64),
+            metrics=metrics,
+            evaluations=evaluations,
+            steps_to_solve=info["steps_to_solve"],
+            seconds_to_solve=info["seconds_to_solve"],
+            snapshots=snapshots,
+        )
+
+
+def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
+    _require(isinstance(values, list), "evaluations is not a list")
+    _require(len(values) <= chunks, f"{len(values)} evaluations in {chunks} chunk(s)")
+    out = []
+    for e in values:
+        _require(
+            isinstance(e, dict)
+            and all(
+                isinstance(e.get(k), list)
+                and len(e[k]) == seeds
+                and all(_is_number(v) for v in e[k])
+                for k in ChunkEvaluation._fields
+            ),
+            f"an evaluation is not env_steps, greedy and sampled for {seeds} seed(s): {e!r}",
+        )
+        out.append(ChunkEvaluation(*(e[k] for k in ChunkEvaluation._fields)))
+    return out
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise HistoryError(what)
+
+
+def is_int(value: Any) -> bool:
+    """A whole number (a bool is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return is_int(value) and value >= 0
+
+
+def _is_duration(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value) and value >= 0
