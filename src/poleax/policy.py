@@ -7,12 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from poleax.networks import NetworkSpec, Params, actor_logits, apply
+from poleax.distributions import Distribution, make_distribution
+from poleax.envs.registry import env_spec
+from poleax.networks import NetworkSpec, Params, actor_inputs, apply
 
 
 @dataclass
 class Policy:
-    """Actor-critic parameters and their network; ``act`` maps observations to actions."""
+    """Actor-critic parameters and their network; ``act`` maps observations to actions.
+
+    Actions go through the env's action distribution (``poleax.distributions``), the same
+    rules as in training: the most likely action or the mean when greedy, an inverse-CDF
+    sample otherwise, clipped into the bounds of a continuous action space.
+    """
 
     params: Params
     spec: NetworkSpec
@@ -28,12 +35,18 @@ class Policy:
             for name, layer in self.params.items()
         }
 
-    def logits_and_value(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Action logits and state value for one observation ``[4]`` or a batch ``[n, 4]``."""
+    @property
+    def distribution(self) -> Distribution:
+        return make_distribution(env_spec(self.env_id).action_space)
+
+    def logits_and_value(self, obs: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The distribution's inputs (action logits, or the mean and log-std) and the state
+        value, for one observation or a batch."""
         return apply(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
-        logits = actor_logits(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
+        """Action probabilities (discrete actions only)."""
+        logits = actor_inputs(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
         z = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return z / z.sum(axis=-1, keepdims=True)
 
@@ -43,20 +56,25 @@ class Policy:
         greedy: bool = True,
         rng: np.random.Generator | None = None,
     ) -> np.ndarray | int:
-        """Actions for ``obs``: the most likely one, or one sampled from the policy.
+        """Actions for ``obs``: the most likely one (the mean), or one sampled from the policy.
 
-        A single observation gives an ``int``; a batch gives an array of actions. A
-        non-finite observation (NaN or infinite) raises ``ValueError``.
+        One observation gives an ``int`` (a discrete action) or an array shaped like the
+        action space; a batch gives a batch of them. A non-finite observation (NaN or
+        infinite) raises ``ValueError``.
         """
         obs = _finite(np.asarray(obs, np.float32))
+        dist = self.distribution
+        inputs = actor_inputs(self.params, obs, self.spec, xp=np)
         if greedy:
-            actions = np.argmax(actor_logits(self.params, obs, self.spec, xp=np), axis=-1)
+            actions = dist.mode(inputs, xp=np)
         else:
             rng = rng if rng is not None else np.random.default_rng()
-            cdf = np.cumsum(self.probabilities(obs), axis=-1)
-            draws = rng.random((*cdf.shape[:-1], 1))
-            actions = np.minimum((draws > cdf).sum(axis=-1), cdf.shape[-1] - 1)
-        return int(actions) if obs.ndim == 1 else actions.astype(np.int64)
+            u = rng.random((*obs.shape[:-1], *dist.draw_shape))
+            actions = dist.sample(inputs, u, xp=np)
+        actions = dist.to_env(actions, xp=np)
+        if not dist.action_shape:  # discrete: an int, or int64 indices
+            return int(actions) if obs.ndim == 1 else actions.astype(np.int64)
+        return actions.astype(np.float32)
 
     def predict(
         self,
@@ -77,8 +95,8 @@ class Policy:
         del episode_start
         if self.rng is None:
             self.rng = np.random.default_rng()
-        actions = self.act(observation, greedy=deterministic, rng=self.rng)
-        return np.asarray(actions, np.int64), state
+        actions = np.asarray(self.act(observation, greedy=deterministic, rng=self.rng))
+        return actions, state
 
 
 def _finite(obs: np.ndarray) -> np.ndarray:
