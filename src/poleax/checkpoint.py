@@ -40,7 +40,7 @@ import numpy as np
 
 from poleax._version import __version__
 from poleax.history import History, HistoryError, is_int
-from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, layer_names, layer_shapes
+from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, param_shapes
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoint"
@@ -365,6 +365,9 @@ def _network(meta: dict[str, Any]) -> NetworkSpec:
             and spec.activation in ACTIVATIONS
             and spec.init in INITS
             and isinstance(spec.shared, bool)
+            and isinstance(spec.continuous, bool)
+            and isinstance(spec.normalize_obs, bool)
+            and isinstance(spec.log_std_init, int | float)
         )
     except (KeyError, TypeError, ValueError):
         ok = False
@@ -400,25 +403,26 @@ def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, 
 
 
 def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what: str) -> dict:
-    """The layers ``{prefix}{layer}/{w|b}`` of ``spec``, checked: shapes, float, finite."""
+    """The parameters ``{prefix}{layer}/{name}`` of ``spec``, checked: shapes, float, finite."""
     params: dict[str, dict[str, np.ndarray]] = {}
-    for layer in layer_names(spec):
+    for layer, names in param_shapes(spec).items():
         params[layer] = {}
-        for name in ("w", "b"):
+        for name, shape in names.items():
             key = f"{prefix}{layer}/{name}"
             if key not in arrays:
                 raise CheckpointError(f"{what}: missing {key}")
-            params[layer][name] = arrays[key]
-    for layer, (fan_in, fan_out, _) in layer_shapes(spec).items():
-        w, b = params[layer]["w"], params[layer]["b"]
-        if w.shape != (fan_in, fan_out) or b.shape != (fan_out,):
-            raise CheckpointError(
-                f"{what}: {layer} is {list(w.shape)}, the network needs {[fan_in, fan_out]}"
-            )
-        if w.dtype.kind != "f" or b.dtype.kind != "f":
-            raise CheckpointError(f"{what}: {layer} holds {w.dtype}/{b.dtype}, not floats")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise CheckpointError(f"checkpoint layer {layer} holds non-finite values")
+            value = params[layer][name] = arrays[key]
+            if value.shape != shape:
+                need = list(shape)
+                if name == "w":  # said as the network's layer sizes
+                    raise CheckpointError(
+                        f"{what}: {layer} is {list(value.shape)}, the network needs {need}"
+                    )
+                raise CheckpointError(f"{what}: {key} is {list(value.shape)}, not {need}")
+            if value.dtype.kind != "f":
+                raise CheckpointError(f"{what}: {key} holds {value.dtype}, not floats")
+            if not np.all(np.isfinite(value)):
+                raise CheckpointError(f"checkpoint layer {layer} holds non-finite values")
     return params
 
 

@@ -65,6 +65,9 @@ class TrainConfig:
     max_grad_norm: float = _f(0.5, "global gradient-norm clip (0: off)")
     adam_eps: float = _f(1e-5, "Adam epsilon")
     normalize_advantages: bool = _f(True, "normalise advantages per minibatch")
+    normalize_obs: bool = _f(
+        False, "standardise observations by running mean and variance (ppo, a2c, td-ac)"
+    )
     hidden: tuple[int, ...] = _f((64, 64), "hidden layer widths, comma separated")
     activation: str = _f("tanh", "hidden activation", choices=("relu", "tanh"))
     shared_trunk: bool = _f(False, "one trunk with actor and critic heads")
@@ -227,6 +230,8 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"hidden must be 1 to {MAX_HIDDEN_LAYERS} widths in [1, {MAX_HIDDEN_WIDTH}], "
             f"like 64,64; got {','.join(map(str, config.hidden)) or 'none'}"
         )
+    if config.normalize_obs and config.algo == "mc-ac":
+        raise ConfigError("normalize_obs is for ppo, a2c and td-ac; mc-ac keeps raw inputs")
     if config.stop_rule == "running-reward" and config.algo != "mc-ac":
         raise ConfigError(
             "stop_rule running-reward is the tutorial's rule and needs --algo mc-ac; "

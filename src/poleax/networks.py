@@ -11,6 +11,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 Params = dict[str, dict[str, Any]]
 
 ACTIVATIONS = ("relu", "tanh")
@@ -31,6 +33,14 @@ class NetworkSpec:
     """One trunk with two heads (the tutorial's network), else separate actor and critic."""
     init: str = "orthogonal"
     """Weight init: glorot (Keras' default) or orthogonal (PPO's usual, small policy head)."""
+    continuous: bool = False
+    """The actor outputs the mean of each action dimension, beside a state-independent
+    log-std parameter (``log_std``); else it outputs logits."""
+    log_std_init: float = 0.0
+    """The log-std parameter's initial value (continuous actions)."""
+    normalize_obs: bool = False
+    """Observations are standardised by running statistics kept in the parameters
+    (``obs_norm``: mean, variance, count), before the first layer."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "hidden": list(self.hidden)}
@@ -62,6 +72,27 @@ def layer_shapes(spec: NetworkSpec) -> dict[str, tuple[int, int, float]]:
     return {name: shapes[name] for name in layer_names(spec)}
 
 
+#: Standardised observations are clipped to this many standard deviations (SB3's
+#: VecNormalize default), and the variance is floored by ``NORM_EPS``.
+NORM_CLIP = 10.0
+NORM_EPS = 1e-8
+
+
+def param_shapes(spec: NetworkSpec) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Every parameter array of ``spec``: ``{layer: {name: shape}}`` (dense layers' ``w``
+    and ``b``, then ``log_std`` and ``obs_norm`` where the spec has them)."""
+    shapes: dict[str, dict[str, tuple[int, ...]]] = {
+        name: {"w": (fan_in, fan_out), "b": (fan_out,)}
+        for name, (fan_in, fan_out, _) in layer_shapes(spec).items()
+    }
+    if spec.continuous:
+        shapes["log_std"] = {"value": (spec.num_actions,)}
+    if spec.normalize_obs:
+        size = spec.observation_size
+        shapes["obs_norm"] = {"mean": (size,), "var": (size,), "count": ()}
+    return shapes
+
+
 def init_params(key, spec: NetworkSpec) -> Params:
     """Draw initial parameters for ``spec`` (weights as ``init`` says, biases zero).
 
@@ -89,7 +120,50 @@ def init_params(key, spec: NetworkSpec) -> Params:
         else:
             w = block.reshape(fan_in, fan_out) * math.sqrt(6.0 / (fan_in + fan_out))
         params[name] = {"w": w, "b": jnp.zeros((fan_out,), jnp.float32)}
+    if spec.continuous:
+        params["log_std"] = {"value": jnp.full((spec.num_actions,), spec.log_std_init, jnp.float32)}
+    if spec.normalize_obs:
+        size = spec.observation_size
+        params["obs_norm"] = {
+            "mean": jnp.zeros((size,), jnp.float32),
+            "var": jnp.ones((size,), jnp.float32),
+            "count": jnp.float32(1e-4),  # as SB3's RunningMeanStd starts
+        }
     return params
+
+
+def normalized(params: Params, obs, spec: NetworkSpec, xp: Any = None):
+    """``obs`` standardised by the running statistics in ``params`` (when the spec keeps
+    them; else ``obs`` itself). No gradient flows into the statistics."""
+    if not spec.normalize_obs:
+        return obs
+    if xp is None:
+        import jax.numpy as xp
+    stats = params["obs_norm"]
+    mean, var = stats["mean"], stats["var"]
+    if xp is not np:
+        import jax
+
+        mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
+    return xp.clip((obs - mean) / xp.sqrt(var + NORM_EPS), -NORM_CLIP, NORM_CLIP)
+
+
+def update_obs_norm(params: Params, obs, spec: NetworkSpec) -> Params:
+    """``params`` with its observation statistics updated by a batch ``obs[..., size]``
+    (the parallel form of Welford's algorithm, as SB3's RunningMeanStd)."""
+    if not spec.normalize_obs:
+        return params
+    import jax.numpy as jnp
+
+    batch = obs.reshape(-1, spec.observation_size).astype(jnp.float32)
+    stats = params["obs_norm"]
+    n = jnp.float32(batch.shape[0])
+    batch_mean, batch_var = batch.mean(0), batch.var(0)
+    total = stats["count"] + n
+    delta = batch_mean - stats["mean"]
+    mean = stats["mean"] + delta * n / total
+    m2 = stats["var"] * stats["count"] + batch_var * n + delta**2 * stats["count"] * n / total
+    return {**params, "obs_norm": {"mean": mean, "var": m2 / total, "count": total}}
 
 
 def orthonormal_columns(a):
@@ -121,12 +195,14 @@ def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):
     if xp is None:
         import jax.numpy as xp
 
+    obs = normalized(params, obs, spec, xp)
     if spec.shared:
         actor_h = critic_h = _tower(params, "trunk", obs, spec, xp)
     else:
         actor_h = _tower(params, "actor", obs, spec, xp)
         critic_h = _tower(params, "critic", obs, spec, xp)
-    return _head(params, "actor", actor_h), _head(params, "critic", critic_h)[..., 0]
+    actor = _with_log_std(params, _head(params, "actor", actor_h), spec, xp)
+    return actor, _head(params, "critic", critic_h)[..., 0]
 
 
 def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
@@ -135,8 +211,17 @@ def actor_logits(params: Params, obs, spec: NetworkSpec, xp: Any = None):
 
 
 def actor_inputs(params: Params, obs, spec: NetworkSpec, xp: Any = None):
-    """What the action distribution takes for ``obs``: the actor head's logits."""
-    return actor_logits(params, obs, spec, xp)
+    """What the action distribution takes for ``obs``: the actor head's logits, or its mean
+    beside the log-std (continuous actions)."""
+    return _with_log_std(params, actor_logits(params, obs, spec, xp), spec, xp)
+
+
+def _with_log_std(params: Params, head, spec: NetworkSpec, xp: Any):
+    if not spec.continuous:
+        return head
+    if xp is None:
+        import jax.numpy as xp
+    return head, xp.broadcast_to(params["log_std"]["value"], head.shape)
 
 
 def critic_value(params: Params, obs, spec: NetworkSpec, xp: Any = None):
@@ -149,6 +234,7 @@ def _one_side(params: Params, obs, spec: NetworkSpec, xp: Any, side: str):
     if xp is None:
         import jax.numpy as xp
 
+    obs = normalized(params, obs, spec, xp)
     hidden = _tower(params, "trunk" if spec.shared else side, obs, spec, xp)
     return _head(params, side, hidden)
 

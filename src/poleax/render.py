@@ -30,7 +30,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     from poleax.compile_cache import load_or_compile
     from poleax.distributions import make_distribution
     from poleax.envs import env_spec
-    from poleax.networks import actor_inputs, layer_shapes
+    from poleax.networks import actor_inputs, param_shapes
 
     task = env_spec(env_id)
     env, env_params = task.make()
@@ -57,11 +57,8 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
     def lower():
         f32 = jnp.float32
         params = {
-            name: {
-                "w": jax.ShapeDtypeStruct((n_in, n_out), f32),
-                "b": jax.ShapeDtypeStruct((n_out,), f32),
-            }
-            for name, (n_in, n_out, _) in layer_shapes(spec).items()
+            layer: {name: jax.ShapeDtypeStruct(shape, f32) for name, shape in names.items()}
+            for layer, names in param_shapes(spec).items()
         }
         return jax.jit(play).lower(params, jax.ShapeDtypeStruct((2,), jnp.uint32))
 

@@ -57,6 +57,8 @@ def network_spec(config: TrainConfig) -> NetworkSpec:
     return NetworkSpec(
         observation_size=task.observation_size,
         num_actions=task.action_size,
+        continuous=not task.discrete,
+        normalize_obs=config.normalize_obs,
         hidden=tuple(config.hidden),
         activation=config.activation,
         shared=config.shared_trunk,

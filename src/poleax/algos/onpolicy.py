@@ -28,7 +28,7 @@ from poleax.algos.base import (
 from poleax.config import TrainConfig
 from poleax.distributions import Categorical, make_distribution
 from poleax.envs import env_spec
-from poleax.networks import apply, init_params
+from poleax.networks import apply, init_params, update_obs_norm
 from poleax.returns import gae, normalize
 from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
 
@@ -167,6 +167,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             (state.params, state.opt_state, first_step, no_losses),
             orders.reshape(steps_per_update, minibatch_size),
         )
+        params = update_obs_norm(params, traj.obs, spec)  # the next rollout's statistics
         metrics.update(episode_metrics(traj.episode_return, traj.terminated | traj.truncated))
         metrics["losses/explained_variance"] = explained_variance(traj.value, targets)
         metrics["charts/env_steps"] = jnp.int32(batch_size)
