@@ -204,6 +204,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     except ValueError as error:
         raise ConfigError(str(error)) from None
     for f in fields(TrainConfig):
+        if f.name == "env":  # the registry's word (it may hold more than the built-in ids)
+            continue
         choices = f.metadata.get("choices")
         value = getattr(config, f.name)
         if choices and value not in choices:

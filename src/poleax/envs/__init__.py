@@ -9,6 +9,7 @@ from poleax.envs.registry import (
     UnknownEnvError,
     check_env_id,
     env_spec,
+    register,
 )
 from poleax.envs.spec import Box, Discrete, EnvSpec, SolveCriterion
 
@@ -30,4 +31,5 @@ __all__ = [
     "check_env_id",
     "env_spec",
     "make",
+    "register",
 ]

@@ -71,6 +71,16 @@ class UnknownEnvError(ValueError):
     """An environment id poleax does not know."""
 
 
+def register(spec: EnvSpec) -> EnvSpec:
+    """Add a task (say a probe env, or your own JAX env) to the registry; return its spec.
+
+    The command line offers the built-in ids only; the Python API trains on any registered
+    one (``poleax.train(env=spec.id)``).
+    """
+    ENV_SPECS[spec.id] = spec
+    return spec
+
+
 def env_spec(env_id: str) -> EnvSpec:
     """The ``EnvSpec`` of ``env_id``, or ``UnknownEnvError`` listing the known ids."""
     try:
@@ -85,4 +95,13 @@ def check_env_id(env_id: str) -> str:
     return env_spec(env_id).id
 
 
-__all__ = ["ENV_IDS", "ENV_SPECS", "Box", "Discrete", "UnknownEnvError", "check_env_id", "env_spec"]
+__all__ = [
+    "ENV_IDS",
+    "ENV_SPECS",
+    "Box",
+    "Discrete",
+    "UnknownEnvError",
+    "check_env_id",
+    "env_spec",
+    "register",
+]

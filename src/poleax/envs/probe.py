@@ -1,0 +1,80 @@
+"""Probe envs: one-step tasks whose best action is known, for testing learners in seconds.
+
+``ProbeDiscrete``: the observation is a sign, -1 or +1 (drawn at reset); action 1 earns 1
+where the sign is +1 and action 0 earns 1 where it is -1, the wrong action 0. A learner that
+reads its observation reaches a return of 1. ``ProbeContinuous``: the observation is a target
+of -0.5 or +0.5 and the one action earns ``-(action - target)^2``. Neither has a gymnasium
+twin: they are registered by whoever uses them (``poleax.envs.register``, as the tests do)
+and judged inside JAX only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class EnvState(NamedTuple):
+    """The observation (one number) and steps taken."""
+
+    physics: jax.Array  # [..., 1]
+    time: jax.Array
+
+
+class EnvParams(NamedTuple):
+    """Step cap (one step ends every episode anyway)."""
+
+    max_steps_in_episode: int = 1
+
+
+class _Probe:
+    observation_size: int = 1
+    reset_draws: int = 1
+    magnitude: float = 1.0
+
+    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
+
+    def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
+        dtype = jnp.zeros(()).dtype
+        sign = jnp.where(u[..., :1] < 0.5, -1.0, 1.0).astype(dtype)
+        state = EnvState(sign * self.magnitude, jnp.zeros((), jnp.int32))
+        return state.physics, state
+
+    def step_env(
+        self, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array]:
+        new = EnvState(state.physics, state.time + 1)
+        reward = self.reward(state.physics[..., 0], action).astype(state.physics.dtype)
+        return new.physics, new, reward, jnp.bool_(True), new.time >= params.max_steps_in_episode
+
+    def step_or_reset(
+        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+        obs, _, reward, terminated, truncated = self.step_env(state, action, params)
+        next_obs, next_state = self.reset_from(reset_u, params)  # every episode is one step
+        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
+
+    def reward(self, observation: jax.Array, action: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+
+class ProbeDiscrete(_Probe):
+    """Two actions; the right one is the observation's sign (1 for +1, 0 for -1)."""
+
+    num_actions: int = 2
+
+    def reward(self, observation: jax.Array, action: jax.Array) -> jax.Array:
+        return ((action == 1) == (observation > 0)).astype(jnp.float32)
+
+
+class ProbeContinuous(_Probe):
+    """One action in [-1, 1]; the best is the observation itself (-0.5 or +0.5)."""
+
+    action_size: int = 1
+    magnitude: float = 0.5
+
+    def reward(self, observation: jax.Array, action: jax.Array) -> jax.Array:
+        return -((action[..., 0] - observation) ** 2)
