@@ -232,6 +232,12 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"hidden must be 1 to {MAX_HIDDEN_LAYERS} widths in [1, {MAX_HIDDEN_WIDTH}], "
             f"like 64,64; got {','.join(map(str, config.hidden)) or 'none'}"
         )
+    tutorial_env = PRESETS["tutorial"]["env"]
+    if config.preset == "tutorial" and config.env != tutorial_env:
+        raise ConfigError(
+            f"--preset tutorial is the tutorial's program on {tutorial_env}; for "
+            f"{config.env} drop the preset (try --algo mc-ac for the tutorial's algorithm)"
+        )
     if config.normalize_obs and config.algo == "mc-ac":
         raise ConfigError("normalize_obs is for ppo, a2c and td-ac; mc-ac keeps raw inputs")
     if config.stop_rule == "running-reward" and config.algo != "mc-ac":

@@ -1,0 +1,118 @@
+"""Every surface on every classic-control task, with short budgets: train (several seeds,
+TensorBoard, resume), evaluate, render, report, play, sweep and the Python API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import poleax
+from poleax.cli import main
+
+ENVS = ["Acrobot-v1", "MountainCar-v0"]
+SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "5"]
+
+# Runs `poleax.cli.main(ARGS)`, the process signalling itself (SIGTERM) at its first chunk.
+STOP_AT_FIRST_CHUNK = """
+import os, signal, sys
+import poleax.run as run
+from poleax.cli import main
+original = run._Reporter.update
+def update(self, report):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return original(self, report)
+run._Reporter.update = update
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module", params=ENVS)
+def env_run(request, tmp_path_factory) -> tuple[str, Path]:
+    pytest.importorskip("tensorboardX")
+    env = request.param
+    out = tmp_path_factory.mktemp(env) / "run"
+    argv = ["train", "--env", env, *SHORT, "--seeds", "2", "--tensorboard", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    return env, out
+
+
+def test_train_writes_every_artifact(env_run):
+    env, run = env_run
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["env"] == env and summary["env_steps"] == [2048, 2048]
+    assert env.split("-")[0] in summary["verdict"]
+    for name in ("before.gif", "after.gif", "curve.png", "report.html", "metrics.csv"):
+        assert (run / name).stat().st_size > 0, name
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    policy = poleax.load(run, seed_index=1)
+    assert policy.env_id == env
+    obs = np.zeros((3, policy.spec.observation_size), np.float32)
+    assert policy.act(obs).shape == (3,)
+
+
+def test_evaluate_render_report_and_play(env_run, tmp_path, capsys, monkeypatch):
+    env, run = env_run
+    assert main(["evaluate", str(run), "--episodes", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env"] == env and result["episodes"] == 3
+    gif = tmp_path / "episode.gif"
+    assert main(["render", str(run), "--out", str(gif), "--seed-index", "1"]) == 0
+    assert gif.stat().st_size > 0
+    assert main(["report", str(run)]) == 0
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    capsys.readouterr()
+    assert main(["play", str(run)]) == 2
+    assert "no display" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_an_interrupted_run_resumes(env, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--env", env, *SHORT, "--no-gifs", "--no-progress", "--out", str(out)]
+    first = subprocess.run(
+        [sys.executable, "-c", STOP_AT_FIRST_CHUNK, *argv], capture_output=True, text=True
+    )
+    assert first.returncode == 143, first.stderr
+    assert not (out / "summary.json").exists()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "poleax", "train", "--resume", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "summary.json").read_text())["env_steps"] == [2048]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_python_api(env, tmp_path):
+    run = poleax.train(
+        env=env, total_steps=1024, stop_when_solved=False, eval_episodes=3, gifs=False,
+        out=tmp_path / "run",
+    )  # fmt: skip
+    assert run.summary["env"] == env
+    result = poleax.evaluate(run.policy(), episodes=3)
+    assert result["env"] == env and set(result) >= {"greedy", "sampled", "solved"}
+
+
+def test_a_sweep_on_acrobot(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--env", "Acrobot-v1", "--trials", "2", "--seeds", "1", "--batch", "1"]
+    argv += ["--total-steps", "2048", "--no-progress", "--study", "acro", "--out", str(out)]
+    assert main(argv) == 0
+    assert "2 trials finished" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_tutorial_preset_is_cartpole_only(env, capsys):
+    assert main(["train", "--preset", "tutorial", "--env", env]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tutorial" in err[0] and "CartPole-v0" in err[0]
