@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from poleax._version import __version__
-from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig
+from poleax.config import ALGO_DEFAULTS, ENV_DEFAULTS, PRESETS, ConfigError, TrainConfig
 from poleax.envs.spec import EVAL_SEED
 
 EXIT_BAD_INPUT = 2
@@ -67,6 +67,12 @@ def _default_text(name: str, base: Any) -> str:
         f"{algo} {_show(values[name])}"
         for algo, values in ALGO_DEFAULTS.items()
         if name in values and values[name] != base
+    ]
+    others += [
+        f"{algo} on {env} {_show(values[name])}"
+        for env, per_algo in ENV_DEFAULTS.items()
+        for algo, values in per_algo.items()
+        if name in values
     ]
     text = f"default: {_show(base)}"
     return f"{text}; {', '.join(others)}" if others else text

@@ -101,6 +101,7 @@ def draw_frames(
     from poleax.envs import env_spec
 
     env = env_spec(env_id).gymnasium_env(render_mode="rgb_array")
+    env.reset(seed=0)  # every attribute its renderer reads exists from here on
     frames = []
     try:
         for step, state in enumerate(states):

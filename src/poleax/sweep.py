@@ -778,26 +778,32 @@ def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
     with _Signals() as stop:
         validate_settings(settings)
         target = _storage_target(settings)
+        if stop():  # a signal while checking: leave before writing anything
+            _interrupted(stop.signum, f"interrupted by {signal.Signals(stop.signum).name}")
         quiet = _quiet_optuna()
+        opened = _Study(settings, target)
         try:
             if settings.storage is None:  # the study lives in the out folder
                 made = _prepare_out(settings.out)
-                opened = _Study(settings, target)
                 try:
                     opened.open()
                 except ConfigError:
                     _remove_made(made, target)
                     raise
             else:
-                opened = _Study(settings, target)
                 opened.open()
                 _prepare_out(settings.out)
-            try:
-                return _work(settings, opened, stop, progress)
-            finally:
-                opened.close()
+            return _work(settings, opened, stop, progress)
         finally:
+            opened.close()
             quiet.__exit__(None, None, None)
+
+
+def _interrupted(signum: int, message: str):
+    """Print the one line and raise ``SweepInterrupted``."""
+    print(f"poleax sweep: {message}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    raise SweepInterrupted(signum, message)
 
 
 def _leave_if_busy(signum: int, before: set, opened: _Study) -> None:
@@ -868,18 +874,16 @@ def _work(settings: SweepSettings, opened: _Study, stop: _Signals, progress: boo
         name = signal.Signals(stop.signum).name
         unfinished = [t for t in asked if t._trial_id in opened.mine]
         opened.fail(unfinished, name)
-        counts = opened.counts()
-        failed = ", ".join(str(t.number) for t in unfinished)
-        message = (
-            f"interrupted by {name}"
-            + (
-                f"; trial{'s' if len(unfinished) > 1 else ''} {failed} marked failed"
-                if failed
-                else ""
-            )
-            + f"; the study has {counts['finished']} of {settings.trials} trials finished "
+        parts = [f"interrupted by {name}"]
+        if unfinished:
+            numbers = ", ".join(str(t.number) for t in unfinished)
+            parts.append(f"trial{'s' if len(unfinished) > 1 else ''} {numbers} marked failed")
+        finished = opened.counts()["finished"]
+        parts.append(
+            f"the study has {finished} of {settings.trials} trials finished "
             "(run the same command to go on)"
         )
+        message = "; ".join(parts)
         print(f"poleax sweep: {message}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         _leave_if_busy(stop.signum, before, opened)

@@ -58,6 +58,7 @@ def network_spec(config: TrainConfig) -> NetworkSpec:
         observation_size=task.observation_size,
         num_actions=task.action_size,
         continuous=not task.discrete,
+        log_std_init=config.log_std_init if not task.discrete else 0.0,
         normalize_obs=config.normalize_obs,
         hidden=tuple(config.hidden),
         activation=config.activation,

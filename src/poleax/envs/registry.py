@@ -57,6 +57,32 @@ ENV_SPECS: dict[str, EnvSpec] = {
             render_fps=30,
             random_return=-200.0,
         ),
+        EnvSpec(
+            id="Pendulum-v1",
+            name="Pendulum",
+            observation_size=3,
+            action_space=Box(low=(-2.0,), high=(2.0,)),
+            max_steps=200,
+            solve=SolveCriterion(
+                -200.0, source="SLM-Lab's convention (gymnasium registers no threshold)"
+            ),
+            env_class="poleax.envs.pendulum:Pendulum",
+            gymnasium_class=f"{_CLASSIC}.pendulum:PendulumEnv",
+            render_fps=30,
+            random_return=-1200.0,
+        ),
+        EnvSpec(
+            id="MountainCarContinuous-v0",
+            name="MountainCarContinuous",
+            observation_size=2,
+            action_space=Box(low=(-1.0,), high=(1.0,)),
+            max_steps=999,
+            solve=SolveCriterion(90.0),
+            env_class="poleax.envs.mountain_car_continuous:MountainCarContinuous",
+            gymnasium_class=f"{_CLASSIC}.continuous_mountain_car:Continuous_MountainCarEnv",
+            render_fps=30,
+            random_return=-33.0,
+        ),
     )
 }
 
