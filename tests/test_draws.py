@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from poleax import draws
-from poleax.draws import bits, sample_actions, to_unit, uniforms
+from poleax.distributions import Categorical
+from poleax.draws import bits, to_unit, uniforms
 from poleax.envs import make
 from poleax.networks import NetworkSpec, actor_logits, init_params
 from poleax.policy import Policy
@@ -62,7 +63,7 @@ def test_uniforms_are_uniform():
 def test_sampled_actions_follow_the_softmax():
     logits = jnp.array([[0.3, -0.9, 1.4]])
     (u,) = uniforms(jax.random.PRNGKey(1), [(300_000,)])
-    actions = np.asarray(sample_actions(jnp.broadcast_to(logits, (u.size, 3)), u))
+    actions = np.asarray(Categorical(3).sample(jnp.broadcast_to(logits, (u.size, 3)), u))
     freq = np.bincount(actions, minlength=3) / actions.size
     np.testing.assert_allclose(freq, np.asarray(jax.nn.softmax(logits[0])), atol=0.004)
 
@@ -84,7 +85,7 @@ def test_jax_sampler_picks_what_the_numpy_policy_picks():
     obs = np.random.default_rng(0).normal(size=(5000, 4)).astype(np.float32)
     u = np.random.default_rng(1).random(5000).astype(np.float32)
     policy = Policy(params, spec)
-    ours = sample_actions(actor_logits(params, jnp.asarray(obs), spec), jnp.asarray(u))
+    ours = Categorical(2).sample(actor_logits(params, jnp.asarray(obs), spec), jnp.asarray(u))
     theirs = policy.act(obs, greedy=False, rng=_Given(u))
     assert 0.2 < theirs.mean() < 0.8  # both actions are really drawn
     assert (np.asarray(ours) != theirs).mean() < 0.001  # only float32 ties at a CDF step

@@ -80,15 +80,3 @@ def to_unit(raw: jax.Array) -> jax.Array:
 def uniforms(key: jax.Array, shapes: Sequence[tuple[int, ...]]) -> list[jax.Array]:
     """Float32 uniforms in [0, 1) of the given shapes, from one threefry draw."""
     return [to_unit(raw) for raw in bits(key, shapes)]
-
-
-def sample_actions(logits: jax.Array, u: jax.Array) -> jax.Array:
-    """Actions drawn from ``softmax(logits)`` by inverting its CDF at ``u`` (``logits[..., A]``,
-    ``u`` shaped like ``logits[..., 0]``): the rule of the numpy ``Policy.act``.
-
-    The CDF is an associative scan: it fuses with its neighbours, where ``jnp.cumsum``
-    compiles into kernels of its own.
-    """
-    cdf = jax.lax.associative_scan(jnp.add, jax.nn.softmax(logits, axis=-1), axis=-1)
-    count = (u[..., None] > cdf).sum(-1)
-    return jnp.minimum(count, logits.shape[-1] - 1).astype(jnp.int32)
