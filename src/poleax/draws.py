@@ -1,4 +1,4 @@
-"""Random numbers for a whole rollout or evaluation from one threefry draw, and the sampler.
+"""Random numbers for a whole rollout or evaluation from one threefry draw.
 
 Every random-number call site costs XLA's CPU compiler kernels of its own, so a program draws
 all the bits a rollout or an evaluation needs in one call, before its loop, and cuts them into
