@@ -14,8 +14,9 @@ import pytest
 
 import poleax
 from poleax.cli import main
+from poleax.envs import env_spec as poleax_env_spec
 
-ENVS = ["Acrobot-v1", "MountainCar-v0"]
+ENVS = ["Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"]
 SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "5"]
 
 # Runs `poleax.cli.main(ARGS)`, the process signalling itself (SIGTERM) at its first chunk.
@@ -53,7 +54,9 @@ def test_train_writes_every_artifact(env_run):
     policy = poleax.load(run, seed_index=1)
     assert policy.env_id == env
     obs = np.zeros((3, policy.spec.observation_size), np.float32)
-    assert policy.act(obs).shape == (3,)
+    space = poleax_env_spec(env).action_space
+    assert policy.act(obs).shape == (3, *space.shape)
+    assert np.asarray(policy.act(obs[0])).shape == space.shape
 
 
 def test_evaluate_render_report_and_play(env_run, tmp_path, capsys, monkeypatch):
@@ -116,3 +119,10 @@ def test_the_tutorial_preset_is_cartpole_only(env, capsys):
     assert main(["train", "--preset", "tutorial", "--env", env]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tutorial" in err[0] and "CartPole-v0" in err[0]
+
+
+@pytest.mark.parametrize("env", ["Pendulum-v1", "MountainCarContinuous-v0"])
+def test_mc_ac_refuses_continuous_actions(env, capsys):
+    assert main(["train", "--algo", "mc-ac", "--env", env]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "discrete actions" in err[0]
