@@ -98,12 +98,37 @@ def assert_finished_exactly(trials, n: int) -> None:
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING], by_state(trials)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "default", "journal"])
-def test_workers_started_together_share_a_fresh_study(tmp_path, kind):
+@pytest.fixture
+def fresh_postgres_database():
+    """A new, empty database on the test server (dropped afterwards): its URL."""
+    url = os.environ.get("POLEAX_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server (CI starts one and sets POLEAX_TEST_POSTGRES_URL)")
+    import uuid
+
+    import sqlalchemy
+
+    name = f"poleax_fresh_{uuid.uuid4().hex[:12]}"
+    server = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    try:
+        yield sqlalchemy.engine.make_url(url).set(database=name).render_as_string(False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "default", "journal", "postgresql"])
+def test_workers_started_together_share_a_fresh_study(tmp_path, kind, request):
     """Issue 13.1 and 13.3: workers released at one instant onto storage that does not exist
     yet all create-or-join it (none dies on the creation race) and claim exactly ``--trials``
     places between them: no extra trial, no FAIL trial."""
-    if kind == "sqlite":
+    if kind == "postgresql":
+        storage = request.getfixturevalue("fresh_postgres_database")  # no tables yet
+        extra = [["--storage", storage, "--out", str(tmp_path / f"w{i}")] for i in range(3)]
+    elif kind == "sqlite":
         storage = f"sqlite:///{tmp_path / 'fresh.db'}"
         extra = [["--storage", storage, "--out", str(tmp_path / f"w{i}")] for i in range(4)]
     elif kind == "default":  # the same command twice: one sweep folder, its study.db
@@ -134,6 +159,7 @@ def test_two_workers_with_one_sampler_seed_train_different_trials(tmp_path):
     (trial n draws from (sampler seed, n)), and a rerun of the study proposes the same ones."""
     workers = Workers(tmp_path)
     storage = f"sqlite:///{tmp_path / 'seeded.db'}"
+    optuna.create_study(study_name="seeded", storage=storage)  # only the sampler is tested
     args = [*SMALL, "--trials", "4", "--batch", "1", "--study", "seeded", "--storage", storage]
     args += ["--sampler-seed", "7"]
     procs = workers.start(*[[*args, "--out", str(tmp_path / f"w{i}")] for i in range(2)])
@@ -209,11 +235,11 @@ def test_killed_workers_trials_are_failed_and_trained_again(tmp_path):
     finished_before = states.get("COMPLETE", set()) | states.get("PRUNED", set())
     ctrl_c.send_signal(signal.SIGINT)
     rc, _, err = finish(ctrl_c, timeout=60)
+    after = peek(db, "killed")
+    assert not after.get("RUNNING"), (after, err)  # its running trial was marked FAIL
+    assert finished_before <= after.get("COMPLETE", set()) | after.get("PRUNED", set())
     assert rc == 130, err
     assert len(err.strip().splitlines()) == 1 and "interrupted by SIGINT" in err, err
-    after = peek(db, "killed")
-    assert finished_before <= after.get("COMPLETE", set()) | after.get("PRUNED", set())
-    assert not after.get("RUNNING"), after
 
     # SIGTERM and SIGKILL of two workers in long trials.
     seen = set().union(*after.values())
@@ -230,10 +256,10 @@ def test_killed_workers_trials_are_failed_and_trained_again(tmp_path):
     term.send_signal(signal.SIGTERM)
     kill.send_signal(signal.SIGKILL)
     rc, _, err = finish(term, timeout=60)
-    assert rc == 143, err
-    assert len(err.strip().splitlines()) == 1 and "interrupted by SIGTERM" in err, err
     assert finish(kill, timeout=60)[0] == -signal.SIGKILL
     assert len(peek(db, "killed").get("RUNNING", set())) == 1  # the SIGKILLed worker's trial
+    assert rc == 143, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted by SIGTERM" in err, err
 
     (last,) = workers.start([*SMALL, *common, "--out", str(tmp_path / "last")])
     rc, out, err = finish(last)

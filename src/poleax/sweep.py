@@ -544,6 +544,8 @@ class _Study:
                 last = max(last, trial.datetime_start.timestamp())
             if now - last > GRACE_S:
                 with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                    why = f"no heartbeat for {GRACE_S} s (its worker died)"
+                    self.storage.set_trial_user_attr(trial._trial_id, "poleax_failed", why)
                     self.storage.set_trial_state_values(
                         trial._trial_id, optuna.trial.TrialState.FAIL
                     )
