@@ -62,8 +62,16 @@ def greedy_and_sampled_means(
     params: Params,
     key: jax.Array,
     episodes: int,
-) -> tuple[jax.Array, jax.Array]:
-    """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop."""
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop, and
+    the standard error of each mean: ``(greedy, sampled, greedy_se, sampled_se)``."""
     mask = jnp.arange(2 * episodes) < episodes
     returns = episode_returns(env, env_params, spec, dist, params, key, 2 * episodes, mask)
-    return returns[:episodes].mean(), returns[episodes:].mean()
+    greedy, sampled = returns[:episodes], returns[episodes:]
+    return greedy.mean(), sampled.mean(), standard_error(greedy), standard_error(sampled)
+
+
+def standard_error(returns: jax.Array) -> jax.Array:
+    """The standard error of the mean of ``returns`` (sample standard deviation / sqrt n)."""
+    n = returns.shape[0]
+    return jnp.std(returns, ddof=1) / jnp.sqrt(n) if n > 1 else jnp.zeros((), returns.dtype)

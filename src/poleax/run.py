@@ -425,7 +425,8 @@ def _untrained_params(algo):
 
 class _GymnasiumCheck:
     """The stop rule's last word: a policy that passed the evaluation inside JAX also has to
-    pass on gymnasium's env (other initial states) before its seed counts as solved."""
+    pass on gymnasium's env (other initial states), by the same margin of standard errors
+    (``SolveCriterion.passes_confidently``), before its seed counts as solved."""
 
     def __init__(self, config: TrainConfig, spec, before=lambda: None) -> None:
         self.config, self.spec, self.before = config, spec, before
@@ -441,11 +442,18 @@ class _GymnasiumCheck:
         policy = Policy(params, self.spec, self.config.env, self.config.algo)
         criterion = solve_criterion(self.config)
         evaluation = evaluate_both(policy, self.config.env, criterion.episodes, criterion.eval_seed)
-        if evaluation["solved"]:
+        n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
+        confident = evaluation["solved"] and criterion.passes_confidently(
+            evaluation["greedy"]["mean"],
+            evaluation["sampled"]["mean"],
+            evaluation["greedy"]["std"] / n**0.5,
+            evaluation["sampled"]["std"] / n**0.5,
+        )
+        if confident:
             self.accepted[row] = evaluation
         else:
             self.rejected[row] = self.rejected.get(row, 0) + 1
-        return evaluation["solved"]
+        return bool(confident)
 
 
 class _GymnasiumPreload:

@@ -126,7 +126,8 @@ class Programs:
     """The compiled programs of one algorithm, each on one row (one seed).
 
     ``init(key)``, ``train(state) -> (state, metrics)`` and
-    ``evaluate(params, seed_key, chunk) -> (greedy_mean, sampled_mean)``; the evaluation key
+    ``evaluate(params, seed_key, chunk) -> (greedy_mean, sampled_mean, greedy_se,
+    sampled_se)``; the evaluation key
     of a row is its seed's key folded with the evaluation stream plus the chunk number.
     """
 
@@ -399,12 +400,13 @@ def train(
             if speculate:  # the next chunk, beside this one's evaluation
                 calls += train_calls(ahead.state, rows)
             outputs = run_calls(calls, chunk_timeout, should_stop)
-            greedy = sampled = None
+            greedy = sampled = passed_eval = None
             if programs.evaluates:
-                greedy = _blank((len(active),), np.float32(0))
-                sampled = greedy.copy()
-                for row, (g, s) in zip(rows, outputs[: len(rows)], strict=True):
-                    greedy[row], sampled[row] = g, s
+                stats = _blank((4, len(active)), np.float32(0))
+                for row, values in zip(rows, outputs[: len(rows)], strict=True):
+                    stats[:, row] = values
+                greedy, sampled = stats[0], stats[1]
+                passed_eval = criterion.passes_confidently(*stats)
             # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
             solved = judged.apply(history) if config.stop_when_solved else []
             kept = rows[~np.isin(rows, solved)]
@@ -419,7 +421,9 @@ def train(
                 raise
             _put(state, kept, _take(ahead.state, kept))
             metrics = _only_rows(ahead.metrics, kept)
-            passed = _record(history, algo, state, kept, metrics, greedy, sampled, criterion, start)
+            passed = _record(
+                history, algo, state, kept, metrics, greedy, sampled, passed_eval, start
+            )
             judged.submit(history, state, passed)
             if not config.stop_when_solved:
                 judged.apply(history)
@@ -493,8 +497,9 @@ def _seed_slice(tree, i: int):
     return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(history, algo, state, rows, metrics, greedy, sampled, criterion, start) -> list[int]:
-    """Append one chunk to ``history``; return the unsolved rows whose policy passed."""
+def _record(history, algo, state, rows, metrics, greedy, sampled, passed, start) -> list[int]:
+    """Append one chunk to ``history``; return the unsolved rows whose policy passed (by the
+    evaluation's ``passed``, or by the algorithm's own stop rule when there is none)."""
     config = algo.config
     history.chunks += 1
     elapsed = time.perf_counter() - start
@@ -507,7 +512,6 @@ def _record(history, algo, state, rows, metrics, greedy, sampled, criterion, sta
     for name, value in metrics.items():
         history.metrics.setdefault(name, []).append(np.asarray(value))
     if config.stop_rule == "eval":
-        passed = criterion.passes(greedy, sampled)
         history.evaluations.append(
             ChunkEvaluation(history.env_steps.tolist(), greedy.tolist(), sampled.tolist())
         )

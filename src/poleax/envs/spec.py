@@ -55,9 +55,13 @@ class SolveCriterion:
     eval_seed: int = EVAL_SEED
     #: Where the threshold comes from, for the reader (gymnasium's registry, a convention).
     source: str = "gymnasium's reward_threshold"
+    #: Standard errors of the mean a pass must clear while training (``passes_confidently``).
+    confidence: float = 2.0
 
     def with_episodes(self, episodes: int) -> SolveCriterion:
-        return SolveCriterion(self.threshold, episodes, self.eval_seed, self.source)
+        return SolveCriterion(
+            self.threshold, episodes, self.eval_seed, self.source, self.confidence
+        )
 
     def passes(self, greedy_mean: Any, sampled_mean: Any) -> Any:
         """Whether mean returns pass: a bool, or a bool array for arrays of means."""
@@ -66,6 +70,19 @@ class SolveCriterion:
         greedy, sampled = np.asarray(greedy_mean), np.asarray(sampled_mean)
         passed = (greedy >= self.threshold) & (sampled >= self.threshold)
         return bool(passed) if passed.ndim == 0 else passed
+
+    def passes_confidently(
+        self, greedy_mean: Any, sampled_mean: Any, greedy_se: Any, sampled_se: Any
+    ) -> Any:
+        """Whether mean returns pass by ``confidence`` standard errors of the mean: the
+        training stop's test, so a seed stops on a policy that passes on other episodes too
+        (the first pass of a noisy estimate is biased upwards). A policy whose episodes all
+        return the same passes as plainly."""
+        import numpy as np
+
+        greedy = np.asarray(greedy_mean) - self.confidence * np.asarray(greedy_se)
+        sampled = np.asarray(sampled_mean) - self.confidence * np.asarray(sampled_se)
+        return self.passes(greedy, sampled)
 
     def mode_passes(self, mean: float) -> bool:
         """Whether one mode's (greedy or sampled) mean return meets the threshold."""
