@@ -126,3 +126,45 @@ def test_mc_ac_refuses_continuous_actions(env, capsys):
     assert main(["train", "--algo", "mc-ac", "--env", env]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "discrete actions" in err[0]
+
+
+def test_a_sweep_on_pendulum_searches_the_log_std_initialisation(tmp_path, capsys):
+    optuna = pytest.importorskip("optuna")
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--env", "Pendulum-v1", "--trials", "2", "--seeds", "1", "--batch", "2"]
+    argv += ["--total-steps", "2048", "--no-progress", "--study", "pend", "--out", str(out)]
+    assert main(argv) == 0
+    assert "2 trials finished" in capsys.readouterr().out
+    study = optuna.load_study(study_name="pend", storage=f"sqlite:///{out / 'study.db'}")
+    values = [t.params["log_std_init"] for t in study.trials]
+    assert len(values) == 2 and all(-2.0 <= v <= 0.5 for v in values)
+    best = json.loads((out / "best_config.json").read_text())
+    assert best["env"] == "Pendulum-v1" and best["log_std_init"] in values
+
+
+def test_rows_of_a_sweep_start_from_their_trials_log_std(monkeypatch):
+    """Each trial's rows start from its own log-std (not the config's)."""
+    import poleax.sweep as sweep
+    import poleax.trainer
+
+    seen = {}
+
+    def spy(config, **kwargs):
+        seen["log_std"] = np.asarray(kwargs["state"].params["log_std"]["value"]).copy()
+        raise KeyboardInterrupt  # enough: the state handed to training is what we check
+
+    monkeypatch.setattr(poleax.trainer, "train", spy)
+    settings = sweep.SweepSettings(
+        algo="ppo", env="Pendulum-v1", trials=2, batch=2, seeds=2, study="s", storage=None,
+        out=Path("unused"), total_steps=2048, seed=0, search_shapes=False, sampler_seed=None,
+    )  # fmt: skip
+
+    class Trial:
+        def __init__(self, number):
+            self.number = number
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.train_group(
+            settings, [Trial(0), Trial(1)], [{"log_std_init": -1.5}, {"log_std_init": 0.25}], {}
+        )
+    np.testing.assert_array_equal(seen["log_std"][:, 0], [-1.5, -1.5, 0.25, 0.25])

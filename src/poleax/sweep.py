@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from poleax.config import ConfigError, TrainConfig, build_config
-from poleax.envs.registry import SOLVED_THRESHOLD
+from poleax.envs.registry import env_spec
 
 SWEEP_ALGOS = ("ppo", "a2c")
 SHAPE_KEYS = ("num_envs", "num_steps", "minibatches", "epochs")
@@ -123,9 +123,12 @@ class SweepInterrupted(SystemExit):
         return self.message
 
 
-def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
-    """The search space: continuous settings, and with ``search_shapes`` the shape-changing
-    ones too (trials that differ in shape train in separate programs)."""
+def suggest(
+    trial, algo: str, search_shapes: bool = False, continuous: bool = False
+) -> dict[str, Any]:
+    """The search space: continuous settings (with continuous actions the log-std
+    initialisation too), and with ``search_shapes`` the shape-changing ones too (trials that
+    differ in shape train in separate programs)."""
     values = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "gamma": trial.suggest_float("gamma", 0.95, 0.999),
@@ -135,6 +138,8 @@ def suggest(trial, algo: str, search_shapes: bool = False) -> dict[str, Any]:
     }
     if algo == "ppo":
         values["clip_eps"] = trial.suggest_float("clip_eps", 0.1, 0.3)
+    if continuous:
+        values["log_std_init"] = trial.suggest_float("log_std_init", -2.0, 0.5)
     if search_shapes:
         choices = SHAPE_CHOICES
         values["num_envs"] = trial.suggest_categorical("num_envs", list(choices["num_envs"]))
@@ -648,7 +653,8 @@ def propose(study, trial, settings: SweepSettings) -> dict[str, Any]:
     """The trial's settings; with ``sampler_seed``, drawn from (sampler seed, trial number)."""
     if settings.sampler_seed is not None:
         study.sampler = _sampler_for(settings, trial.number)
-    return suggest(trial, settings.algo, settings.search_shapes)
+    continuous = not env_spec(settings.env).discrete
+    return suggest(trial, settings.algo, settings.search_shapes, continuous)
 
 
 def train_group(
@@ -688,7 +694,10 @@ def train_group(
         for name in HPARAMS
     }
     state = state._replace(extra=state.extra._replace(hparams=HParams(**table)))
-    threshold = SOLVED_THRESHOLD[settings.env]
+    if "log_std" in state.params:  # each row starts from its trial's log-std
+        log_std = np.array([v.get("log_std_init", config.log_std_init) for v in per_row])
+        state.params["log_std"]["value"][:] = log_std.astype(np.float32)[:, None]
+    threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
     budget = settings.total_steps
     pruned = np.zeros(len(trials), bool)
     told = np.zeros(len(trials), bool)

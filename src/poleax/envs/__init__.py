@@ -5,7 +5,6 @@ from __future__ import annotations
 from poleax.envs.registry import (
     ENV_IDS,
     ENV_SPECS,
-    SOLVED_THRESHOLD,
     UnknownEnvError,
     check_env_id,
     env_spec,
@@ -22,7 +21,6 @@ def make(env_id: str):
 __all__ = [
     "ENV_IDS",
     "ENV_SPECS",
-    "SOLVED_THRESHOLD",
     "Box",
     "Discrete",
     "EnvSpec",

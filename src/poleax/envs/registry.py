@@ -86,9 +86,6 @@ ENV_SPECS: dict[str, EnvSpec] = {
     )
 }
 
-#: Deprecated view (to be removed): each id's solved threshold; ask ``env_spec(id).solve``.
-SOLVED_THRESHOLD: dict[str, float] = {i: spec.solve.threshold for i, spec in ENV_SPECS.items()}
-
 #: Known ids, in the order ``--help`` lists them.
 ENV_IDS: tuple[str, ...] = tuple(ENV_SPECS)
 
