@@ -330,3 +330,36 @@ def test_a_resumed_tutorial_counts_on_and_draws_both_gifs(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.splitlines()[0].startswith("episode 20:"), resumed.stdout[:300]
     assert (out / "未训练前的样子.gif").exists() and (out / "训练后的样子.gif").exists()
+
+
+def _unshare_works() -> bool:
+    try:
+        done = subprocess.run(["unshare", "-r", "-m", "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs unshare (a private mount namespace)")
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    train = " ".join(poleax_cmd("train", *SHORT, "--no-gifs", "--out", str(disk / "run")))
+    script = f"mount -t tmpfs -o size=60k tmpfs {disk} && {train}; echo rc=$?; ls -aR {disk}"
+    done = subprocess.run(
+        ["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert "rc=2" in done.stdout, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left" in lines[0], done.stderr
+    assert ".tmp" not in done.stdout and "tmp-" not in done.stdout  # no half-written file
+
+
+def test_the_tutorial_told_to_train_on_trains_to_its_budget(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tutorial", "--no-stop-when-solved", "--total-steps", "20000"]
+    assert main([*argv, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 20_000 <= summary["env_steps"][0] < 20_000 + 10 * 200  # one chunk past, at most
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) - 1 <= summary["episodes"][0]  # no empty (frozen) updates
