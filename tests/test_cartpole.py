@@ -209,6 +209,12 @@ def test_state_from_gymnasium_reads_the_state_and_the_elapsed_steps():
     assert int(ours.time) == 4
     state32 = CartPole.state_from_gymnasium(gym_env)
     assert state32.physics.dtype == jnp.float32 and int(state32.time) == 4
+    other = gym.make("CartPole-v1")
+    other.reset(seed=0)
+    CartPole().state_to_gymnasium(state, other)  # and back into gymnasium, time included
+    np.testing.assert_array_equal(other.unwrapped.state, np.asarray(state.physics))
+    assert other.unwrapped.state.dtype == np.float64
+    assert int(CartPole.state_from_gymnasium(other).time) == 3
     gym_env.reset(seed=6)
     assert int(CartPole.state_from_gymnasium(gym_env).time) == 0
 

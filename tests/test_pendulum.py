@@ -287,8 +287,7 @@ def test_gymnasium_renders_a_poleax_state():
                 action = np.array([pumping_action(float(state.theta_dot), rng)])
                 reference.step(action)
                 _, state, _, _, _ = step(state, jnp.asarray(action), PARAMS)
-        last_u = np.clip(action[0], -PARAMS.max_torque, PARAMS.max_torque)
-        ENV.state_to_gymnasium(state, canvas, last_u=last_u)
+        ENV.state_to_gymnasium(state, canvas, action=action)  # last_u: the clipped torque
         frame = canvas.render()
         assert frame.shape == (500, 500, 3)
         np.testing.assert_array_equal(frame, reference.render())

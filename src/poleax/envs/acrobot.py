@@ -7,29 +7,25 @@ step is gymnasium's: one fourth-order Runge-Kutta step of 0.2 s of the book's dy
 angles wrapped into [-pi, pi] and the angular velocities clipped to +-4 pi and +-9 pi. Under
 ``jax.enable_x64`` the states are gymnasium's, bit for bit.
 
-As in poleax's CartPole, the state is a pytree, ``step`` auto-resets and keeps the pre-reset
-observation in ``info["final_obs"]``, and ``terminated`` and ``truncated`` come back
-separately. The observation is gymnasium's: (cos t1, sin t1, cos t2, sin t2, dt1, dt2), in
-the state's dtype (gymnasium casts it to float32).
+``reset``, ``step`` (auto-reset) and the gymnasium bridge come from ``ClassicEnv``
+(``poleax.envs.base``). The observation is gymnasium's, (cos t1, sin t1, cos t2, sin t2, dt1,
+dt2), in the state's dtype (gymnasium casts it to float32).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-# Exact arithmetic (as in cartpole.py). Bit-for-bit agreement with gymnasium under float64
-# needs numpy's arithmetic in numpy's order, and three things stand in its way:
-# - XLA's CPU backend contracts `a * b + c` into one fused multiply-add (one rounding where
-#   numpy rounds twice): without a guard nine steps in ten differ in some last bit. Every
-#   product that feeds a sum goes through `exact(v) = v + zero`, with a zero computed at run
-#   time; the zero is -0.0, and `v + -0.0` is `v` for every v, the sign of a zero included.
-#   Products known to be exact (a halving, a doubling) are guarded all the same: the
-#   parameters are not fixed.
+from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+
+# Exact arithmetic (see poleax.envs.base). Three things stand between XLA and numpy here:
+# - fused multiply-adds: without a guard nine steps in ten differ in some last bit. Every
+#   product that feeds a sum goes through `exact`; products known to be exact (a halving, a
+#   doubling) are guarded all the same: the parameters are not fixed.
 # - XLA rewrites `x / const` as `x * (1 / const)`: the one division by a literal (RK4's
 #   `dt / 6.0`) divides by `exact(6.0)`.
 # - numpy's `x**2` on a float64 scalar (and Python's on a float) calls libm's `pow`, which is
@@ -43,11 +39,6 @@ import numpy as np
 RESET_LOW = -0.1
 RESET_HIGH = 0.1
 """gymnasium's default reset bounds: each of the four state variables is uniform in them."""
-
-
-def _runtime_zero(x: jax.Array) -> jax.Array:
-    """-0.0, known only at run time (see "Exact arithmetic" above)."""
-    return -jnp.abs(x * 0.0)
 
 
 class EnvState(NamedTuple):
@@ -95,21 +86,18 @@ class EnvParams(NamedTuple):
     max_steps_in_episode: int = 500
 
 
-class Acrobot:
+class Acrobot(ClassicEnv[EnvState]):
     """Gymnasium's Acrobot dynamics (RK4 integration) as pure, jit- and vmap-able functions.
 
     Actions 0, 1, 2 apply a torque of -1, 0, +1. The reward is -1 per step, 0 on the step
-    that reaches the goal height (which terminates).
+    that reaches the goal height (which terminates). Starts uniformly in [-0.1, 0.1]^4.
     """
 
+    state_type = EnvState
     num_actions: int = 3
     observation_size: int = 6
     reset_draws: int = 4
     """Uniform draws in [0, 1) that one reset turns into a start state."""
-
-    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """Start an episode from a state drawn uniformly from [-0.1, 0.1]^4."""
-        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[..., reset_draws]``) pick from
@@ -120,8 +108,7 @@ class Acrobot:
         """
         dtype = jnp.zeros(()).dtype  # float64 when x64 is on, like gymnasium
         u = u.astype(dtype)
-        zero = _runtime_zero(u)
-        start = RESET_LOW + (((RESET_HIGH - RESET_LOW) * u) + zero)  # exact(): no FMA
+        start = RESET_LOW + (((RESET_HIGH - RESET_LOW) * u) + runtime_zero(u))  # exact: no FMA
         state = EnvState(start.astype(jnp.float32).astype(dtype), jnp.zeros((), jnp.int32))
         return observation(state), state
 
@@ -131,11 +118,7 @@ class Acrobot:
         """One step of the physics, without reset: (obs, state, reward, terminated, truncated)."""
         p = params
         theta1, theta2, dtheta1, dtheta2 = (state.physics[..., i] for i in range(4))
-        # `exact(v)` is v plus a zero known only at run time (see "Exact arithmetic" above).
-        zero = _runtime_zero(theta1)
-
-        def exact(value: jax.Array | float) -> jax.Array:
-            return value + zero
+        exact = exact_with(runtime_zero(theta1))  # see "Exact arithmetic" above
 
         torque = (jnp.asarray(action) - 1).astype(theta1.dtype)  # AVAIL_TORQUE[action]
         y0 = (theta1, theta2, dtheta1, dtheta2)
@@ -166,60 +149,6 @@ class Acrobot:
         truncated = new.time >= p.max_steps_in_episode
         reward = jnp.where(terminated, 0.0, -1.0).astype(theta1.dtype)
         return observation(new), new, reward, terminated, truncated
-
-    def step(
-        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
-        u = jax.random.uniform(key, (self.reset_draws,))
-        return self.step_or_reset(u, state, action, params)
-
-    def step_or_reset(
-        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """``step`` with the reset's uniforms given (``reset_from``) instead of a key."""
-        obs, new, reward, terminated, truncated = self.step_env(state, action, params)
-        reset_obs, reset_state = self.reset_from(reset_u, params)
-        done = terminated | truncated
-        next_state = jax.tree.map(
-            lambda r, s: jnp.where(done[..., None] if s.ndim > done.ndim else done, r, s),
-            reset_state,
-            new,
-        )
-        next_obs = jnp.where(done[..., None], reset_obs, obs)
-        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
-
-    @staticmethod
-    def state_from_gymnasium(gym_env: Any) -> EnvState:
-        """The poleax state a gymnasium Acrobot is in. ``gym_env`` is what
-        ``gymnasium.make("Acrobot-v1")`` returns, any wrapper chain around the env, or the
-        env itself.
-
-        The physics is the unwrapped env's ``state`` (float32 values right after a reset,
-        float64 after a step), in the default dtype: under x64 exactly gymnasium's.
-        The time is the elapsed steps of the chain's ``TimeLimit`` wrapper; an unwrapped env
-        does not count its steps, so its time is 0. Raises ``ValueError`` before the first
-        reset.
-        """
-        physics = getattr(gym_env.unwrapped, "state", None)
-        if physics is None:
-            raise ValueError("the gymnasium env has no state yet: reset it first")
-        physics = jnp.asarray(np.asarray(physics, np.float64), jnp.zeros(()).dtype)
-        limit = _time_limit(gym_env)
-        time = 0 if limit is None else int(limit._elapsed_steps or 0)
-        return EnvState(physics, jnp.asarray(time, jnp.int32))
-
-    @staticmethod
-    def state_to_gymnasium(state: EnvState, gym_env: Any) -> None:
-        """Put a gymnasium Acrobot (wrapped or not) into a single poleax ``state``, e.g. to
-        ``render()`` it: the unwrapped env's ``state`` becomes the physics in float64, from
-        which gymnasium steps on exactly as poleax does, and a ``TimeLimit`` wrapper's count
-        becomes ``state.time``.
-        """
-        gym_env.unwrapped.state = np.array(state.physics, np.float64)
-        limit = _time_limit(gym_env)
-        if limit is not None:
-            limit._elapsed_steps = int(state.time)
 
 
 def _dsdt(p: EnvParams, exact, theta1, theta2, dtheta1, dtheta2, a) -> tuple[jax.Array, ...]:
@@ -291,16 +220,3 @@ def observation(state: EnvState) -> jax.Array:
 
 state_from_gymnasium = Acrobot.state_from_gymnasium
 state_to_gymnasium = Acrobot.state_to_gymnasium
-
-
-def _time_limit(gym_env: Any) -> Any:
-    """The ``TimeLimit`` wrapper in ``gym_env``'s chain of wrappers, or None."""
-    from gymnasium.wrappers import TimeLimit
-
-    env = gym_env
-    while env is not None:
-        if isinstance(env, TimeLimit):
-            return env
-        inner = getattr(env, "env", None)
-        env = None if inner is env else inner
-    return None

@@ -1,24 +1,21 @@
 """CartPole as a pure JAX function, step for step the physics of gymnasium's ``CartPoleEnv``.
 
-The state is a pytree, ``step`` auto-resets and keeps the pre-reset observation in
-``info["final_obs"]``, and ``terminated`` and ``truncated`` come back separately, so a learner
-bootstraps at the time limit and not when the pole falls.
+``reset``, ``step`` (auto-reset) and the gymnasium bridge come from ``ClassicEnv``
+(``poleax.envs.base``); this module holds the physics.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-# Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
-# arithmetic in numpy's order. XLA's CPU backend departs from it in two ways: it contracts
-# `a * b + c` into one fused multiply-add (one rounding where numpy rounds twice), and it
-# rewrites `x / const` as `x * (1 / const)`. Both need a literal constant or a bare product;
-# routing them through `exact(v) = v + zero`, with a zero computed at run time, prevents
-# both and changes no value.
+from poleax.envs.base import ClassicEnv, exact_with
+
+# Exact arithmetic: see poleax.envs.base. CartPole's run-time zero is `x * 0.0` (the sign of
+# x), not base's -0.0: a switch could flip the sign of a zero result.
 
 
 class EnvState(NamedTuple):
@@ -63,17 +60,16 @@ class EnvParams(NamedTuple):
     max_steps_in_episode: int = 500
 
 
-class CartPole:
-    """Gymnasium's CartPole dynamics (Euler integration) as pure, jit- and vmap-able functions."""
+class CartPole(ClassicEnv[EnvState]):
+    """Gymnasium's CartPole dynamics (Euler integration) as pure, jit- and vmap-able functions.
 
+    Starts from a state drawn uniformly from [-0.05, 0.05]^4."""
+
+    state_type = EnvState
     num_actions: int = 2
     observation_size: int = 4
     reset_draws: int = 4
     """Uniform draws in [0, 1) that one reset turns into a start state."""
-
-    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """Start an episode from a state drawn uniformly from [-0.05, 0.05]^4."""
-        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick from
@@ -94,46 +90,12 @@ class CartPole:
         state = EnvState(-0.05 + scaled, jnp.zeros((), jnp.int32))
         return observation(state), state
 
-    @staticmethod
-    def state_from_gymnasium(gym_env: Any) -> EnvState:
-        """The poleax state a gymnasium CartPole is in: its ``state`` array and the steps taken.
-
-        ``gym_env`` is what ``gymnasium.make("CartPole-v1")`` returns, or any wrapper chain
-        around a ``CartPoleEnv``, or the ``CartPoleEnv`` itself. The steps come from the
-        chain's ``TimeLimit`` (its elapsed steps since the last reset); a bare ``CartPoleEnv``
-        does not count them, so its time is 0. The physics is float64 when x64 is on (then
-        exactly gymnasium's), float32 otherwise. Raises ``ValueError`` before the first reset.
-        """
-        time = 0
-        env = gym_env
-        while True:
-            elapsed = getattr(env, "_elapsed_steps", None)  # gymnasium's TimeLimit
-            if elapsed is not None:
-                time = int(elapsed)
-                break
-            inner = getattr(env, "env", None)
-            if inner is None or inner is env:
-                break
-            env = inner
-        unwrapped = getattr(gym_env, "unwrapped", gym_env)
-        physics = getattr(unwrapped, "state", None)
-        if physics is None:
-            raise ValueError("the gymnasium env has no state yet: reset it first")
-        physics = jnp.asarray(physics, jnp.zeros(()).dtype)
-        if physics.shape != (4,):
-            raise ValueError(f"expected CartPole's 4 state variables, got shape {physics.shape}")
-        return EnvState(physics, jnp.asarray(time, jnp.int32))
-
     def step_env(
         self, state: EnvState, action: jax.Array, params: EnvParams
     ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array]:
         """One step of the physics, without reset: (obs, state, reward, terminated, truncated)."""
         p = params
-        # `exact(v)` is v plus a zero known only at run time (see "Exact arithmetic" above).
-        zero = state.x * 0.0
-
-        def exact(value: jax.Array | float) -> jax.Array:
-            return value + zero
+        exact = exact_with(state.x * 0.0)  # see "Exact arithmetic" above
 
         total_mass = exact(p.masspole + p.masscart)
         polemass_length = p.masspole * p.length
@@ -163,24 +125,6 @@ class CartPole:
         truncated = new.time >= p.max_steps_in_episode
         reward = jnp.ones((), state.x.dtype)
         return observation(new), new, reward, terminated, truncated
-
-    def step(
-        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
-        u = jax.random.uniform(key, (self.reset_draws,))
-        return self.step_or_reset(u, state, action, params)
-
-    def step_or_reset(
-        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """``step`` with the reset's uniforms given (``reset_from``) instead of a key."""
-        obs, new, reward, terminated, truncated = self.step_env(state, action, params)
-        reset_obs, reset_state = self.reset_from(reset_u, params)
-        done = terminated | truncated
-        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, new)
-        next_obs = jnp.where(done, reset_obs, obs)
-        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
 
 
 def observation(state: EnvState) -> jax.Array:

@@ -6,7 +6,8 @@ force, clipped to ``[-1, 1]`` for the physics while the reward's action cost
 ``0.1 * action**2`` takes the action as given. An episode ends when the car reaches the flag
 (``terminated``, +100) or at ``max_steps_in_episode`` (999, truncated).
 
-The state and the observation are ``(position, velocity)``.
+The state and the observation are ``(position, velocity)``. ``reset``, ``step`` (auto-reset)
+and the gymnasium bridge come from ``ClassicEnv`` (``poleax.envs.base``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+
 # Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
 # arithmetic in numpy's order, and numpy's *types*:
-# - XLA's CPU backend contracts `a * b + c` into one fused multiply-add (one rounding where
-#   numpy rounds twice). Routing a product through `exact(v) = v + zero`, with a zero
-#   computed at run time, prevents it and changes no value (the zero is -0.0, and
-#   `v + -0.0` is `v` for every v, the sign of a zero included).
+# - products that feed a sum go through `exact` (no fused multiply-add: poleax.envs.base).
 # - gymnasium stores the state as float32 after every step (the reset's state stays float64),
 #   and its step mixes numpy scalars with Python floats, so under NumPy 2's promotion some of
 #   its operations run in float32: with a float32 state, `3 * position`; the velocity update
@@ -72,24 +72,18 @@ class EnvParams(NamedTuple):
     max_steps_in_episode: int = 999
 
 
-def _runtime_zero(x: jax.Array) -> jax.Array:
-    """-0.0, known only at run time (see "Exact arithmetic" above)."""
-    return -jnp.abs(x * 0.0)
+class MountainCarContinuous(ClassicEnv[EnvState]):
+    """Gymnasium's continuous MountainCar dynamics as pure, jit- and vmap-able functions.
 
+    Starts at rest, the position uniform in [-0.6, -0.4]."""
 
-class MountainCarContinuous:
-    """Gymnasium's continuous MountainCar dynamics as pure, jit- and vmap-able functions."""
-
+    state_type = EnvState
     observation_size: int = 2
     action_size: int = 1
     action_low: float = -1.0
     action_high: float = 1.0
     reset_draws: int = 1
     """Uniform draws in [0, 1) that one reset turns into a start state."""
-
-    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """Start an episode at rest, the position uniform in [-0.6, -0.4]."""
-        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that a uniform ``u`` in [0, 1) (``[reset_draws]``) picks, as
@@ -98,7 +92,7 @@ class MountainCarContinuous:
         dtype = jnp.zeros(()).dtype  # float64 when x64 is on, like gymnasium
         u = u.astype(dtype)[..., 0]
         low, high = params.init_low, params.init_high
-        position = low + ((high - low) * u + _runtime_zero(u))
+        position = low + ((high - low) * u + runtime_zero(u))
         state = EnvState(jnp.stack([position, jnp.zeros_like(position)], -1), jnp.int32(0))
         return observation(state), state
 
@@ -109,10 +103,7 @@ class MountainCarContinuous:
         p = params
         dtype = state.physics.dtype
         pos, vel = state.position, state.velocity
-        zero = _runtime_zero(pos)
-
-        def exact(value: jax.Array | float) -> jax.Array:
-            return value + zero
+        exact = exact_with(runtime_zero(pos))
 
         def r32(value: jax.Array | float) -> jax.Array:
             """Rounded to float32 and back (a no-op in a float32 config)."""
@@ -174,68 +165,18 @@ class MountainCarContinuous:
         truncated = new.time >= p.max_steps_in_episode
         return observation(new), new, reward, terminated, truncated
 
-    def step(
-        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
-        u = jax.random.uniform(key, (self.reset_draws,))
-        return self.step_or_reset(u, state, action, params)
-
-    def step_or_reset(
-        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """``step`` with the reset's uniforms given (``reset_from``) instead of a key."""
-        obs, new, reward, terminated, truncated = self.step_env(state, action, params)
-        reset_obs, reset_state = self.reset_from(reset_u, params)
-        done = terminated | truncated
-        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, new)
-        next_obs = jnp.where(done, reset_obs, obs)
-        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
-
-    def state_from_gymnasium(self, gym_env: Any) -> EnvState:
-        """The state of a gymnasium MountainCarContinuous, wrapped (``gymnasium.make``) or not.
-
-        ``time`` is the ``TimeLimit`` wrapper's step count when ``gym_env`` has one (0 before
-        its first reset), else 0: an unwrapped env does not count its steps.
-        """
-        dtype = jnp.zeros(()).dtype
-        physics = np.asarray(gym_env.unwrapped.state, np.float64)
-        return EnvState(jnp.asarray(physics, dtype), jnp.int32(_elapsed_steps(gym_env)))
-
-    def state_to_gymnasium(self, state: EnvState, gym_env: Any) -> None:
-        """Set a gymnasium MountainCarContinuous (wrapped or not) to ``state``, e.g. to render it.
-
-        The state goes in as float32 when both numbers are float32 values (as gymnasium holds
-        it after a step), else as float64 (as after its reset), so gymnasium steps on from it
-        exactly as poleax does. A ``TimeLimit`` wrapper, if any, gets ``state.time``.
-        """
-        physics = np.asarray(state.physics, np.float64)
+    @classmethod
+    def state_to_gymnasium(cls, state: EnvState, gym_env: Any, action: Any = None) -> None:
+        """``ClassicEnv.state_to_gymnasium``, but the state goes in as float32 when both numbers
+        are float32 values (as gymnasium holds it after a step), else as float64 (as after its
+        reset), so gymnasium steps on from it exactly as poleax does."""
+        super().state_to_gymnasium(state, gym_env, action)
+        physics = gym_env.unwrapped.state
         single = physics.astype(np.float32)
-        gym_env.unwrapped.state = single if np.array_equal(single, physics) else physics.copy()
-        limit = _time_limit(gym_env)
-        if limit is not None:
-            limit._elapsed_steps = int(state.time)
+        if np.array_equal(single, physics):
+            gym_env.unwrapped.state = single
 
 
 def observation(state: EnvState) -> jax.Array:
     """The observation the agent sees: (position, velocity)."""
     return state.physics
-
-
-def _time_limit(gym_env: Any) -> Any:
-    """The ``TimeLimit`` wrapper in ``gym_env``'s chain of wrappers, or None."""
-    from gymnasium.wrappers import TimeLimit
-
-    env = gym_env
-    while env is not None:
-        if isinstance(env, TimeLimit):
-            return env
-        env = getattr(env, "env", None)
-    return None
-
-
-def _elapsed_steps(gym_env: Any) -> int:
-    limit = _time_limit(gym_env)
-    if limit is None or limit._elapsed_steps is None:
-        return 0
-    return int(limit._elapsed_steps)

@@ -6,6 +6,8 @@ always false and every episode ends by truncation at ``max_steps_in_episode`` (2
 
 The state is ``(theta, theta_dot)``; the observation is ``(cos theta, sin theta, theta_dot)``
 at the state's dtype (gymnasium hands out the same three numbers rounded to float32).
+``reset``, ``step`` (auto-reset) and the gymnasium bridge come from ``ClassicEnv``
+(``poleax.envs.base``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+
 # Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
 # arithmetic in numpy's order, and three things stand in its way:
-# - XLA's CPU backend contracts `a * b + c` into one fused multiply-add (one rounding where
-#   numpy rounds twice) and rewrites `x / const` as `x * (1 / const)`. Routing a product
-#   through `exact(v) = v + zero`, with a zero computed at run time, prevents both and changes
-#   no value: the zero is -0.0, and `v + -0.0` is `v` for every v, the sign of a zero included.
+# - fused multiply-adds and divisions by a constant: products and divisors go through `exact`
+#   (poleax.envs.base).
 # - numpy's `x ** 2` on a float scalar calls libm's `pow`, which is not always the correctly
 #   rounded `x * x` (about 1 in 1,000 doubles differ in the last bit). `jnp.power` with a
 #   *run-time* exponent calls the same `pow` on CPU; a literal 2 would become `x * x`. Only
@@ -61,24 +63,18 @@ class EnvParams(NamedTuple):
     max_steps_in_episode: int = 200
 
 
-def _runtime_zero(x: jax.Array) -> jax.Array:
-    """-0.0, known only at run time (see "Exact arithmetic" above)."""
-    return -jnp.abs(x * 0.0)
+class Pendulum(ClassicEnv[EnvState]):
+    """Gymnasium's Pendulum dynamics as pure, jit- and vmap-able functions.
 
+    Starts with theta uniform in [-pi, pi] and theta_dot uniform in [-1, 1]."""
 
-class Pendulum:
-    """Gymnasium's Pendulum dynamics as pure, jit- and vmap-able functions."""
-
+    state_type = EnvState
     observation_size: int = 3
     action_size: int = 1
     action_low: float = -2.0  # -max_torque
     action_high: float = 2.0  # max_torque
     reset_draws: int = 2
     """Uniform draws in [0, 1) that one reset turns into a start state."""
-
-    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """Start an episode: theta uniform in [-pi, pi], theta_dot uniform in [-1, 1]."""
-        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick, as
@@ -90,7 +86,7 @@ class Pendulum:
             [jnp.asarray(params.init_theta, dtype), jnp.asarray(params.init_theta_dot, dtype)]
         )
         low = -high
-        physics = low + ((high - low) * u + _runtime_zero(u))
+        physics = low + ((high - low) * u + runtime_zero(u))
         state = EnvState(physics, jnp.zeros((), jnp.int32))
         return observation(state), state
 
@@ -105,10 +101,8 @@ class Pendulum:
         p = params
         dtype = state.physics.dtype
         th, thdot = state.theta, state.theta_dot
-        zero = _runtime_zero(th)
-
-        def exact(value: jax.Array | float) -> jax.Array:
-            return value + zero
+        zero = runtime_zero(th)
+        exact = exact_with(zero)
 
         def square(x: jax.Array) -> jax.Array:
             """numpy's `x**2`: libm's pow(x, 2), through a run-time exponent, under x64."""
@@ -136,49 +130,16 @@ class Pendulum:
         truncated = new.time >= p.max_steps_in_episode
         return observation(new), new, -costs, terminated, truncated
 
-    def step(
-        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """Step, and reset where the episode ended; ``info["final_obs"]`` is the pre-reset obs."""
-        u = jax.random.uniform(key, (self.reset_draws,))
-        return self.step_or_reset(u, state, action, params)
-
-    def step_or_reset(
-        self, reset_u: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-        """``step`` with the reset's uniforms given (``reset_from``) instead of a key."""
-        obs, new, reward, terminated, truncated = self.step_env(state, action, params)
-        reset_obs, reset_state = self.reset_from(reset_u, params)
-        done = terminated | truncated
-        next_state = jax.tree.map(lambda r, s: jnp.where(done, r, s), reset_state, new)
-        next_obs = jnp.where(done, reset_obs, obs)
-        return next_obs, next_state, reward, terminated, truncated, {"final_obs": obs}
-
-    def state_from_gymnasium(self, gym_env: Any) -> EnvState:
-        """The state of a gymnasium Pendulum, wrapped (``gymnasium.make``) or not.
-
-        ``time`` is the ``TimeLimit`` wrapper's step count when ``gym_env`` has one (0 before
-        its first reset), else 0: an unwrapped env does not count its steps.
-        """
-        dtype = jnp.zeros(()).dtype
-        physics = np.asarray(gym_env.unwrapped.state, np.float64)
-        return EnvState(jnp.asarray(physics, dtype), jnp.int32(_elapsed_steps(gym_env)))
-
-    def state_to_gymnasium(
-        self, state: EnvState, gym_env: Any, last_u: float | None = None
-    ) -> None:
-        """Set a gymnasium Pendulum (wrapped or not) to ``state``, e.g. to render it.
-
-        gymnasium draws the torque arrow from ``last_u``, the *clipped* torque of the step that
-        led here; ``None`` (as after a reset) draws no arrow. A ``TimeLimit`` wrapper, if any,
-        gets ``state.time`` as its step count.
-        """
-        env = gym_env.unwrapped
-        env.state = np.asarray(state.physics, np.float64).copy()
-        env.last_u = None if last_u is None else float(last_u)
-        limit = _time_limit(gym_env)
-        if limit is not None:
-            limit._elapsed_steps = int(state.time)
+    @classmethod
+    def state_to_gymnasium(cls, state: EnvState, gym_env: Any, action: Any = None) -> None:
+        """``ClassicEnv.state_to_gymnasium``, and ``last_u``, from which gymnasium draws the
+        torque arrow: ``action`` (the step's that led here) clipped to the torque bounds, as
+        gymnasium's step stores it; ``None`` (as after a reset) draws no arrow."""
+        super().state_to_gymnasium(state, gym_env, action)
+        last_u = None if action is None else np.ravel(action)[0]
+        gym_env.unwrapped.last_u = (
+            None if last_u is None else float(np.clip(last_u, cls.action_low, cls.action_high))
+        )
 
 
 def angle_normalize(x: jax.Array) -> jax.Array:
@@ -191,22 +152,3 @@ def observation(state: EnvState) -> jax.Array:
     """The observation the agent sees: (cos theta, sin theta, theta_dot)."""
     th, thdot = state.theta, state.theta_dot
     return jnp.stack([jnp.cos(th), jnp.sin(th), thdot], axis=-1)
-
-
-def _time_limit(gym_env: Any) -> Any:
-    """The ``TimeLimit`` wrapper in ``gym_env``'s chain of wrappers, or None."""
-    from gymnasium.wrappers import TimeLimit
-
-    env = gym_env
-    while env is not None:
-        if isinstance(env, TimeLimit):
-            return env
-        env = getattr(env, "env", None)
-    return None
-
-
-def _elapsed_steps(gym_env: Any) -> int:
-    limit = _time_limit(gym_env)
-    if limit is None or limit._elapsed_steps is None:
-        return 0
-    return int(limit._elapsed_steps)

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from poleax.envs.base import ClassicEnv
+
 
 class EnvState(NamedTuple):
     """The observation (one number) and steps taken."""
@@ -29,13 +31,13 @@ class EnvParams(NamedTuple):
     max_steps_in_episode: int = 1
 
 
-class _Probe:
+class _Probe(ClassicEnv[EnvState]):
+    """One-step tasks: every step ends the episode, so ``step_or_reset`` always resets."""
+
+    state_type = EnvState
     observation_size: int = 1
     reset_draws: int = 1
     magnitude: float = 1.0
-
-    def reset(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        return self.reset_from(jax.random.uniform(key, (self.reset_draws,)), params)
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         dtype = jnp.zeros(()).dtype
