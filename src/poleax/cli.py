@@ -206,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler-seed",
         type=_number(int),
         default=None,
-        help="seed Optuna's sampler: one worker then proposes the same trials every time",
+        help="seed Optuna's sampler: trial n's settings are drawn from (seed, n), so a rerun "
+        "proposes the same trials and workers sharing a study never the same one",
     )
     sweep.add_argument(
         "--search-shapes",
@@ -430,7 +431,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         search_shapes=args.search_shapes,
         sampler_seed=args.sampler_seed,
     )
-    summary = run_sweep(settings, progress=not args.no_progress and sys.stderr.isatty())
+    from poleax.sweep import SweepInterrupted
+    from poleax.trainer import TrainingError
+
+    try:
+        summary = run_sweep(settings, progress=not args.no_progress and sys.stderr.isatty())
+    except SweepInterrupted as stop:  # its one line is printed; leave without XLA's teardown
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(stop.code))
+    except TrainingError as error:  # the batch's trials are marked failed
+        print(f"poleax sweep: error: {error}", file=sys.stderr)
+        return 1
     print(f"study {summary['study']}: {summary['finished_trials']} trials finished")
     if "best_value" in summary:
         print(
