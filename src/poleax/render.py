@@ -1,9 +1,9 @@
 """Episodes drawn by gymnasium's own renderers, written as GIF (or MP4).
 
-The trajectory is played by poleax's JAX env; each frame sets the gymnasium env's renderer to
-that state (every poleax env keeps gymnasium's state vector as its ``physics``). Rendering is
-headless (SDL's dummy drivers), frames carry a step counter so resets show, and are
-downscaled so a 200-frame GIF writes in a fraction of a second.
+The trajectory is played by poleax's JAX env; each frame puts the gymnasium env into that state
+with the poleax env's ``state_to_gymnasium`` (which also hands it the action that led there,
+for Pendulum's torque arrow). Rendering is headless (SDL's dummy drivers), frames carry a step
+counter so resets show, and are downscaled so a 200-frame GIF writes in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def play_episode(
 def draw_frames(
     env_id: str, states: np.ndarray, actions: np.ndarray | None = None, shrink: int = FRAME_SHRINK
 ) -> list[np.ndarray]:
-    """RGB frames of ``states`` from gymnasium's renderer of ``env_id``, with a step counter.
+    """RGB frames of ``states`` (the physics, ``[T + 1, n]``) from gymnasium's renderer of
+    ``env_id``, with a step counter.
 
     ``actions[t]`` is the action taken after frame ``t`` (drawn by renderers that show it,
     such as Pendulum's torque arrow, on the next frame).
@@ -100,15 +101,16 @@ def draw_frames(
 
     from poleax.envs import env_spec
 
-    env = env_spec(env_id).gymnasium_env(render_mode="rgb_array")
+    task = env_spec(env_id)
+    poleax_env, _ = task.make()
+    env = task.gymnasium_env(render_mode="rgb_array")
     env.reset(seed=0)  # every attribute its renderer reads exists from here on
     frames = []
     try:
-        for step, state in enumerate(states):
-            env.state = np.asarray(state, np.float64)
-            if hasattr(env, "last_u"):  # the torque arrow shows the action that led here
-                last = actions[step - 1] if actions is not None and step > 0 else None
-                env.last_u = None if last is None else float(np.ravel(last)[0])
+        for step, physics in enumerate(states):
+            state = poleax_env.state_type(np.asarray(physics), np.int32(step))
+            action = actions[step - 1] if actions is not None and step > 0 else None
+            poleax_env.state_to_gymnasium(state, env, action)
             image = Image.fromarray(env.render()).reduce(shrink)
             ImageDraw.Draw(image).text((6, 4), f"step {step}", fill=(0, 0, 0))
             frames.append(np.asarray(image))
