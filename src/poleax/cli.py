@@ -215,6 +215,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="also search envs, rollout length, minibatches and epochs",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare algorithms over many seeds (IQM, bootstrap intervals, report)",
+        description="Train every algorithm x seed to the same env-step budget (no early stop), "
+        "evaluate on a fixed grid of env steps, and write results.csv, plots, summary.json and "
+        "report.html.",
+    )
+    compare.add_argument(
+        "--env",
+        action="append",
+        help="environment id; repeat or comma-separate for several (default: CartPole-v1)",
+    )
+    compare.add_argument(
+        "--algos", default="ppo,a2c,td-ac,mc-ac", help="(default: ppo,a2c,td-ac,mc-ac)"
+    )
+    compare.add_argument("--seeds", type=_number(int), default=20, help="(default: 20)")
+    compare.add_argument(
+        "--budget",
+        type=_number(int),
+        help="env steps per seed (default per env: 50000 on CartPole)",
+    )
+    compare.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="ALGO=FILE",
+        help="start ALGO from a config.json instead of its defaults (repeatable)",
+    )
+    compare.add_argument("--seed", type=_number(int), default=0, help="first seed (default: 0)")
+    compare.add_argument(
+        "--eval-episodes",
+        type=_number(int),
+        default=20,
+        help="greedy and sampled episodes per grid point (default: 20)",
+    )
+    compare.add_argument("--out", type=_path, help="folder (default: compare/<env>)")
+    compare.add_argument("--resume", type=_path, metavar="DIR", help="continue a comparison")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -456,6 +495,54 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from poleax.compare import (
+        CompareInterrupted,
+        CompareSettings,
+        print_table,
+        read_settings,
+        run_compare,
+    )
+
+    if args.resume is not None:
+        given = [args.env, args.config, args.budget, args.out]
+        if any(given) or args.algos != "ppo,a2c,td-ac,mc-ac" or args.seeds != 20:
+            raise ConfigError("--resume takes the comparison's own settings; drop the others")
+        settings = read_settings(args.resume)
+    else:
+        configs = {}
+        for item in args.config:
+            algo, sep, path = item.partition("=")
+            if not sep or not algo.strip() or not path.strip():
+                raise ConfigError(f"--config takes ALGO=FILE, like ppo=config.json; got {item!r}")
+            configs[algo.strip()] = path.strip()
+        envs = [e.strip() for part in (args.env or ["CartPole-v1"]) for e in part.split(",")]
+        settings = CompareSettings(
+            envs=tuple(e for e in envs if e),
+            algos=tuple(a.strip() for a in args.algos.split(",") if a.strip()),
+            seeds=args.seeds,
+            budget=args.budget,
+            seed=args.seed,
+            eval_episodes=args.eval_episodes,
+            configs=configs,
+            out=args.out,
+        )
+    gc.freeze()
+    try:
+        out, summary = run_compare(
+            settings,
+            resume=args.resume is not None,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
+    except CompareInterrupted as stop:
+        print(f"poleax compare: {stop}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(128 + int(stop.signum))  # no interpreter teardown beside a running XLA call
+    print_table(summary)
+    print(f"wrote {out}/ (results.csv, summary.json, report.html and four plots)")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -463,4 +550,5 @@ COMMANDS = {
     "report": cmd_report,
     "play": cmd_play,
     "sweep": cmd_sweep,
+    "compare": cmd_compare,
 }
