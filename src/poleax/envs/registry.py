@@ -69,7 +69,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             env_class="poleax.envs.pendulum:Pendulum",
             gymnasium_class=f"{_CLASSIC}.pendulum:PendulumEnv",
             render_fps=30,
-            random_return=-1200.0,
+            random_return=-1230.7,
         ),
         EnvSpec(
             id="MountainCarContinuous-v0",
@@ -81,7 +81,7 @@ ENV_SPECS: dict[str, EnvSpec] = {
             env_class="poleax.envs.mountain_car_continuous:MountainCarContinuous",
             gymnasium_class=f"{_CLASSIC}.continuous_mountain_car:Continuous_MountainCarEnv",
             render_fps=30,
-            random_return=-33.0,
+            random_return=-33.3,
         ),
     )
 }
