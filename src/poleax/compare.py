@@ -521,10 +521,11 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
     for k, (x, y) in enumerate(pairs):
         poi = stats.improvement_interval(finals[x], finals[y])
         ax.plot([poi.low, poi.high], [k, k], color=colors[x], lw=6, alpha=0.5)
+        ax.plot([poi.low, poi.high], [k, k], "|", color=colors[x], ms=10)  # a point when 0 wide
         ax.plot([poi.point], [k], "k|", ms=12)
     ax.axvline(0.5, color="grey", ls="--", lw=0.8)
     ax.set_yticks(range(len(pairs)), [f"P({x} > {y})" for x, y in pairs])
-    ax.set_xlim(0, 1)
+    ax.set_xlim(-0.02, 1.02)
     ax.invert_yaxis()
     ax.set(xlabel="probability of improvement (final score), 95% interval")
     fig.tight_layout()
