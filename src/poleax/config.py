@@ -169,7 +169,9 @@ ENV_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
             "total_steps": 1_000_000,
         },
     },
-    # 23/24 seeds (1000-1023) solved, median ~110k steps, max 188k (lr 1e-3: 5/8).
+    # 23/24 seeds (1000-1023) solved within 200k, median ~110k steps (lr 1e-3: 5/8), before
+    # training stopped only by a margin of two standard errors; with the margin, seeds
+    # 3000-3007 solved 7/8 at a 200k budget and 8/8 at 300k (the default: room to solve).
     "Pendulum-v1": {
         "ppo": {
             "num_envs": 8,
@@ -179,7 +181,7 @@ ENV_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
             "gamma": 0.9,
             "gae_lambda": 0.95,
             "lr": 2e-3,
-            "total_steps": 200_000,
+            "total_steps": 300_000,
         },
     },
     # 24/24 seeds (1000-1023) solved, median ~47k steps, max 102k; normalize_obs is what
