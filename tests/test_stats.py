@@ -121,3 +121,27 @@ def test_numbers_match_rliable_on_fixed_data():
     ours_poi = stats.improvement_interval(x, y, reps=2000)
     assert ours_poi.low == pytest.approx(poi_cis["x,y"][0], abs=0.03)
     assert ours_poi.high == pytest.approx(poi_cis["x,y"][1], abs=0.03)
+
+
+#: rliable 1.2.0's numbers on ``fixed_scores(seed=1)`` (x) and ``fixed_scores(seed=2) * 0.9``
+#: (y), computed once with rliable itself (intervals from 20,000 bootstrap replicates), so
+#: the comparison runs where rliable is not installed too.
+RLIABLE_IQM = 0.6216669608242955
+RLIABLE_POI = 0.57
+RLIABLE_PROFILE = [1.0, 1.0, 1.0, 0.966667, 0.966667, 0.966667, 0.933333, 0.933333, 0.866667]
+RLIABLE_PROFILE += [0.8, 0.7, 0.566667, 0.366667, 0.233333, 0.166667, 0.0, 0.0, 0.0, 0.0, 0.0]
+RLIABLE_PROFILE += [0.0]
+RLIABLE_IQM_CI = (0.54302565, 0.70569301)
+RLIABLE_POI_CI = (0.41333333, 0.72)
+
+
+def test_numbers_match_rliables_recorded_ones():
+    x, y = fixed_scores(seed=1), fixed_scores(seed=2) * 0.9
+    assert stats.iqm(x) == pytest.approx(RLIABLE_IQM, abs=1e-12)
+    assert stats.probability_of_improvement(x, y) == pytest.approx(RLIABLE_POI, abs=1e-12)
+    taus = np.linspace(-0.5, 1.5, 21)
+    np.testing.assert_allclose(stats.score_distribution(x, taus), RLIABLE_PROFILE, atol=1e-6)
+    ours = stats.iqm_interval(x, reps=4000)
+    assert (ours.low, ours.high) == pytest.approx(RLIABLE_IQM_CI, abs=0.02)
+    ours_poi = stats.improvement_interval(x, y, reps=2000)
+    assert (ours_poi.low, ours_poi.high) == pytest.approx(RLIABLE_POI_CI, abs=0.03)
