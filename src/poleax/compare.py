@@ -13,7 +13,6 @@ and counts as a random policy (score 0) in the statistics.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import json
@@ -30,6 +29,7 @@ import numpy as np
 from poleax import stats
 from poleax.config import ALGOS, ConfigError, TrainConfig, build_config, load_config
 from poleax.envs.registry import check_env_id, env_spec
+from poleax.report import IMAGES_LOADED_SCRIPT, image_tag
 
 #: Env-step budget per seed when ``--budget`` is not given.
 DEFAULT_BUDGETS: dict[str, int] = {
@@ -219,12 +219,12 @@ def _pair_path(out: Path, algo: str, env: str) -> Path:
 
 
 def save_pair(out: Path, pair: PairResult) -> Path:
-    from poleax.run import _write_json
+    from poleax.run import write_json
 
     path = _pair_path(out, pair.algo, pair.env)
     path.parent.mkdir(parents=True, exist_ok=True)
     returns = [[None if not np.isfinite(v) else float(v) for v in row] for row in pair.returns]
-    _write_json(path, {**pair._asdict(), "returns": returns, "format": FORMAT})
+    write_json(path, {**pair._asdict(), "returns": returns, "format": FORMAT})
     return path
 
 
@@ -269,7 +269,7 @@ def run_compare(
     Returns the folder and the summary. Raises ``CompareInterrupted`` on SIGINT/SIGTERM
     (finished pairs kept) and ``ConfigError`` for bad input or a folder in use.
     """
-    from poleax.run import RunLock, _Signals, _write_json
+    from poleax.run import RunLock, Signals, write_json
 
     check_settings(settings)
     out = settings.out or default_out(settings)
@@ -282,11 +282,11 @@ def run_compare(
     except OSError as error:
         raise ConfigError(f"cannot write to {out}: {error.strerror or error}") from None
     lock = RunLock(out)
-    signals = _Signals()
+    signals = Signals()
     signals.install()
     try:
         if not resume:
-            _write_json(out / "compare.json", settings.to_dict())
+            write_json(out / "compare.json", settings.to_dict())
         pairs = [(env, algo) for env in settings.envs for algo in settings.algos]
         done: dict[tuple[str, str], PairResult] = {}
         for env, algo in pairs:
@@ -439,11 +439,11 @@ def write_outputs(
     out: Path, settings: CompareSettings, results: list[PairResult]
 ) -> dict[str, Any]:
     """Every file of a finished comparison; returns the summary."""
-    from poleax.run import _write_json
+    from poleax.run import write_json
 
     summary = summarise(settings, results)
     write_csv(out / "results.csv", results)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     images = plot_all(out, settings, results)
     write_report(out, settings, summary, images)
     return summary
@@ -555,9 +555,7 @@ def write_report(
             ]  # fmt: skip
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     figures = "\n".join(
-        f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"><figcaption>{html.escape(p.name)}'
-        "</figcaption></figure>"
+        f"<figure>{image_tag(p, p.stem)}<figcaption>{html.escape(p.name)}</figcaption></figure>"
         for p in images
     )
     budgets = ", ".join(f"{env} {b:,}" for env, b in summary["budgets"].items())
@@ -579,13 +577,7 @@ IQM = mean of the middle 50% of runs; intervals are 95% stratified bootstrap int
 {"".join(rows)}
 </table>
 {figures}
-<script>
-// Marks how many images the browser really decoded (read by the tests in headless Chromium).
-window.addEventListener("load", () => {{
-  const shown = [...document.images].filter((i) => i.complete && i.naturalWidth > 0);
-  document.body.dataset.imagesLoaded = `${{shown.length}}/${{document.images.length}}`;
-}});
-</script>
+{IMAGES_LOADED_SCRIPT}
 </body></html>
 """
     path = out / "report.html"

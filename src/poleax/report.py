@@ -13,7 +13,17 @@ from poleax.envs.registry import env_spec
 MIME = {".gif": "image/gif", ".png": "image/png"}
 
 
-def _image(path: Path, alt: str) -> str:
+#: Marks how many images the browser really decoded (read by the tests in headless Chromium).
+IMAGES_LOADED_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const shown = [...document.images].filter((i) => i.complete && i.naturalWidth > 0);
+  document.body.dataset.imagesLoaded = `${shown.length}/${document.images.length}`;
+});
+</script>"""
+
+
+def image_tag(path: Path, alt: str) -> str:
+    """An ``<img>`` with the file embedded as a data URI (the page stays one offline file)."""
     if not path.exists():
         return f"<p><em>{html.escape(path.name)} was not written</em></p>"
     data = base64.b64encode(path.read_bytes()).decode()
@@ -57,12 +67,12 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(summary.get("verdict", ""))}</p>
 <h2>Before and after training</h2>
-<figure>{_image(run_dir / names["before"], "before training")}
+<figure>{image_tag(run_dir / names["before"], "before training")}
 <figcaption>before training</figcaption></figure>
-<figure>{_image(run_dir / names["after"], "after training")}
+<figure>{image_tag(run_dir / names["after"], "after training")}
 <figcaption>after training (greedy policy)</figcaption></figure>
 <h2>Learning curve</h2>
-{_image(run_dir / "curve.png", "learning curve")}
+{image_tag(run_dir / "curve.png", "learning curve")}
 <h2>Evaluation on gymnasium's {html.escape(config["env"])}</h2>
 <p>Reset seeds from {criterion.eval_seed}. Solved means:
 {html.escape(criterion.describe(spec.name))}.</p>
@@ -72,13 +82,7 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 </table>
 <h2>Configuration</h2>
 <pre>{html.escape(json.dumps(config, indent=2))}</pre>
-<script>
-// Marks how many images the browser really decoded (read by the tests in headless Chromium).
-window.addEventListener("load", () => {{
-  const shown = [...document.images].filter((i) => i.complete && i.naturalWidth > 0);
-  document.body.dataset.imagesLoaded = `${{shown.length}}/${{document.images.length}}`;
-}});
-</script>
+{IMAGES_LOADED_SCRIPT}
 </body></html>
 """
     path = run_dir / "report.html"

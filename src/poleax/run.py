@@ -161,10 +161,10 @@ class RunLock:
 
 
 class _Stop(BaseException):
-    """Raised by the signal handler where a run can stop at once (see ``_Signals``)."""
+    """Raised by the signal handler where a run can stop at once (see ``Signals``)."""
 
 
-class _Signals:
+class Signals:
     """SIGINT/SIGTERM for the whole run, from its folder's creation to its last artifact.
 
     While training, a signal sets a flag the trainer polls (it then saves a checkpoint).
@@ -227,7 +227,7 @@ def run_training(
     if resume is not None and out is not None and Path(out) != Path(resume):
         raise ConfigError("--resume continues a run in its own folder; drop --out")
     run_dir, lock = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
-    signals = _Signals()
+    signals = Signals()
     signals.install()
     try:
         return _run(
@@ -247,7 +247,7 @@ def _run(
     progress: bool,
     tensorboard: bool,
     console,
-    signals: _Signals,
+    signals: Signals,
     process_start: float,
 ) -> Run:
     from poleax import checkpoint
@@ -266,7 +266,7 @@ def _run(
         template = jax.eval_shape(jax.vmap(algo.init), _keys(config))
         _, state, history = checkpoint.load_resume(run_dir, template, config.seeds)
     elif not resume:
-        _write_json(run_dir / "config.json", config.to_dict())
+        write_json(run_dir / "config.json", config.to_dict())
     files["config"] = run_dir / "config.json"
 
     meta = {
@@ -348,7 +348,7 @@ def _run(
     files["metrics"] = _write_metrics(run_dir / "metrics.csv", result)
     summary = _summary(config, result, per_seed, names, time.perf_counter() - process_start)
     summary["seconds_to_saved_policy"] = seconds_to_saved_policy
-    _write_json(run_dir / "summary.json", summary)  # the run is complete from here on
+    write_json(run_dir / "summary.json", summary)  # the run is complete from here on
     files["summary"] = run_dir / "summary.json"
     reporter.truth(summary)
     try:
@@ -359,7 +359,7 @@ def _run(
     except _Stop:
         raise RunInterrupted(run_dir, signals.signum or signal.SIGINT, complete=True) from None
     summary["seconds"] = time.perf_counter() - process_start
-    _write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary)
     try:
         with signals.interruptible():
             from poleax.report import write_report
@@ -514,7 +514,7 @@ def _gif(config: TrainConfig, params, spec, path: Path) -> Path:
     return path
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as JSON in one atomic step; a failed write leaves no partial file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
