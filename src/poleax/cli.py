@@ -166,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)write a run's report.html")
     report.add_argument("run", type=_path, metavar="RUN")
 
+    export = sub.add_parser("export", help="write a run's policy as ONNX or JSON")
+    export.add_argument("run", type=_path, metavar="RUN")
+    export.add_argument("--format", required=True, choices=("onnx", "json"), help="onnx or json")
+    export.add_argument("--out", type=_path, help="output file (default: RUN/policy.FORMAT)")
+    export.add_argument(
+        "--seed-index",
+        type=_number(int),
+        default=0,
+        help="which seed of a multi-seed run (default: 0)",
+    )
+
     play = sub.add_parser("play", help="watch a run's policy in a window")
     play.add_argument("run", type=_path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
@@ -421,6 +432,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from poleax.export import ExportUnavailable, export
+
+    if args.format == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise ConfigError('ONNX export needs onnx: pip install "poleax[export]"') from None
+    out = args.out or args.run / f"policy.{args.format}"
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; name a file like policy.{args.format}")
+    policy = _load_policy(args.run, args.seed_index)
+    try:
+        path = export(policy, args.format, out)
+    except ExportUnavailable as error:
+        raise ConfigError(str(error)) from None
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_play(args: argparse.Namespace) -> int:
     policy = _load_policy(args.run, 0)
     if sys.platform.startswith("linux") and not (
@@ -548,6 +579,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "render": cmd_render,
     "report": cmd_report,
+    "export": cmd_export,
     "play": cmd_play,
     "sweep": cmd_sweep,
     "compare": cmd_compare,
