@@ -139,7 +139,7 @@ def test_play_without_a_display_says_so(run_dir, capsys, monkeypatch):
 
 def test_report_shows_every_image_in_a_real_browser(run_dir, tmp_path):
     shown, total = images_loaded(run_dir / "report.html", tmp_path / "profile")
-    assert total == 3 and shown == total
+    assert total == 5 and shown == total  # GIFs, curve, policy and value maps
 
 
 def test_gymnasium_is_used_only_once_its_preload_thread_is_done(tmp_path, monkeypatch):

@@ -47,6 +47,23 @@ def _rows(summary: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _maps(run_dir: Path) -> str:
+    """The "What it learned" section: the policy and value maps, where they were drawn."""
+    maps = [
+        (run_dir / "policy_map.png", "the actor's greedy action over two state dimensions"),
+        (run_dir / "value_map.png", "the critic's value V(s) over the same states"),
+    ]
+    figures = [
+        f"<figure>{image_tag(path, caption)}<figcaption>{html.escape(caption)}, with one greedy "
+        "episode's states</figcaption></figure>"
+        for path, caption in maps
+        if path.exists()
+    ]
+    if not figures:
+        return ""
+    return "<h2>What it learned</h2>\n" + "\n".join(figures)
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from the run's files; return its path."""
     run_dir = Path(run_dir)
@@ -73,6 +90,7 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 <figcaption>after training (greedy policy)</figcaption></figure>
 <h2>Learning curve</h2>
 {image_tag(run_dir / "curve.png", "learning curve")}
+{_maps(run_dir)}
 <h2>Evaluation on gymnasium's {html.escape(config["env"])}</h2>
 <p>Reset seeds from {criterion.eval_seed}. Solved means:
 {html.escape(criterion.describe(spec.name))}.</p>

@@ -389,7 +389,7 @@ def _final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, di
 
 
 def _pictures(config, algo, result, run_dir, names, gifs, initial_params, resume):
-    """The learning curve and the before/after GIFs."""
+    """The learning curve, the before/after GIFs and the policy and value maps."""
     from poleax.plots import learning_curve
 
     files: dict[str, Path] = {}
@@ -411,6 +411,11 @@ def _pictures(config, algo, result, run_dir, names, gifs, initial_params, resume
         files["after"] = _gif(
             config, result.delivered_params[0], algo.spec, run_dir / names["after"]
         )
+    from poleax.maps import draw_maps
+    from poleax.policy import Policy
+
+    trained = Policy(result.delivered_params[0], algo.spec, config.env, config.algo)
+    files.update(draw_maps(trained, run_dir, seed=config.seed))
     return files
 
 
