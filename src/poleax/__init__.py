@@ -1,4 +1,4 @@
-"""poleax: actor-critic agents that balance CartPole, fast, in jit-compiled JAX.
+"""poleax: actor-critic agents for the classic control tasks, fast, in jit-compiled JAX.
 
 ``poleax.train(...)``, ``poleax.load(path)`` and ``poleax.evaluate(policy, ...)`` are the
 Python API; the heavy modules load on first use, so ``import poleax`` is quick.
