@@ -10,6 +10,7 @@ action: categorical colours, or the mean action on a diverging scale) and ``valu
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
     import gymnasium as gym
 
     axes = MAP_AXES[policy.env_id]
-    env = gym.make(policy.env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CartPole-v0's deprecation notice
+        env = gym.make(policy.env_id)
     try:
         obs, _ = env.reset(seed=seed)
         points = [np.asarray(env.unwrapped.state, np.float64)]
