@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from poleax.envs.registry import ENV_IDS, check_env_id, env_spec
+from poleax.envs.spec import SolveCriterion
 
 ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
 
@@ -321,6 +322,11 @@ def _in_range(
     if not ok:
         bracket = "(" if low_open else "["
         raise ConfigError(f"{name} must be in {bracket}{low:g}, {high:g}]; got {value!r}")
+
+
+def solve_criterion(config: TrainConfig) -> SolveCriterion:
+    """The env's solved criterion, over the config's number of evaluation episodes."""
+    return env_spec(config.env).solve.with_episodes(config.eval_episodes)
 
 
 def load_config(path: str | Path) -> TrainConfig:

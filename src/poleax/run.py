@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from poleax.config import ConfigError, TrainConfig
+from poleax.config import ConfigError, TrainConfig, solve_criterion
 from poleax.envs.registry import env_spec
 
 TUTORIAL_GIFS = {"before": "未训练前的样子.gif", "after": "训练后的样子.gif"}
@@ -492,12 +492,6 @@ class _GymnasiumPreload:
     @staticmethod
     def _load() -> None:
         from gymnasium.envs import classic_control  # noqa: F401
-
-
-def solve_criterion(config: TrainConfig):
-    from poleax.trainer import solve_criterion
-
-    return solve_criterion(config)
 
 
 def _keys(config: TrainConfig):

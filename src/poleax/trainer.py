@@ -29,8 +29,8 @@ import numpy as np
 from poleax import draws
 from poleax.algos import Algorithm, TrainState, make_algorithm
 from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
-from poleax.config import TrainConfig
-from poleax.envs import SolveCriterion, env_spec, make
+from poleax.config import TrainConfig, solve_criterion
+from poleax.envs import make
 from poleax.evaluation import greedy_and_sampled_means
 from poleax.history import ChunkEvaluation, History
 from poleax.keys import prng_key
@@ -102,11 +102,6 @@ class TrainResult:
     @property
     def seeds(self) -> list[int]:
         return [self.config.seed + i for i in range(self.config.seeds)]
-
-
-def solve_criterion(config: TrainConfig) -> SolveCriterion:
-    """The env's solved criterion, over the config's number of evaluation episodes."""
-    return env_spec(config.env).solve.with_episodes(config.eval_episodes)
 
 
 def seed_keys(config: TrainConfig) -> np.ndarray:
