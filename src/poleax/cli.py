@@ -116,6 +116,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def _add_seed_index(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed-index",
+        type=_number(int),
+        default=0,
+        help="which seed of a multi-seed run (default: 0)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="poleax",
@@ -148,12 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"reset seed of the first episode (default: {EVAL_SEED})",
     )
     evaluate.add_argument("--env", help="environment id (default: the run's)")
-    evaluate.add_argument(
-        "--seed-index",
-        type=_number(int),
-        default=0,
-        help="which seed of a multi-seed run (default: 0)",
-    )
+    _add_seed_index(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
@@ -161,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=_path, required=True, help="FILE.gif or FILE.mp4")
     render.add_argument("--seed", type=_number(int), default=0, help="episode seed (default: 0)")
     render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
-    render.add_argument("--seed-index", type=_number(int), default=0)
+    _add_seed_index(render)
 
     report = sub.add_parser("report", help="(re)write a run's report.html")
     report.add_argument("run", type=_path, metavar="RUN")
@@ -170,12 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run", type=_path, metavar="RUN")
     export.add_argument("--format", required=True, choices=("onnx", "json"), help="onnx or json")
     export.add_argument("--out", type=_path, help="output file (default: RUN/policy.FORMAT)")
-    export.add_argument(
-        "--seed-index",
-        type=_number(int),
-        default=0,
-        help="which seed of a multi-seed run (default: 0)",
-    )
+    _add_seed_index(export)
 
     play = sub.add_parser("play", help="watch a run's policy in a window")
     play.add_argument("run", type=_path, metavar="RUN")

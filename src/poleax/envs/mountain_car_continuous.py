@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+from poleax.envs.mountain_car import EnvState  # the same car: position and velocity
 
 # Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
 # arithmetic in numpy's order, and numpy's *types*:
@@ -39,21 +40,6 @@ from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
 #   float32 configuration the square is `a * a`).
 # With the default float32 JAX config every rounding to float32 is a no-op and the step is
 # plain float32 arithmetic.
-
-
-class EnvState(NamedTuple):
-    """Car position and velocity (one array: also the observation), and steps taken."""
-
-    physics: jax.Array  # [..., 2]: position, velocity
-    time: jax.Array
-
-    @property
-    def position(self) -> jax.Array:
-        return self.physics[..., 0]
-
-    @property
-    def velocity(self) -> jax.Array:
-        return self.physics[..., 1]
 
 
 class EnvParams(NamedTuple):
