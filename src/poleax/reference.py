@@ -1,9 +1,11 @@
 """Evaluation on gymnasium's own environments: the judge of "solved".
 
-Episode ``i`` starts where ``gym.make(env_id).reset(seed=seed + i)`` starts; all episodes then
-run at once in one gymnasium vector env (CartPole's own numpy vector env where gymnasium has
-one, so 100 episodes take milliseconds; otherwise gymnasium's envs side by side). What
-"solved" means comes from the env's ``SolveCriterion`` alone.
+Episode ``i`` starts where ``gym.make(env_id).reset(seed=seed + i)`` starts, and every step is
+gymnasium's own. All episodes run side by side: CartPole's in gymnasium's numpy vector env
+(100 episodes take milliseconds); the others in gymnasium's env objects without their
+wrappers, stepped one by one while their episode lasts, the time limit counted here (the same
+numbers as ``gym.make_vec``, without its bookkeeping). What "solved" means comes from the
+env's ``SolveCriterion`` alone.
 """
 
 from __future__ import annotations
@@ -61,15 +63,69 @@ def make_vector_env(env_id: str, num_envs: int):
 
 
 def _reset(venv, env_id: str, episodes: int, copies: int, seed: int) -> np.ndarray:
-    """Reset ``copies`` blocks of ``episodes`` envs, env ``i`` of each block where
-    ``reset(seed=seed + i)`` starts; return the observations."""
-    seeds = [seed + i for i in range(episodes)] * copies
-    if hasattr(venv.unwrapped, "state"):  # one numpy state for all envs (CartPole's)
-        venv.reset(seed=seed)
-        venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * copies).T
-        return venv.unwrapped.state.T.astype(np.float32)  # CartPole observes its state
-    obs, _ = venv.reset(seed=seeds)
-    return obs
+    """Reset ``copies`` blocks of ``episodes`` envs of CartPole's vector env ``venv``, env ``i``
+    of each block where ``reset(seed=seed + i)`` starts; return the observations."""
+    venv.reset(seed=seed)
+    venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * copies).T
+    return venv.unwrapped.state.T.astype(np.float32)  # CartPole observes its state
+
+
+class _VectorEpisodes:
+    """Episodes in gymnasium's own vector env of the id (CartPole's numpy one)."""
+
+    def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
+        self.venv = make_vector_env(env_id, episodes * copies)
+        self.obs = _reset(self.venv, env_id, episodes, copies, seed)
+        self.action_space = self.venv.action_space
+
+    def step(self, actions: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(obs, rewards, done)`` after every env takes its action (finished ones reset)."""
+        self.obs, rewards, terminated, truncated, _ = self.venv.step(actions)
+        return self.obs, rewards, terminated | truncated
+
+    def close(self) -> None:
+        self.venv.close()
+
+
+class _BareEpisodes:
+    """Episodes in gymnasium's env objects without their wrappers (TimeLimit, OrderEnforcing,
+    PassiveEnvChecker), as ``gym.make_vec``'s SyncVectorEnv would play them.
+
+    Only the envs whose episode goes on step; a finished one keeps its last observation, where
+    the vector env would have reset it. That changes no number of the still-playing rows as
+    long as ``policy.act`` treats rows apart and draws as many random numbers for any values
+    of the batch (every poleax ``Policy`` does).
+    """
+
+    def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
+        import gymnasium as gym
+
+        spec = gym.spec(env_id)
+        self.envs = [gym.make(spec).unwrapped for _ in range(episodes * copies)]
+        self.max_steps = spec.max_episode_steps
+        self.steps = 0
+        first = [env.reset(seed=seed + i % episodes)[0] for i, env in enumerate(self.envs)]
+        self.obs = np.stack(first).astype(self.envs[0].observation_space.dtype)
+        space = self.envs[0].action_space
+        self.action_space = gym.vector.utils.batch_space(space, len(self.envs))
+
+    def step(self, actions: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(obs, rewards, done)`` after the playing envs take their action."""
+        self.steps += 1
+        limit = self.max_steps is not None and self.steps >= self.max_steps
+        rewards = np.zeros(len(self.envs))
+        done = np.zeros(len(self.envs), bool)
+        playing = np.flatnonzero(alive)
+        rows = zip(playing.tolist(), actions[playing], strict=True)
+        steps = [self.envs[i].step(action) for i, action in rows]
+        obs, rewards[playing], terminated, truncated, _ = zip(*steps, strict=True)
+        self.obs[playing] = obs
+        done[playing] = np.logical_or(terminated, truncated) | limit
+        return self.obs, rewards, done
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
 
 
 def evaluate_policy(
@@ -87,15 +143,19 @@ def evaluate_policy(
 
 
 def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[Evaluation]:
-    """One ``Evaluation`` per ``(policy, greedy)`` player, all played in one vector env.
+    """One ``Evaluation`` per ``(policy, greedy)`` player, all played side by side.
 
     Each player's block of envs starts from the same initial states and draws from its own
-    ``default_rng(seed)``, so its returns are those of playing alone.
+    ``default_rng(seed)``, so its returns are those of playing alone. A block's policy sees
+    the whole block every step until all its episodes have ended.
     """
+    import gymnasium as gym
+
+    env_spec(env_id)  # an id poleax knows
     n = len(players)
-    venv = make_vector_env(env_id, episodes * n)
-    obs = _reset(venv, env_id, episodes, n, seed)
-    space = venv.action_space
+    vector = gym.spec(env_id).vector_entry_point is not None
+    games = (_VectorEpisodes if vector else _BareEpisodes)(env_id, episodes, n, seed)
+    obs, space = games.obs, games.action_space
     rngs = [np.random.default_rng(seed) for _ in players]
     alive = np.ones(episodes * n, bool)
     totals = np.zeros(episodes * n)
@@ -105,10 +165,10 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
         for block, (policy, greedy), rng in zip(blocks, players, rngs, strict=True):
             if alive[block].any():
                 actions[block] = policy.act(obs[block], greedy=greedy, rng=rng)
-        obs, rewards, terminated, truncated, _ = venv.step(actions)
+        obs, rewards, done = games.step(actions, alive)
         totals += np.where(alive, rewards, 0.0)
-        alive &= ~(terminated | truncated)
-    venv.close()
+        alive &= ~done
+    games.close()
     return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
 
 
