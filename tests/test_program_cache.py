@@ -32,7 +32,7 @@ def private_cache(tmp_path, monkeypatch):
 def test_loaded_programs_train_exactly_like_compiled_ones(private_cache, monkeypatch):
     compiled = train(short())
     entries = sorted(p.name.split("-")[0] for p in private_cache.glob("*.bin"))
-    assert entries == ["evaluate", "init", "train"]
+    assert entries == ["evaluate", "init", "screen", "train"]
     compiles = []
     real = compile_cache._compile
     monkeypatch.setattr(compile_cache, "_compile", lambda *a: compiles.append(1) or real(*a))

@@ -134,6 +134,7 @@ def pair_config(settings: CompareSettings, algo: str, env: str) -> TrainConfig:
         "stop_rule": "eval",
         "eval_every": grid[0],
         "eval_episodes": settings.eval_episodes,
+        "eval_screen": 0,  # every grid point is scored by the full evaluation
         "preset": None,
     }
     if algo in settings.configs:

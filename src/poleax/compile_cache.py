@@ -58,7 +58,17 @@ def cache_dir() -> Path:
 
 
 #: Config fields the compiled programs never see (the host uses them between calls).
-HOST_ONLY_FIELDS = ("preset", "seed", "seeds", "stop_when_solved", "log_every_episodes", "lang")
+HOST_ONLY_FIELDS = (
+    "preset",
+    "seed",
+    "seeds",
+    "stop_when_solved",
+    "log_every_episodes",
+    "lang",
+    "eval_screen",  # the screen program's own key names its episodes
+    "executor",  # a vmapped program's key names its width
+    "vmap_width",
+)
 
 
 @cache

@@ -12,6 +12,7 @@ from poleax.envs.registry import ENV_IDS, check_env_id, env_spec
 from poleax.envs.spec import SolveCriterion
 
 ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
+EXECUTORS = ("auto", "rows-per-core", "vmapped")
 
 
 class ConfigError(ValueError):
@@ -79,6 +80,20 @@ class TrainConfig:
     normalize_returns: bool = _f(True, "mc-ac: normalise each episode's returns")
     eval_every: int = _f(512, "env steps between evaluations (rounded to whole updates)")
     eval_episodes: int = _f(100, "episodes per evaluation")
+    eval_screen: int = _f(
+        10,
+        "episodes per mode a chunk's policy plays first; only a screen that might pass runs "
+        "the full evaluation (0: every chunk gets the full one)",
+    )
+    executor: str = _f(
+        "auto",
+        "how seeds share the machine: one seed per call on each core, or vmapped batches "
+        "(auto: rows-per-core on a CPU, vmapped on a GPU or TPU)",
+        choices=EXECUTORS,
+    )
+    vmap_width: int = _f(
+        0, "seeds per vmapped call (0: 16 on a CPU, every seed up to 4096 on a GPU or TPU)"
+    )
     stop_when_solved: bool = _f(True, "stop at the first evaluation that passes")
     stop_rule: str = _f(
         "eval", "what 'solved' means while training", choices=("eval", "running-reward")
@@ -266,6 +281,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
             raise ConfigError(f"{name} must be a whole number in [1, {most:,}]; got {value!r}")
+    for name, most in (("eval_screen", config.eval_episodes), ("vmap_width", 65_536)):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
+            raise ConfigError(f"{name} must be a whole number in [0, {most:,}]; got {value!r}")
     if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
         raise ConfigError(f"seed must be a whole number in [0, 2^31); got {config.seed!r}")
     _in_range(config, "lr", 0.0, 10.0, low_open=True)

@@ -19,12 +19,15 @@ def episode_returns(
     key: jax.Array,
     episodes: int,
     greedy: bool | jax.Array,
+    active: bool | jax.Array = True,
 ) -> jax.Array:
     """Return of each of ``episodes`` fresh episodes under the policy, shape ``[episodes]``.
 
     ``greedy`` is one mode for all episodes, or a ``[episodes]`` mask choosing per episode
     (one loop, one compilation, for a greedy and a sampled evaluation together). The random
-    numbers of every reset and step come from one draw before the loop.
+    numbers of every reset and step come from one draw before the loop. An inactive row
+    (``active`` false: an empty slot of a vmapped batch) plays no step, so under ``vmap`` it
+    never lengthens the loop; its returns are 0.
     """
     greedy = jnp.broadcast_to(jnp.asarray(greedy), (episodes,))
     steps = env_params.max_steps_in_episode
@@ -48,7 +51,7 @@ def episode_returns(
         alive = alive & ~(terminated | truncated)
         return obs, state, alive, total, t + 1
 
-    alive = jnp.ones((episodes,), bool)
+    alive = jnp.full((episodes,), active, bool)
     total = jnp.zeros((episodes,), obs.dtype)
     carry = jax.lax.while_loop(cond, body, (obs, state, alive, total, jnp.int32(0)))
     return carry[3]
@@ -62,11 +65,14 @@ def greedy_and_sampled_means(
     params: Params,
     key: jax.Array,
     episodes: int,
+    active: bool | jax.Array = True,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop, and
     the standard error of each mean: ``(greedy, sampled, greedy_se, sampled_se)``."""
     mask = jnp.arange(2 * episodes) < episodes
-    returns = episode_returns(env, env_params, spec, dist, params, key, 2 * episodes, mask)
+    returns = episode_returns(
+        env, env_params, spec, dist, params, key, 2 * episodes, mask, active
+    )
     greedy, sampled = returns[:episodes], returns[episodes:]
     return greedy.mean(), sampled.mean(), standard_error(greedy), standard_error(sampled)
 

@@ -1,16 +1,16 @@
-"""The host loop: jitted chunks of updates for K seeds, evaluation, stopping, snapshots.
+"""The host loop: chunks of updates for K seeds, the evaluation's screen, stopping, snapshots.
 
-K seeds run as rows of the host's state, one call per seed at a time on each CPU core (XLA
-runs a call on a single core), so a seed stops computing as soon as it is solved and a batch
-never waits on its slowest seed with every row busy. Every call trains one row with the same
-program (not vmapped: a vmapped program rounds differently at each width, and the vmap axis
-cost XLA 15% more compile time), so seed i of any batch equals the lone run of seed i.
+K seeds run as rows of the host's state. An executor (``poleax.executor``) lays the rows onto
+calls of the compiled programs: one seed per call on each CPU core (``rows-per-core``, seed i
+of any batch equals the lone run of seed i), or vmapped batches of a fixed width with the
+active rows' mask inside (``vmapped``). The calls run on worker threads, one per core.
 
 A chunk is ``updates_per_chunk`` updates; under the eval stop rule each chunk's policy then
-plays 100 greedy and 100 sampled episodes inside JAX. Evaluation of chunk ``c`` runs beside
-the training of chunk ``c + 1`` (on another core); a seed that passes at ``c`` drops that
-speculative chunk. Evaluation draws from its own random stream, so it never changes what
-training does.
+plays a screen of a few greedy and sampled episodes, and only a screen that might pass
+(``SolveCriterion.might_pass``) plays the full 100 + 100 inside JAX, whose pass the CLI then
+confirms on gymnasium. Evaluation of chunk ``c`` runs beside the training of chunk ``c + 1``;
+a seed that passes at ``c`` drops that speculative chunk. Evaluations draw from their own
+random streams, so they never change what training does.
 """
 
 from __future__ import annotations
@@ -23,31 +23,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from poleax import draws
 from poleax.algos import Algorithm, TrainState, make_algorithm
-from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.config import TrainConfig, solve_criterion
-from poleax.envs import make
-from poleax.evaluation import greedy_and_sampled_means
+from poleax.executor import Executor, Part, make_executor, take
 from poleax.history import ChunkEvaluation, History
 from poleax.keys import prng_key
+from poleax.programs import Programs
+
+__all__ = ["Programs", "TrainResult", "init_state", "run_calls", "seed_keys", "train"]
 
 #: Seconds without any finished call before declaring the device stuck.
 CHUNK_TIMEOUT_S = 600.0
-_EVAL_STREAM = 0x5EED
-#: XLA compiler options per program, chosen for the cold start (measured on a 2-core CPU).
-#: ``init`` runs once per seed: without LLVM's optimisation and with XLA's older loop
-#: emitters (no MLIR pipeline per kernel) it compiles in 0.23 s instead of 0.74 s. The
-#: programs that run every chunk keep the fusion emitters (2-3x faster code) and take LLVM's
-#: lighter optimisation level: 13% less compile time, the same speed.
-PROGRAM_OPTIONS: dict[str, dict[str, Any]] = {
-    "init": {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False},
-    "train": {"xla_backend_optimization_level": 1},
-    "evaluate": {"xla_backend_optimization_level": 1},
-}
 
 
 class TrainingError(RuntimeError):
@@ -117,106 +105,9 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Programs:
-    """The compiled programs of one algorithm, each on one row (one seed).
-
-    ``init(key)``, ``train(state) -> (state, metrics)`` and
-    ``evaluate(params, seed_key, chunk) -> (greedy_mean, sampled_mean, greedy_se,
-    sampled_se)``; the evaluation key
-    of a row is its seed's key folded with the evaluation stream plus the chunk number.
-    """
-
-    def __init__(self, algo: Algorithm) -> None:
-        config = algo.config
-        env, env_params = make(config.env)
-
-        def train_chunk(state: TrainState):
-            return jax.lax.scan(
-                lambda s, _: algo.update(s), state, None, length=algo.updates_per_chunk
-            )
-
-        def evaluate(params, seed_key: jax.Array, chunk: jax.Array):
-            key = draws.fold_in(seed_key, _EVAL_STREAM + chunk)
-            return greedy_and_sampled_means(
-                env, env_params, algo.spec, algo.dist, params, key, config.eval_episodes
-            )
-
-        self.algo = algo
-        self.evaluates = config.stop_rule == "eval"
-        self._jitted = {
-            "init": jax.jit(algo.init),
-            "train": jax.jit(train_chunk),
-            "evaluate": jax.jit(evaluate),
-        }
-        self._compiled: dict[str, Callable] = {}
-        self._state_shape: TrainState | None = None
-        settings = {
-            name: value for name, value in config.to_dict().items() if name not in HOST_ONLY_FIELDS
-        }
-        self._settings = settings
-
-    def compile_jobs(self, need_init: bool) -> list[Callable[[], None]]:
-        """Thunks that load or compile the programs a run needs, longest first.
-
-        They trace one at a time, in this order: tracing holds the GIL, so tracing two at
-        once would only delay the training program, whose compilation takes longest.
-        """
-        names = ["train", *(["init"] if need_init else []), *(["evaluate"] * self.evaluates)]
-        turns = [threading.Event() for _ in names]
-        turns[0].set()
-
-        def job(i: int) -> None:
-            done = turns[i + 1].set if i + 1 < len(names) else (lambda: None)
-            try:
-                self._load_or_compile(names[i], turns[i].wait, done)
-            finally:
-                done()
-
-        return [lambda i=i: job(i) for i in range(len(names))]
-
-    def _load_or_compile(
-        self,
-        name: str,
-        before_tracing: Callable[[], Any] = lambda: None,
-        after_tracing: Callable[[], Any] = lambda: None,
-    ) -> None:
-        def lower():
-            before_tracing()
-            try:
-                key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-                if name == "init":
-                    return self._jitted[name].lower(key)
-                if self._state_shape is None:  # traced once, for train and evaluate
-                    self._state_shape = jax.eval_shape(self.algo.init, key)
-                state = self._state_shape
-                if name == "train":
-                    return self._jitted[name].lower(state)
-                chunk = jax.ShapeDtypeStruct((), jnp.int32)
-                return self._jitted[name].lower(state.params, key, chunk)
-            finally:
-                after_tracing()
-
-        options = PROGRAM_OPTIONS.get(name)
-        self._compiled[name] = load_or_compile(name, self._settings, lower, options)
-
-    def init(self, key: np.ndarray) -> TrainState:
-        return self._program("init")(key)
-
-    def train(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-        return self._program("train")(state)
-
-    def evaluate(self, params, key: np.ndarray, chunk: int):
-        return self._program("evaluate")(params, key, np.int32(chunk))
-
-    def _program(self, name: str) -> Callable:
-        if name not in self._compiled:
-            self._load_or_compile(name)
-        return self._compiled[name]
-
-
 def init_state(
     algo: Algorithm,
-    programs: Programs | None = None,
+    executor: Executor | None = None,
     timeout: float = CHUNK_TIMEOUT_S,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainState:
@@ -225,19 +116,16 @@ def init_state(
     The seeds' init calls run like training chunks (``run_calls``): on worker threads, under
     the same time-out, stopping with ``Interrupted`` as soon as ``should_stop()``.
     """
+    executor = executor or make_executor(algo)
     keys = seed_keys(algo.config)
-    programs = programs or Programs(algo)
-    parts = run_calls([lambda key=key: programs.init(key) for key in keys], timeout, should_stop)
-    return _host_tree(jax.tree.map(lambda *xs: np.stack(xs), *parts))
+    calls = executor.init_calls(keys, np.arange(len(keys)))
+    parts = run_calls(calls, timeout, should_stop)
+    return _host_tree(jax.tree.map(lambda *xs: np.concatenate(xs), *[p.value for p in parts]))
 
 
 def _host_tree(tree):
     """Writable numpy copies of every leaf."""
     return jax.tree.map(lambda x: np.array(x), tree)
-
-
-def _take(tree, index: np.ndarray | int):
-    return jax.tree.map(lambda x: x[index], tree)
 
 
 def _put(full, index: np.ndarray | int, part) -> None:
@@ -340,7 +228,9 @@ def train(
     gymnasium's CartPole); a rejected seed trains on.
     """
     algo = make_algorithm(config)
-    programs = Programs(algo)
+    executor = make_executor(algo)
+    evaluates = executor.programs.evaluates
+    screens = evaluates and executor.programs.screen_episodes > 0
     criterion = solve_criterion(config)
     history = history or new_history(config)
     fresh = state is None
@@ -350,30 +240,29 @@ def train(
     max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
     dropped: set[int] = set()
     ahead: _Chunk | None = None
-    judged = _Confirmations(confirm if programs.evaluates else None)  # not the tutorial's rule
+    judged = _Confirmations(confirm if evaluates else None)  # not the tutorial's rule
     interrupted = False
 
-    def train_calls(source: TrainState, rows: np.ndarray) -> list[Callable]:
-        return [lambda i=i: programs.train(_take(source, i)) for i in rows]
-
-    def eval_calls(params, rows: np.ndarray, chunk: int) -> list[Callable]:
-        return [lambda i=i: programs.evaluate(_take(params, i), keys[i], chunk) for i in rows]
-
-    def assemble(source: TrainState, rows: np.ndarray, outputs: list) -> _Chunk:
+    def assemble(source: TrainState, parts: list[Part]) -> _Chunk:
         new_state = _host_tree(source)
         metrics: dict[str, np.ndarray] = {}
-        for row, (row_state, row_metrics) in zip(rows, outputs, strict=True):
-            _put(new_state, row, row_state)
-            for name, value in row_metrics.items():
+        for part in parts:
+            part_state, part_metrics = part.value
+            _put(new_state, part.rows, part_state)
+            for name, value in part_metrics.items():
                 if name not in metrics:
-                    metrics[name] = _blank((config.seeds, len(value)), value)
-                metrics[name][row] = value
+                    metrics[name] = _blank((config.seeds, value.shape[1]), value)
+                metrics[name][part.rows] = value
         return _Chunk(new_state, metrics)
 
+    def evaluation_stats(parts: list[Part], stats: np.ndarray) -> None:
+        for part in parts:
+            stats[:, part.rows] = np.stack(part.value)
+
     try:
-        run_calls(programs.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
+        run_calls(executor.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
         if fresh:
-            state = init_state(algo, programs, chunk_timeout, should_stop)
+            state = init_state(algo, executor, chunk_timeout, should_stop)
             initial_params = _seed_slice(state.params, 0)
         else:
             state = _host_tree(state)
@@ -386,22 +275,32 @@ def train(
                 break
             rows = np.flatnonzero(active)
             if ahead is None:
-                outputs = run_calls(train_calls(state, rows), chunk_timeout, should_stop)
-                ahead = assemble(state, rows, outputs)
+                parts = run_calls(executor.train_calls(state, rows), chunk_timeout, should_stop)
+                ahead = assemble(state, parts)
             calls: list[Callable] = []
-            if programs.evaluates:
-                calls += eval_calls(ahead.state.params, rows, index)
-            speculate = programs.evaluates and index + 1 < max_chunks
+            if evaluates:
+                judge = executor.screen_calls if screens else executor.evaluate_calls
+                calls += judge(ahead.state.params, keys, rows, index)
+            evaluated = len(calls)
+            speculate = evaluates and index + 1 < max_chunks
             if speculate:  # the next chunk, beside this one's evaluation
-                calls += train_calls(ahead.state, rows)
+                calls += executor.train_calls(ahead.state, rows)
             outputs = run_calls(calls, chunk_timeout, should_stop)
             greedy = sampled = passed_eval = None
-            if programs.evaluates:
+            if evaluates:
                 stats = _blank((4, len(active)), np.float32(0))
-                for row, values in zip(rows, outputs[: len(rows)], strict=True):
-                    stats[:, row] = values
+                evaluation_stats(outputs[:evaluated], stats)
+                if screens:  # the full evaluation, for the rows whose screen might pass
+                    full = rows[criterion.might_pass(*stats[:, rows])]
+                    if len(full):
+                        calls = executor.evaluate_calls(ahead.state.params, keys, full, index)
+                        evaluation_stats(run_calls(calls, chunk_timeout, should_stop), stats)
+                    fully = np.zeros(len(active), bool)
+                    fully[full] = True
+                else:
+                    fully = np.ones(len(active), bool)
                 greedy, sampled = stats[0], stats[1]
-                passed_eval = criterion.passes_confidently(*stats)
+                passed_eval = fully & criterion.passes_confidently(*stats)
             # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
             solved = judged.apply(history) if config.stop_when_solved else []
             kept = rows[~np.isin(rows, solved)]
@@ -414,7 +313,7 @@ def train(
             except TrainingError as error:
                 error.state, error.history = state, history  # the last good ones
                 raise
-            _put(state, kept, _take(ahead.state, kept))
+            _put(state, kept, take(ahead.state, kept))
             metrics = _only_rows(ahead.metrics, kept)
             passed = _record(
                 history, algo, state, kept, metrics, greedy, sampled, passed_eval, start
@@ -422,7 +321,7 @@ def train(
             judged.submit(history, state, passed)
             if not config.stop_when_solved:
                 judged.apply(history)
-            ahead = assemble(ahead.state, rows, outputs[len(rows) :]) if speculate else None
+            ahead = assemble(ahead.state, outputs[evaluated:]) if speculate else None
             if on_chunk is not None:
                 on_chunk(_report(history, greedy, sampled, config))
             if drop_rows is not None:
@@ -604,7 +503,7 @@ def check_finite(
     """
     if rows is not None:
         metrics = {name: np.asarray(value)[rows] for name, value in metrics.items()}
-        state = _take(state, rows)
+        state = take(state, rows)
     for name in ("losses/policy_loss", "losses/value_loss"):
         values = np.asarray(metrics.get(name, np.zeros((1, 1))))
         bad = ~np.isfinite(values)
