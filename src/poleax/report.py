@@ -1,4 +1,5 @@
-"""``report.html``: one self-contained page with the GIFs, the curve, evaluations and config."""
+"""``report.html``: one self-contained page with the live policy, the GIFs, the curve,
+evaluations and config."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from poleax import live
+from poleax.api import load
 from poleax.envs.registry import env_spec
+
+#: The page loads nothing: any request it would make fails (and says so in the console).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+)
 
 MIME = {".gif": "image/gif", ".png": "image/png"}
 
@@ -64,6 +72,19 @@ def _maps(run_dir: Path) -> str:
     return "<h2>What it learned</h2>\n" + "\n".join(figures)
 
 
+def _live(run_dir: Path, config: dict[str, Any]) -> str:
+    """The live view of the run's first seed (``poleax.live``), where live.js knows the env."""
+    if config["env"] not in live.LIVE_ENVS:
+        return ""
+    try:
+        policy = load(run_dir)
+    except (OSError, ValueError) as error:  # CheckpointError is a ValueError
+        return f"<p><em>no live view: {html.escape(str(error))}</em></p>"
+    seed = int(config.get("seed", 0))
+    caption = f"(seed {seed})" if int(config.get("seeds", 1)) > 1 else ""
+    return live.section(policy, seed=seed, caption=caption)
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from the run's files; return its path."""
     run_dir = Path(run_dir)
@@ -74,15 +95,19 @@ def write_report(run_dir: str | Path) -> Path:
     spec = env_spec(config["env"])
     criterion = spec.solve.with_episodes(config.get("eval_episodes", spec.solve.episodes))
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
 figure {{ display: inline-block; margin: 0 1rem 1rem 0; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .3rem .6rem; }}
 pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
-</style></head><body>
+</style>
+{live.STYLE}</head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(summary.get("verdict", ""))}</p>
+{_live(run_dir, config)}
 <h2>Before and after training</h2>
 <figure>{image_tag(run_dir / names["before"], "before training")}
 <figcaption>before training</figcaption></figure>
