@@ -115,7 +115,7 @@ def test_the_backend_chooses_the_executor_and_the_width():
     [
         (["--executor", "gpu"], "invalid choice"),
         (["--vmap-width", "-1"], "vmap_width must be a whole number in [0, 65,536]"),
-        (["--eval-screen", "101"], "eval_screen must be a whole number in [0, 100]"),
+        (["--eval-screen", "-1"], "eval_screen must be a whole number in [0, 10,000]"),
     ],
 )
 def test_bad_executor_settings_are_one_line_and_exit_2(tmp_path, flags, message):

@@ -281,7 +281,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
             raise ConfigError(f"{name} must be a whole number in [1, {most:,}]; got {value!r}")
-    for name, most in (("eval_screen", config.eval_episodes), ("vmap_width", 65_536)):
+    for name, most in (("eval_screen", COUNT_LIMITS["eval_episodes"]), ("vmap_width", 65_536)):
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
             raise ConfigError(f"{name} must be a whole number in [0, {most:,}]; got {value!r}")
