@@ -32,7 +32,15 @@ from poleax.history import ChunkEvaluation, History
 from poleax.keys import prng_key
 from poleax.programs import Programs
 
-__all__ = ["Programs", "TrainResult", "init_state", "run_calls", "seed_keys", "train"]
+__all__ = [
+    "Programs",
+    "TrainResult",
+    "init_state",
+    "run_calls",
+    "seed_keys",
+    "train",
+    "untrained_params",
+]
 
 #: Seconds without any finished call before declaring the device stuck.
 CHUNK_TIMEOUT_S = 600.0
@@ -121,6 +129,13 @@ def init_state(
     calls = executor.init_calls(keys, np.arange(len(keys)))
     parts = run_calls(calls, timeout, should_stop)
     return _host_tree(jax.tree.map(lambda *xs: np.concatenate(xs), *[p.value for p in parts]))
+
+
+def untrained_params(config: TrainConfig, row: int = 0) -> dict:
+    """Seed ``row``'s initial parameters, as its run's executor initialises them."""
+    executor = make_executor(make_algorithm(config))
+    (part,) = run_calls(executor.init_calls(seed_keys(config), np.array([row])))
+    return _seed_slice(part.value.params, 0)
 
 
 def _host_tree(tree):
