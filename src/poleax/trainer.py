@@ -8,8 +8,9 @@ active rows' mask inside (``vmapped``). The calls run on worker threads, one per
 A chunk is ``updates_per_chunk`` updates; under the eval stop rule each chunk's policy then
 plays a screen of a few greedy and sampled episodes, and only a screen that might pass
 (``SolveCriterion.might_pass``) plays the full 100 + 100 inside JAX, whose pass the CLI then
-confirms on gymnasium. Evaluation of chunk ``c`` runs beside the training of chunk ``c + 1``;
-a seed that passes at ``c`` drops that speculative chunk. Evaluations draw from their own
+confirms on gymnasium. When the seeds' training calls are too few to fill the cores,
+evaluation of chunk ``c`` runs beside the training of chunk ``c + 1``; a seed that passes at
+``c`` drops that speculative chunk. Evaluations draw from their own
 random streams, so they never change what training does.
 """
 
@@ -299,9 +300,13 @@ def train(
                 judge = executor.screen_calls if screens else executor.evaluate_calls
                 calls += judge(ahead.state.params, keys, rows, index)
             evaluated = len(calls)
-            speculate = evaluates and index + 1 < max_chunks
-            if speculate:  # the next chunk, beside this one's evaluation
-                calls += executor.train_calls(ahead.state, rows)
+            # The next chunk, beside this one's evaluation, when its calls are too few to
+            # keep every core busy on their own; with more, the cores stay busy anyway and a
+            # seed that passes would only waste its speculative chunk.
+            upcoming = executor.train_calls(ahead.state, rows)
+            speculate = evaluates and index + 1 < max_chunks and len(upcoming) <= worker_count()
+            if speculate:
+                calls += upcoming
             outputs = run_calls(calls, chunk_timeout, should_stop)
             greedy = sampled = passed_eval = None
             if evaluates:
