@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from poleax.networks import NetworkSpec
+from poleax.networks import NORM_CLIP, NORM_EPS, NetworkSpec, param_shapes
 from poleax.policy import Policy
 
 
@@ -115,3 +117,47 @@ def test_non_finite_observations_raise_and_name_the_observation(bad):
         policy.predict(batch, deterministic=True)
     # finite observations still act
     assert policy.act(np.zeros(4)) in (0, 1)
+
+
+def test_the_forward_pass_is_float64_on_the_float32_weights():
+    """What report.html's JavaScript reproduces: the float32 weights as trained, the arithmetic
+    (normalisation, layers, tanh) in float64, as plain Python floats compute it."""
+    spec = NetworkSpec(3, 1, (16, 16), continuous=True, normalize_obs=True)
+    rng = np.random.default_rng(0)
+    params = {
+        layer: {name: rng.normal(0, 0.3, shape) for name, shape in names.items()}
+        for layer, names in param_shapes(spec).items()
+    }
+    params["obs_norm"]["var"] = np.abs(params["obs_norm"]["var"]) + 0.5
+    policy = Policy(params, spec, "Pendulum-v1")
+    stored = {a.dtype for layer in policy.params.values() for a in layer.values()}
+    assert stored == {np.dtype(np.float32)}  # as trained
+    # the float32 values, exactly, as Python floats
+    weights = {k: {n: v.tolist() for n, v in d.items()} for k, d in policy.params.items()}
+
+    def by_hand(o: list[float], side: str) -> float:
+        stats = weights["obs_norm"]
+        x = [
+            min(max((v - m) / math.sqrt(s + NORM_EPS), -NORM_CLIP), NORM_CLIP)
+            for v, m, s in zip(o, stats["mean"], stats["var"], strict=True)
+        ]
+        for name in [f"{side}_0", f"{side}_1", f"{side}_out"]:
+            w, b = weights[name]["w"], weights[name]["b"]
+            x = [sum(x[i] * w[i][j] for i in range(len(x))) + b[j] for j in range(len(b))]
+            x = x if name.endswith("out") else [math.tanh(v) for v in x]
+        return x[0]
+
+    obs = rng.normal(0, 1, (50, 3)).astype(np.float32)
+    (mean, log_std), value = policy.logits_and_value(obs)
+    assert np.ptp(mean) > 0.1 and np.ptp(value) > 0.1  # not saturated
+    assert mean.dtype == value.dtype == log_std.dtype == np.float64
+    np.testing.assert_array_equal(log_std[0], policy.params["log_std"]["value"])
+    close = {"rtol": 1e-13, "atol": 1e-13}
+    np.testing.assert_allclose(mean[:, 0], [by_hand(o, "actor") for o in obs.tolist()], **close)
+    np.testing.assert_allclose(value, [by_hand(o, "critic") for o in obs.tolist()], **close)
+    actions = policy.act(obs)  # the mean clipped in float64, then float32
+    assert actions.dtype == np.float32
+    np.testing.assert_array_equal(actions, np.clip(mean, -2.0, 2.0).astype(np.float32))
+    # new parameters, new arithmetic (nothing stale is kept)
+    policy.params = {**policy.params, "actor_out": {"w": np.zeros((16, 1)), "b": np.ones(1)}}
+    np.testing.assert_array_equal(policy.act(obs), np.ones((50, 1), np.float32))

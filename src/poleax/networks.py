@@ -1,8 +1,11 @@
 """Actor-critic networks as plain arrays: one forward pass for JAX and for numpy.
 
 Parameters are a dict of ``{"w": [in, out], "b": [out]}`` layers. ``apply`` takes the array
-module (``jax.numpy`` or ``numpy``) so a trained policy runs in numpy without jit overhead and
-gives the same actions as in training.
+module (``jax.numpy`` or ``numpy``) so a trained policy runs in numpy without jit overhead.
+JAX computes in the parameters' float32; numpy computes in the dtype it is given, and the
+numpy ``Policy`` gives it float64 (``float64_params``): a forward pass any float64 platform
+(a browser's JavaScript included) reproduces but for its last bits, where numpy's float32
+``tanh`` and BLAS's order of summation round differently from machine to machine.
 """
 
 from __future__ import annotations
@@ -130,6 +133,15 @@ def init_params(key, spec: NetworkSpec) -> Params:
             "count": jnp.float32(1e-4),  # as SB3's RunningMeanStd starts
         }
     return params
+
+
+def float64_params(params: Params) -> Params:
+    """``params`` as numpy float64 arrays (exact: float32 values upcast), what the numpy
+    forward pass computes with."""
+    return {
+        name: {k: np.asarray(v, np.float64) for k, v in layer.items()}
+        for name, layer in params.items()
+    }
 
 
 def normalized(params: Params, obs, spec: NetworkSpec, xp: Any = None):

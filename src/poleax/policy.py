@@ -9,7 +9,7 @@ import numpy as np
 
 from poleax.distributions import Distribution, make_distribution
 from poleax.envs.registry import env_spec
-from poleax.networks import NetworkSpec, Params, actor_inputs, apply
+from poleax.networks import NetworkSpec, Params, actor_inputs, apply, float64_params
 
 
 @dataclass
@@ -19,6 +19,11 @@ class Policy:
     Actions go through the env's action distribution (``poleax.distributions``), the same
     rules as in training: the most likely action or the mean when greedy, an inverse-CDF
     sample otherwise, clipped into the bounds of a continuous action space.
+
+    The parameters are kept in float32, as trained; the forward pass (observation
+    normalisation included) and the distribution compute in float64, so any float64
+    implementation (report.html's JavaScript) reproduces it but for its last bits.
+    Continuous actions come back as float32.
     """
 
     params: Params
@@ -28,12 +33,22 @@ class Policy:
     metadata: dict[str, Any] = field(default_factory=dict)
     rng: np.random.Generator | None = field(default=None, repr=False, compare=False)
     """The generator ``predict`` samples with (created on first use when None)."""
+    _float64: tuple[Params, Params] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.params = {
             name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
             for name, layer in self.params.items()
         }
+
+    def _forward_params(self) -> Params:
+        """``params`` in float64, what the forward pass computes with (kept until ``params``
+        is replaced)."""
+        if self._float64 is None or self._float64[0] is not self.params:
+            self._float64 = (self.params, float64_params(self.params))
+        return self._float64[1]
 
     @property
     def distribution(self) -> Distribution:
@@ -42,11 +57,11 @@ class Policy:
     def logits_and_value(self, obs: np.ndarray) -> tuple[Any, np.ndarray]:
         """The distribution's inputs (action logits, or the mean and log-std) and the state
         value, for one observation or a batch."""
-        return apply(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
+        return apply(self._forward_params(), np.asarray(obs, np.float64), self.spec, xp=np)
 
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
         """Action probabilities (discrete actions only)."""
-        logits = actor_inputs(self.params, np.asarray(obs, np.float32), self.spec, xp=np)
+        logits = actor_inputs(self._forward_params(), np.asarray(obs, np.float64), self.spec, xp=np)
         z = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return z / z.sum(axis=-1, keepdims=True)
 
@@ -62,9 +77,9 @@ class Policy:
         action space; a batch gives a batch of them. A non-finite observation (NaN or
         infinite) raises ``ValueError``.
         """
-        obs = _finite(np.asarray(obs, np.float32))
+        obs = _finite(np.asarray(obs, np.float64))
         dist = self.distribution
-        inputs = actor_inputs(self.params, obs, self.spec, xp=np)
+        inputs = actor_inputs(self._forward_params(), obs, self.spec, xp=np)
         if greedy:
             actions = dist.mode(inputs, xp=np)
         else:

@@ -3,8 +3,9 @@
 ``section(policy)`` is the HTML of the view: a canvas, its controls, live bars of the actor's
 output and the critic's value, and ``live.js`` (package data) inlined beside the policy as
 JSON (``poleax.export.policy_dict``). The script steps the env's dynamics in float64 with
-gymnasium's operations in gymnasium's order and animates them at the env's own frame rate;
-a click on the canvas or an arrow key pushes the system. No external script or font: the
+gymnasium's operations in gymnasium's order, runs the network in float64 as the numpy
+``Policy`` does, and animates them at the env's own frame rate; a click on the canvas or an
+arrow key pushes the system. No external script or font: the
 page stays one offline file.
 """
 

@@ -4,8 +4,8 @@
  * The page embeds the policy as JSON (poleax.export.policy_dict) beside the env id; this
  * script steps gymnasium's dynamics in float64 with gymnasium's operations in gymnasium's
  * order (rounding to float32 where gymnasium's numpy does), runs the actor-critic forward
- * pass on the float32 observation, and animates the result on a canvas at the env's own
- * frame rate. Plain ES2017, no external scripts.
+ * pass on the float32 observation in float64 as poleax's numpy Policy does, and animates the
+ * result on a canvas at the env's own frame rate. Plain ES2017, no external scripts.
  *
  * window.poleaxLive drives it from outside (the tests do): pause(), play(), setState(s),
  * state(), step(action?), run(n), push(dir), reset(), setGreedy(b), output(), and
@@ -460,12 +460,11 @@
     "MountainCarContinuous-v0": (maxSteps) => mountainCar(maxSteps, true),
   };
 
-  // --- the policy: poleax.networks.apply in float32, as numpy runs it -----------------------
+  // --- the policy: poleax.networks.apply in float64, as the numpy Policy runs it ------------
 
-  /** The forward pass of an exported policy (poleax.export.policy_dict). Each element-wise
-   * operation is rounded to float32 as numpy's float32 arrays are; a dot product is summed in
-   * float64 and rounded once, and tanh is the float64 one rounded (numpy's own float32 tanh
-   * and BLAS's order of summation differ from these in a last bit now and then). */
+  /** The forward pass of an exported policy (poleax.export.policy_dict), in float64 as
+   * poleax's numpy Policy computes it (its float32 weights upcast, exactly): it agrees with
+   * numpy's but for the order of BLAS's sums and the last bit of a tanh, ~1e-15. */
   function makePolicy(data) {
     const net = data.network;
     const params = data.params;
@@ -473,18 +472,17 @@
       const w = params[name].w;
       const cols = w[0].length;
       const rows = [];
-      for (let j = 0; j < cols; j++) rows.push(Float64Array.from(w, (row) => f32(row[j])));
-      return { rows, b: params[name].b.map(f32) };
+      for (let j = 0; j < cols; j++) rows.push(Float64Array.from(w, (row) => row[j]));
+      return { rows, b: params[name].b };
     };
     const layers = {};
     for (const name of data.layers) layers[name] = dense(name);
-    const activation =
-      net.activation === "relu" ? (x) => (x > 0 ? x : 0) : (x) => f32(Math.tanh(x));
+    const activation = net.activation === "relu" ? (x) => (x > 0 ? x : 0) : Math.tanh;
     const apply = (layer, x) =>
       layer.rows.map((row, j) => {
         let sum = 0;
         for (let i = 0; i < row.length; i++) sum += x[i] * row[i];
-        return f32(f32(sum) + layer.b[j]);
+        return sum + layer.b[j];
       });
     const tower = (prefix, x) => {
       for (let i = 0; i < net.hidden.length; i++) {
@@ -494,21 +492,21 @@
     };
     let normalize = (obs) => obs;
     if (net.normalize_obs) {
-      const stats = { mean: params.obs_norm.mean.map(f32), var: params.obs_norm.var.map(f32) };
+      const mean = params.obs_norm.mean;
       const clip = data.normalization.clip;
-      const eps = f32(data.normalization.eps);
-      const std = stats.var.map((v) => f32(Math.sqrt(f32(v + eps))));
+      const std = params.obs_norm.var.map((v) => Math.sqrt(v + data.normalization.eps));
       normalize = (obs) =>
-        obs.map((o, i) => Math.min(Math.max(f32(f32(o - stats.mean[i]) / std[i]), -clip), clip));
+        obs.map((o, i) => Math.min(Math.max((o - mean[i]) / std[i], -clip), clip));
     }
     const space = data.action_space;
     const continuous = space.type === "box";
-    const logStd = continuous ? params.log_std.value.map(f32) : null;
-    const low = continuous ? space.low.map(f32) : null;
-    const high = continuous ? space.high.map(f32) : null;
+    const logStd = continuous ? params.log_std.value : null;
+    const low = continuous ? space.low : null;
+    const high = continuous ? space.high : null;
 
+    /** The actor's output and V(s) for an observation (float32 values, as the env gives). */
     function forward(obs) {
-      const x = normalize(obs.map(f32));
+      const x = normalize(obs);
       let actorH;
       let criticH;
       if (net.shared) {
@@ -538,10 +536,10 @@
         }
         return out.probabilities.length - 1;
       }
+      // clipped in float64, then float32 (the numpy Policy's continuous actions)
       return out.mean.map((mean, i) => {
-        let a = mean;
-        if (!greedy) a = f32(mean + Math.exp(logStd[i]) * normal(rand));
-        return Math.min(Math.max(a, low[i]), high[i]);
+        const a = greedy ? mean : mean + Math.exp(logStd[i]) * normal(rand);
+        return f32(Math.min(Math.max(a, low[i]), high[i]));
       });
     }
 
