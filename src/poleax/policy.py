@@ -126,3 +126,59 @@ def _finite(obs: np.ndarray) -> np.ndarray:
         f"{len(bad)} of {len(rows)} observations are not finite (NaN or infinite); the first, "
         f"at index {int(bad[0])}: {rows[bad[0]].tolist()}"
     )
+
+
+def act_together(
+    policies: list[Policy],
+    obs: np.ndarray,
+    greedy: list[bool],
+    rngs: list[np.random.Generator | None],
+) -> np.ndarray:
+    """``np.stack([p.act(o, g, r) for p, o, g, r in zip(policies, obs, greedy, rngs)])`` in
+    one forward pass, bit for bit: ``obs`` is ``[policies, batch, obs_size]``, and the
+    policies share a network and an env. numpy multiplies each slice of a stack with the same
+    BLAS call as a lone matrix, and the rest of the pass works element by element or along
+    the last axis; each sampling policy draws from its generator what ``act`` would draw.
+    """
+    first = policies[0]
+    if any(p.spec != first.spec or p.env_id != first.env_id for p in policies):
+        raise ValueError("act_together needs policies of one network and one env")
+    obs = _finite(np.asarray(obs, np.float64))
+    if obs.ndim != 3 or len(obs) != len(policies):
+        raise ValueError(f"obs must be [policies, batch, obs_size]; got {list(obs.shape)}")
+    dist = first.distribution
+    stacked = {
+        layer: {key: _stack([p._forward_params()[layer][key] for p in policies]) for key in keys}
+        for layer, keys in first._forward_params().items()
+    }
+    inputs = actor_inputs(stacked, obs, first.spec, xp=np)
+    greedy = np.asarray(greedy, bool)
+    actions = np.zeros((len(policies), obs.shape[1], *dist.action_shape))
+    if greedy.any():
+        actions[greedy] = dist.mode(_slices(inputs, greedy), xp=np)
+    if not greedy.all():
+        draws = [
+            (rng if rng is not None else np.random.default_rng()).random(
+                (obs.shape[1], *dist.draw_shape)
+            )
+            for rng, g in zip(rngs, greedy, strict=True)
+            if not g
+        ]
+        actions[~greedy] = dist.sample(_slices(inputs, ~greedy), np.stack(draws), xp=np)
+    actions = dist.to_env(actions, xp=np)
+    if not dist.action_shape:
+        return actions.astype(np.int64)
+    return actions.astype(np.float32)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Per-policy arrays stacked on a leading axis, vectors given a batch axis to broadcast."""
+    stacked = np.stack(arrays)
+    return stacked[:, None] if stacked.ndim == 2 else stacked
+
+
+def _slices(inputs, which: np.ndarray):
+    """The distribution's inputs of the policies ``which`` (a tuple for continuous ones)."""
+    if isinstance(inputs, tuple):
+        return tuple(x[which] for x in inputs)
+    return inputs[which]
