@@ -123,10 +123,12 @@ def map_grid(policy: Policy, size: int = GRID) -> MapGrid:
     gx, gy = np.meshgrid(xs, ys)
     obs = axes.observation(axes.physics(gx, gy))
     flat = obs.reshape(-1, obs.shape[-1])
-    actions = np.asarray(policy.act(flat))
+    inputs, values = policy.logits_and_value(flat)  # one pass: policy.act's greedy actions
+    dist = policy.distribution
+    actions = dist.to_env(dist.mode(inputs, xp=np), xp=np)
+    actions = actions.astype(np.float32 if dist.action_shape else np.int64)  # as act's
     if actions.ndim == 2:
         actions = actions[:, 0]
-    _, values = policy.logits_and_value(flat)
     return MapGrid(xs, ys, obs, actions.reshape(size, size), values.reshape(size, size))
 
 
@@ -157,24 +159,31 @@ def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
 def draw_maps(policy: Policy, run_dir: str | Path, seed: int = 0) -> dict[str, Path]:
     """Write ``policy_map.png`` and ``value_map.png`` into ``run_dir``; return their paths.
     Envs without map axes write nothing."""
+    files = {}
+    for kind, data in map_images(policy, seed).items():
+        files[kind] = Path(run_dir) / f"{kind}.png"
+        files[kind].write_bytes(data)
+    return files
+
+
+def map_images(policy: Policy, seed: int = 0) -> dict[str, bytes]:
+    """``{"policy_map": PNG, "value_map": PNG}`` (none for envs without map axes)."""
     if policy.env_id not in MAP_AXES:
         return {}
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    from poleax.plots import figure, png_bytes
 
     axes = MAP_AXES[policy.env_id]
     grid = map_grid(policy)
     episode = greedy_episode(policy, seed)
     space = env_spec(policy.env_id).action_space
     extent = (*axes.x_range, *axes.y_range)
-    run_dir = Path(run_dir)
-    files = {}
+    images = {}
     name = env_spec(policy.env_id).name
     for kind in ("policy", "value"):
-        fig, ax = plt.subplots(figsize=(5, 4), dpi=80)
+        fig, ax = figure((5, 4), 80)
         if kind == "value":
             image = ax.imshow(grid.values, origin="lower", extent=extent, aspect="auto")
             fig.colorbar(image, ax=ax, label="V(s)")
@@ -189,7 +198,7 @@ def draw_maps(policy: Policy, run_dir: str | Path, seed: int = 0) -> dict[str, P
             title = f"{name}: the actor's mean action"
         else:
             n = space.n
-            colours = plt.get_cmap("tab10").colors[:n]
+            colours = colormaps["tab10"].colors[:n]
             norm = BoundaryNorm(np.arange(n + 1) - 0.5, n)
             image = ax.imshow(
                 grid.actions, origin="lower", extent=extent, aspect="auto",
@@ -207,7 +216,5 @@ def draw_maps(policy: Policy, run_dir: str | Path, seed: int = 0) -> dict[str, P
         ax.set_title(title, fontsize=10)
         ax.legend(loc="upper right", fontsize=7)
         fig.tight_layout()
-        files[f"{kind}_map"] = run_dir / f"{kind}_map.png"
-        fig.savefig(files[f"{kind}_map"])
-        plt.close(fig)
-    return files
+        images[f"{kind}_map"] = png_bytes(fig)
+    return images

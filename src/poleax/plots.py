@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -30,22 +31,55 @@ def learning_curve(
     title: str,
     evaluations: list | None = None,
 ) -> Path:
-    """Write ``curve.png``: one line per seed, or median and range for several seeds.
+    """Write ``curve.png`` (``curve_png``'s picture) to ``path``; return the path."""
+    data = curve_png(env_steps, returns, threshold, steps_to_solve, title, evaluations)
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def figure(figsize: tuple[float, float], dpi: int):
+    """A figure and its axes, made without pyplot: no global state, so threads may draw at
+    once, and nothing to close."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots()
+
+
+def png_bytes(fig) -> bytes:
+    """The figure as PNG."""
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
+
+
+def warm_up() -> None:
+    """Import matplotlib and draw a small figure with text, so that the first real picture
+    finds its fonts and renderer loaded (a process that will draw does this while it waits)."""
+    fig, ax = figure((1, 1), 20)
+    ax.set_title("warm")
+    png_bytes(fig)
+
+
+def curve_png(
+    env_steps: np.ndarray,
+    returns: np.ndarray,
+    threshold: float,
+    steps_to_solve: list[int | None],
+    title: str,
+    evaluations: list | None = None,
+) -> bytes:
+    """The learning curve as PNG: one line per seed, or median and range for several seeds.
 
     ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative (flat once a
     seed stopped; the range then covers the seeds still training). Training
     returns average the episodes that ended in an update, which favours short ones; the
     evaluation points (whole episodes from a reset) show the policy itself.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     env_steps = np.asarray(env_steps)
     trained = np.diff(env_steps, axis=1, prepend=0) > 0  # a seed stops once it is solved
     smooth = np.where(trained, _smooth(np.asarray(returns, float)), np.nan)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    fig, ax = figure((7, 4), 100)
     if smooth.shape[0] == 1:
         ax.plot(env_steps[0], smooth[0], color="C0", label="episodic return")
     else:
@@ -91,6 +125,4 @@ def learning_curve(
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return png_bytes(fig)
