@@ -104,9 +104,9 @@ def test_a_pass_the_confirmation_rejects_trains_on_until_one_is_accepted():
     plain = train(config)
     asked = []
 
-    def second_time_lucky(row, params):
-        asked.append(row)
-        return len(asked) > 1
+    def second_time_lucky(rows, params):
+        asked.extend(rows)
+        return [len(asked) > 1 for _ in rows]
 
     checked = train(config, confirm=second_time_lucky)
     assert asked == [0, 0]

@@ -684,27 +684,31 @@ class _GymnasiumCheck:
         self.accepted: dict[int, dict] = {}  # seed index -> its evaluation
         self.rejected: dict[int, int] = {}  # seed index -> passes rejected
 
-    def confirm(self, row: int, params: dict) -> bool:
+    def confirm(self, rows: list[int], params: list[dict]) -> list[bool]:
+        """A verdict per row: its policy passes on gymnasium's env by the margin. The
+        policies play side by side (one forward pass for all, ``reference.act_together``)."""
         from poleax.policy import Policy
-        from poleax.reference import evaluate_both
+        from poleax.reference import evaluate_many
 
         self.before()
-
-        policy = Policy(params, self.spec, self.config.env, self.config.algo)
         criterion = solve_criterion(self.config)
-        evaluation = evaluate_both(policy, self.config.env, criterion.episodes, criterion.eval_seed)
-        n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
-        confident = evaluation["solved"] and criterion.passes_confidently(
-            evaluation["greedy"]["mean"],
-            evaluation["sampled"]["mean"],
-            evaluation["greedy"]["std"] / n**0.5,
-            evaluation["sampled"]["std"] / n**0.5,
-        )
-        if confident:
-            self.accepted[row] = evaluation
-        else:
-            self.rejected[row] = self.rejected.get(row, 0) + 1
-        return bool(confident)
+        policies = [Policy(p, self.spec, self.config.env, self.config.algo) for p in params]
+        found = evaluate_many(policies, self.config.env, criterion.episodes, criterion.eval_seed)
+        verdicts = []
+        for row, evaluation in zip(rows, found, strict=True):
+            n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
+            confident = evaluation["solved"] and criterion.passes_confidently(
+                evaluation["greedy"]["mean"],
+                evaluation["sampled"]["mean"],
+                evaluation["greedy"]["std"] / n**0.5,
+                evaluation["sampled"]["std"] / n**0.5,
+            )
+            if confident:
+                self.accepted[row] = evaluation
+            else:
+                self.rejected[row] = self.rejected.get(row, 0) + 1
+            verdicts.append(bool(confident))
+        return verdicts
 
 
 class _GymnasiumPreload:

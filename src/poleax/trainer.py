@@ -232,7 +232,7 @@ def train(
     checkpoint_every: int = 0,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
     drop_rows: Callable[[], Iterable[int]] | None = None,
-    confirm: Callable[[int, dict], bool] | None = None,
+    confirm: Callable[[list[int], list[dict]], list[bool]] | None = None,
 ) -> TrainResult:
     """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
@@ -240,9 +240,10 @@ def train(
     polled while calls run (a signal handler sets it); ``on_checkpoint(state, history)`` is
     called every ``checkpoint_every`` chunks (less often when saving takes long:
     ``CHECKPOINT_SPACING``); ``drop_rows()`` names rows to stop training
-    (a sweep's pruned trials). ``confirm(row, params)``, if given, must also accept a policy
-    that passed the evaluation before its seed counts as solved (the CLI checks it on
-    gymnasium's CartPole); a rejected seed trains on.
+    (a sweep's pruned trials). ``confirm(rows, params)``, if given, must also accept a
+    policy that passed the evaluation before its seed counts as solved (the CLI checks them
+    on gymnasium's env, all of a chunk's at once); it returns a verdict per row, and a
+    rejected seed trains on.
     """
     algo = make_algorithm(config)
     executor = make_executor(algo)
@@ -475,7 +476,7 @@ class _Confirmations:
     """Runs ``confirm`` on a thread while the next chunk trains; its verdicts are applied
     before that chunk is recorded, so the outcome is the same as judging at once."""
 
-    def __init__(self, confirm: Callable[[int, dict], bool] | None) -> None:
+    def __init__(self, confirm: Callable[[list[int], list[dict]], list[bool]] | None) -> None:
         self.confirm = confirm
         self.claims: list[_Claim] = []
         self.thread: threading.Thread | None = None
@@ -493,8 +494,11 @@ class _Confirmations:
             return
 
         def judge() -> None:
-            for claim in claims:
-                claim.accepted = bool(self.confirm(claim.row, claim.params))
+            if not claims:
+                return
+            verdicts = self.confirm([c.row for c in claims], [c.params for c in claims])
+            for claim, verdict in zip(claims, verdicts, strict=True):
+                claim.accepted = bool(verdict)
 
         self.thread = threading.Thread(target=judge, daemon=True)
         self.thread.start()
