@@ -18,10 +18,11 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def images_loaded(page: Path, profile: Path) -> tuple[int, int]:
-    """``(decoded, total)`` images of ``page`` in headless Chromium (the page marks them on
-    its body: ``poleax.report.IMAGES_LOADED_SCRIPT``). Skips where there is no Chromium, and
-    fails instead under CI, which installs it."""
+def _dump_dom(
+    page: Path, profile: Path, budget_ms: int, *extra: str
+) -> subprocess.CompletedProcess:
+    """Headless Chromium's DOM of ``page`` after ``budget_ms`` of virtual time (``extra``
+    flags added). Skips where there is no Chromium, and fails instead under CI."""
     browser = chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -29,19 +30,20 @@ def images_loaded(page: Path, profile: Path) -> tuple[int, int]:
         pytest.skip("headless Chromium not installed")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
     flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    result = subprocess.run(
-        [
-            browser,
-            *flags,
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
+    flags += [*extra, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}"]
+    return subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def images_loaded(page: Path, profile: Path) -> tuple[int, int]:
+    """``(decoded, total)`` images of ``page`` in headless Chromium (the page marks them on
+    its body: ``poleax.report.IMAGES_LOADED_SCRIPT``). Skips where there is no Chromium, and
+    fails instead under CI, which installs it."""
+    result = _dump_dom(page, profile, 10_000)
     match = re.search(r'data-images-loaded="(\d+)/(\d+)"', result.stdout)
     assert match, result.stderr[-2000:]
     return int(match.group(1)), int(match.group(2))
@@ -68,27 +70,7 @@ def run_page(page: Path, profile: Path, budget_ms: int = 5000) -> PageRun:
     """Load ``page`` in headless Chromium, let it run ``budget_ms`` of virtual time (timers
     fire, no waiting), and return its DOM and console. Skips where there is no Chromium,
     and fails instead under CI."""
-    browser = chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI installs Debian's chromium; it must be there")
-        pytest.skip("headless Chromium not installed")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    flags += ["--enable-logging=stderr", "--v=0"]  # the page's console, on stderr
-    result = subprocess.run(
-        [
-            browser,
-            *flags,
-            f"--user-data-dir={profile}",
-            f"--virtual-time-budget={budget_ms}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _dump_dom(page, profile, budget_ms, "--enable-logging=stderr", "--v=0")
     assert "</html>" in result.stdout, result.stderr[-2000:]
     console = re.findall(r':CONSOLE[^\]]*\] "(.*)", source: ', result.stderr)
     return PageRun(result.stdout, console)
