@@ -70,9 +70,7 @@ def greedy_and_sampled_means(
     """Mean return of ``episodes`` greedy and ``episodes`` sampled episodes, in one loop, and
     the standard error of each mean: ``(greedy, sampled, greedy_se, sampled_se)``."""
     mask = jnp.arange(2 * episodes) < episodes
-    returns = episode_returns(
-        env, env_params, spec, dist, params, key, 2 * episodes, mask, active
-    )
+    returns = episode_returns(env, env_params, spec, dist, params, key, 2 * episodes, mask, active)
     greedy, sampled = returns[:episodes], returns[episodes:]
     return greedy.mean(), sampled.mean(), standard_error(greedy), standard_error(sampled)
 
