@@ -123,3 +123,17 @@ def test_bad_executor_settings_are_one_line_and_exit_2(tmp_path, flags, message)
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_vmapped_run_resumed_from_its_state_ends_where_an_uninterrupted_one_does():
+    config = vmapped(seeds=3, vmap_width=2, total_steps=4096, stop_when_solved=False)
+    whole = train(config)
+    chunks: list[int] = []
+    part = train(
+        config, on_chunk=lambda r: chunks.append(r.chunk), should_stop=lambda: len(chunks) >= 3
+    )
+    assert part.interrupted and part.history.chunks == 3
+    rest = train(config, state=part.state, history=part.history)
+    assert rest.history.chunks == whole.history.chunks
+    for a, b in zip(jax.tree.leaves(rest.state), jax.tree.leaves(whole.state), strict=True):
+        np.testing.assert_array_equal(a, b)
