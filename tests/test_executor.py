@@ -92,6 +92,9 @@ def test_the_screen_saves_full_evaluations_and_delays_no_solve_here(monkeypatch)
     assert screened.steps_to_solve == unscreened.steps_to_solve  # exact seeds: no delay
     assert None not in screened.steps_to_solve
     assert with_screen < sum(full_evaluations) / 2
+    counts = {n for e in screened.evaluations for n in e.episodes}
+    assert {10, 100} <= counts <= {0, 10, 100}  # each mean says what it is a mean of
+    assert {n for e in unscreened.evaluations for n in e.episodes} <= {0, 100}
 
 
 def test_a_screen_that_passes_never_solves_a_policy_the_full_evaluation_fails(monkeypatch):

@@ -25,11 +25,14 @@ class HistoryError(ValueError):
 
 
 class ChunkEvaluation(NamedTuple):
-    """One chunk's in-JAX evaluation: per seed, env steps so far and the mean returns."""
+    """One chunk's in-JAX evaluation: per seed, env steps so far and the mean returns, and
+    how many episodes per mode each mean is of (the screen's, or the full evaluation's when
+    the screen might pass; 0 for a seed not evaluated; ``None``: not recorded, before 0.2)."""
 
     env_steps: list[int]
     greedy: list[float]
     sampled: list[float]
+    episodes: list[int] | None = None
 
 
 @dataclass
@@ -173,6 +176,7 @@ def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
     _require(isinstance(values, list), "evaluations is not a list")
     _require(len(values) <= chunks, f"{len(values)} evaluations in {chunks} chunk(s)")
     out = []
+    required = ("env_steps", "greedy", "sampled")
     for e in values:
         _require(
             isinstance(e, dict)
@@ -180,11 +184,21 @@ def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
                 isinstance(e.get(k), list)
                 and len(e[k]) == seeds
                 and all(_is_number(v) for v in e[k])
-                for k in ChunkEvaluation._fields
+                for k in required
             ),
             f"an evaluation is not env_steps, greedy and sampled for {seeds} seed(s): {e!r}",
         )
-        out.append(ChunkEvaluation(*(e[k] for k in ChunkEvaluation._fields)))
+        episodes = e.get("episodes")
+        _require(
+            episodes is None
+            or (
+                isinstance(episodes, list)
+                and len(episodes) == seeds
+                and all(is_int(n) and n >= 0 for n in episodes)
+            ),
+            f"an evaluation's episodes are not {seeds} counts: {episodes!r}",
+        )
+        out.append(ChunkEvaluation(*(e[k] for k in required), episodes))
     return out
 
 

@@ -99,8 +99,10 @@ def curve_png(
         evaluated = [np.isfinite(np.asarray(e.greedy, float)) for e in evaluations]
         kept = [i for i, mask in enumerate(evaluated) if mask.any()]
         eval_steps = [np.median(np.asarray(evaluations[i].env_steps)[evaluated[i]]) for i in kept]
+        counts = sorted({n for e in evaluations for n in (e.episodes or []) if n})
+        episodes = f" ({' or '.join(map(str, counts))} episodes)" if counts else ""
         for mode, marker, color, label in (
-            ("greedy", "o", "C1", "evaluation, greedy (100 episodes)"),
+            ("greedy", "o", "C1", f"evaluation, greedy{episodes}"),
             ("sampled", "s", "C4", "evaluation, sampled"),
         ):
             means = [

@@ -309,9 +309,11 @@ def train(
             if speculate:
                 calls += upcoming
             outputs = run_calls(calls, chunk_timeout, should_stop)
-            greedy = sampled = passed_eval = None
+            greedy = sampled = passed_eval = episodes = None
             if evaluates:
                 stats = _blank((4, len(active)), np.float32(0))
+                episodes = np.zeros(len(active), np.int64)  # per mode, behind each mean
+                episodes[rows] = executor.programs.screen_episodes or config.eval_episodes
                 evaluation_stats(outputs[:evaluated], stats)
                 if screens:  # the full evaluation, for the rows whose screen might pass
                     full = rows[criterion.might_pass(*stats[:, rows])]
@@ -320,6 +322,7 @@ def train(
                         evaluation_stats(run_calls(calls, chunk_timeout, should_stop), stats)
                     fully = np.zeros(len(active), bool)
                     fully[full] = True
+                    episodes[full] = config.eval_episodes
                 else:
                     fully = np.ones(len(active), bool)
                 greedy, sampled = stats[0], stats[1]
@@ -331,6 +334,7 @@ def train(
                 break
             if solved and greedy is not None:
                 greedy[solved] = sampled[solved] = np.nan
+                episodes[solved] = 0
             try:
                 check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, kept)
             except TrainingError as error:
@@ -338,9 +342,8 @@ def train(
                 raise
             _put(state, kept, take(ahead.state, kept))
             metrics = _only_rows(ahead.metrics, kept)
-            passed = _record(
-                history, algo, state, kept, metrics, greedy, sampled, passed_eval, start
-            )
+            evaluation = None if greedy is None else (greedy, sampled, episodes)
+            passed = _record(history, algo, state, kept, metrics, evaluation, passed_eval, start)
             judged.submit(history, state, passed)
             if not config.stop_when_solved:
                 judged.apply(history)
@@ -414,9 +417,10 @@ def _seed_slice(tree, i: int):
     return jax.tree.map(lambda x: np.array(x[i]), tree)
 
 
-def _record(history, algo, state, rows, metrics, greedy, sampled, passed, start) -> list[int]:
+def _record(history, algo, state, rows, metrics, evaluation, passed, start) -> list[int]:
     """Append one chunk to ``history``; return the unsolved rows whose policy passed (by the
-    evaluation's ``passed``, or by the algorithm's own stop rule when there is none)."""
+    evaluation's ``passed``, or by the algorithm's own stop rule when there is none).
+    ``evaluation`` is ``(greedy, sampled, episodes)``, per row."""
     config = algo.config
     history.chunks += 1
     elapsed = time.perf_counter() - start
@@ -429,8 +433,11 @@ def _record(history, algo, state, rows, metrics, greedy, sampled, passed, start)
     for name, value in metrics.items():
         history.metrics.setdefault(name, []).append(np.asarray(value))
     if config.stop_rule == "eval":
+        greedy, sampled, episodes = evaluation
         history.evaluations.append(
-            ChunkEvaluation(history.env_steps.tolist(), greedy.tolist(), sampled.tolist())
+            ChunkEvaluation(
+                history.env_steps.tolist(), greedy.tolist(), sampled.tolist(), episodes.tolist()
+            )
         )
     else:
         passed = np.asarray(algo.stopped(state)).copy()
