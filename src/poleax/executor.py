@@ -118,17 +118,16 @@ class Vmapped:
         if programs.width is None or single.width is not None:
             raise ValueError("vmapped calls need programs of a fixed width, and single ones")
         self.programs = programs
-        self.single = single
         self.width = programs.width
+        #: Behind a screen, full evaluations go through these one-seed calls.
+        self.per_row = RowsPerCore(single) if programs.screen_episodes else None
 
     def compile_jobs(self, need_init: bool) -> list[Callable[[], None]]:
         names = self.programs.needed(need_init)
-        loaders = [self.programs.loader(n) for n in names if not self._evaluates_per_row(n)]
-        loaders += [self.single.loader(n) for n in names if self._evaluates_per_row(n)]
-        return compile_jobs(loaders)
-
-    def _evaluates_per_row(self, name: str) -> bool:
-        return name == "evaluate" and self.programs.screen_episodes > 0
+        if self.per_row is None:
+            return compile_jobs([self.programs.loader(n) for n in names])
+        loaders = [self.programs.loader(n) for n in names if n != "evaluate"]
+        return compile_jobs([*loaders, self.per_row.programs.loader("evaluate")])
 
     def _calls(self, rows: np.ndarray, run: Callable[[np.ndarray, np.ndarray], Any]) -> list[Call]:
         def call(group: np.ndarray) -> Part:
@@ -158,8 +157,8 @@ class Vmapped:
         )
 
     def evaluate_calls(self, params, keys: np.ndarray, rows: np.ndarray, chunk: int) -> list[Call]:
-        if self._evaluates_per_row("evaluate"):
-            return RowsPerCore(self.single).evaluate_calls(params, keys, rows, chunk)
+        if self.per_row is not None:
+            return self.per_row.evaluate_calls(params, keys, rows, chunk)
         return self._calls(
             rows,
             lambda slots, active: self.programs.evaluate(
