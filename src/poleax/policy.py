@@ -86,10 +86,8 @@ class Policy:
             rng = rng if rng is not None else np.random.default_rng()
             u = rng.random((*obs.shape[:-1], *dist.draw_shape))
             actions = dist.sample(inputs, u, xp=np)
-        actions = dist.to_env(actions, xp=np)
-        if not dist.action_shape:  # discrete: an int, or int64 indices
-            return int(actions) if obs.ndim == 1 else actions.astype(np.int64)
-        return actions.astype(np.float32)
+        actions = _env_actions(dist, actions)
+        return int(actions) if not dist.action_shape and obs.ndim == 1 else actions
 
     def predict(
         self,
@@ -165,10 +163,14 @@ def act_together(
             if not g
         ]
         actions[~greedy] = dist.sample(_slices(inputs, ~greedy), np.stack(draws), xp=np)
+    return _env_actions(dist, actions)
+
+
+def _env_actions(dist: Distribution, actions: np.ndarray) -> np.ndarray:
+    """Actions as the env takes them (clipped into a box's bounds): int64 indices, or
+    float32 values."""
     actions = dist.to_env(actions, xp=np)
-    if not dist.action_shape:
-        return actions.astype(np.int64)
-    return actions.astype(np.float32)
+    return actions.astype(np.float32 if dist.action_shape else np.int64)
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
