@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from poleax import plots, render, run
+from poleax import plots, render
+from poleax.run import pictures
 from poleax.envs import env_spec
 
 
@@ -143,20 +144,20 @@ def curve_args() -> tuple:
 
 
 def test_a_picture_worker_draws_what_this_process_draws_and_stands_in_when_gone():
-    worker = run._PictureWorker(for_maps=False)
+    worker = pictures._PictureWorker(for_maps=False)
     try:
         assert worker.process is not None
         here = plots.curve_png(*curve_args())
-        assert run._wait(worker.submit(plots.curve_png, *curve_args())) == here
+        assert pictures._wait(worker.submit(plots.curve_png, *curve_args())) == here
         failed = worker.submit(plots.curve_png, *curve_args()[:3])  # arguments missing
         with pytest.raises(TypeError):
-            run._wait(failed)
+            pictures._wait(failed)
         worker.process.kill()
         worker.process.wait()
         deadline = time.monotonic() + 10
         while worker.alive and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert run._wait(worker.submit(plots.curve_png, *curve_args())) == here
+        assert pictures._wait(worker.submit(plots.curve_png, *curve_args())) == here
     finally:
         worker.close()
 
@@ -164,14 +165,14 @@ def test_a_picture_worker_draws_what_this_process_draws_and_stands_in_when_gone(
 def test_a_run_leaves_no_worker_behind(tmp_path, monkeypatch):
     import poleax
 
-    started: list[run._PictureWorkers] = []
-    original = run._PictureWorkers.start
+    started: list[pictures.PictureWorkers] = []
+    original = pictures.PictureWorkers.start
 
     def start():
         started.append(original())
         return started[-1]
 
-    monkeypatch.setattr(run._PictureWorkers, "start", staticmethod(start))
+    monkeypatch.setattr(pictures.PictureWorkers, "start", staticmethod(start))
     out = tmp_path / "run"
     poleax.train(env="CartPole-v1", total_steps=1024, stop_when_solved=False, out=out)
     assert len(started) == 1

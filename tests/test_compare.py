@@ -86,13 +86,13 @@ def test_an_interrupted_comparison_keeps_finished_pairs_and_resumes(tmp_path, mo
     real = compare.train_pair
     trained: list[str] = []
 
-    def stopped_at_second(settings, algo, env, on_steps=None, should_stop=None):
+    def stopped_at_second(settings, algo, env, *hooks):
         if trained:
             return None  # as train_pair answers a signal
         trained.append(algo)
-        return real(settings, algo, env, on_steps, should_stop)
+        return real(settings, algo, env, *hooks)
 
-    monkeypatch.setattr(compare, "train_pair", stopped_at_second)
+    monkeypatch.setattr(compare.training, "train_pair", stopped_at_second)
     settings = CompareSettings(
         algos=("a2c", "td-ac"), seeds=3, budget=512, eval_episodes=4, out=out
     )
@@ -101,11 +101,11 @@ def test_an_interrupted_comparison_keeps_finished_pairs_and_resumes(tmp_path, mo
     assert (out / "runs" / "CartPole-v1__a2c.json").exists()
     assert not (out / "results.csv").exists()
 
-    def counted(settings, algo, env, on_steps=None, should_stop=None):
+    def counted(settings, algo, env, *hooks):
         trained.append(algo)
-        return real(settings, algo, env, on_steps, should_stop)
+        return real(settings, algo, env, *hooks)
 
-    monkeypatch.setattr(compare, "train_pair", counted)
+    monkeypatch.setattr(compare.training, "train_pair", counted)
     assert main(["compare", "--resume", str(out), "--no-progress"]) == 0
     assert trained == ["a2c", "td-ac"]  # a2c was not trained again
     with open(out / "results.csv") as handle:

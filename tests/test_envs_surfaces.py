@@ -22,13 +22,13 @@ SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "5
 # Runs `poleax.cli.main(ARGS)`, the process signalling itself (SIGTERM) at its first chunk.
 STOP_AT_FIRST_CHUNK = """
 import os, signal, sys
-import poleax.run as run
+import poleax.run.log as log
 from poleax.cli import main
-original = run._Reporter.update
+original = log.Reporter.update
 def update(self, report):
     os.kill(os.getpid(), signal.SIGTERM)
     return original(self, report)
-run._Reporter.update = update
+log.Reporter.update = update
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -20,7 +20,7 @@ from poleax.cli import main
 
 SHORT = ["--env", "CartPole-v1", "--total-steps", "2048", "--no-stop-when-solved", "--no-progress"]
 
-# Runs `poleax.cli.main(ARGS)` after wrapping `poleax.run.<STAGE>` so that the process sends
+# Runs `poleax.cli.main(ARGS)` after wrapping `poleax.run.<MODULE>.<NAME>` so that the process sends
 # itself SIGNAL as that stage begins: the signal lands inside the stage, every time.
 SIGNAL_AT_STAGE = """
 import os, signal, sys
@@ -109,7 +109,7 @@ def test_a_signal_during_the_final_evaluation_leaves_a_run_that_resumes(
 ):
     out = tmp_path / "run"
     argv = ["train", *SHORT, "--no-gifs", "--out", str(out)]
-    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "_final_evaluations", sig, *argv]
+    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "training.final_evaluations", sig, *argv]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 128 + int(getattr(signal, sig)), done.stderr
     assert "--resume" in done.stderr and "Traceback" not in done.stderr
@@ -133,7 +133,7 @@ def test_a_signal_during_the_final_evaluation_leaves_a_run_that_resumes(
 def test_a_signal_while_drawing_keeps_the_saved_run_complete(sig, tmp_path):
     out = tmp_path / "run"
     argv = ["train", *SHORT, "--out", str(out)]
-    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "_pictures", sig, *argv]
+    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "training.draw_pictures", sig, *argv]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 128 + int(getattr(signal, sig)), done.stderr
     assert "Traceback" not in done.stderr and "poleax report" in done.stderr
@@ -216,11 +216,11 @@ def test_training_from_a_worker_thread(tmp_path):
 def test_gymnasium_is_imported_once_whoever_asks_first():
     """The confirming thread may ask for gymnasium before the preload thread is started (a
     seed solved at the first chunk): both wait on one import, and nothing fails."""
-    import poleax.run
+    import poleax.run.judging
 
     calls = []
 
-    class Preload(poleax.run._GymnasiumPreload):
+    class Preload(poleax.run.judging.GymnasiumPreload):
         @staticmethod
         def _load() -> None:
             calls.append(threading.current_thread().name)
@@ -320,7 +320,7 @@ def test_eval_every_beyond_the_budget_stays_within_it(tmp_path):
 def test_a_resumed_tutorial_counts_on_and_draws_both_gifs(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--preset", "tutorial", "--lang", "en", "--no-progress", "--out", str(out)]
-    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "_Reporter.update", "SIGTERM", *argv]
+    cmd = [sys.executable, "-c", SIGNAL_AT_STAGE, "log.Reporter.update", "SIGTERM", *argv]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert first.returncode == 143, first.stderr
     assert first.stdout.splitlines()[0].startswith("episode 10:")

@@ -99,7 +99,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
     import jax
     import jax.numpy as jnp
 
-    import poleax.run
+    import poleax.run.training
     import poleax.trainer
     from poleax.algos import make_algorithm
 
@@ -116,7 +116,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 
     monkeypatch.setattr(poleax.trainer, "make_algorithm", poisoned)
     monkeypatch.setenv("POLEAX_NO_COMPILE_CACHE", "1")  # keep the poisoned programs out of it
-    monkeypatch.setattr(poleax.run, "CHECKPOINT_EVERY_CHUNKS", 1)
+    monkeypatch.setattr(poleax.run.training, "CHECKPOINT_EVERY_CHUNKS", 1)
     out = tmp_path / "run"
     args = ["train", *TRAIN, "--eval-every", "256", "--out", str(out), "--no-progress"]
     assert main(args) == 1

@@ -149,7 +149,7 @@ def test_gymnasium_is_used_only_once_its_preload_thread_is_done(tmp_path, monkey
     import time
 
     import poleax.reference
-    import poleax.run
+    import poleax.run.judging
 
     loaded = threading.Event()
 
@@ -162,7 +162,7 @@ def test_gymnasium_is_used_only_once_its_preload_thread_is_done(tmp_path, monkey
         return original(*args, **kwargs)
 
     original = poleax.reference.evaluate_many
-    monkeypatch.setattr(poleax.run._GymnasiumPreload, "_load", staticmethod(slow_preload))
+    monkeypatch.setattr(poleax.run.judging.GymnasiumPreload, "_load", staticmethod(slow_preload))
     monkeypatch.setattr(poleax.reference, "evaluate_many", evaluate_many)
     short = ["--env", "CartPole-v1", "--total-steps", "1024", "--no-stop-when-solved"]
     out = tmp_path / "run"

@@ -32,9 +32,9 @@ import optuna
 import poleax.sweep as sweep
 import poleax.trainer
 from poleax.cli import main
-sweep.HEARTBEAT_S = 1  # seconds: a killed worker's trial goes stale quickly
-sweep.GRACE_S = 3
-sweep.WAIT_S = 0.2
+sweep.storage.HEARTBEAT_S = 1  # seconds: a killed worker's trial goes stale quickly
+sweep.storage.GRACE_S = 3
+sweep.worker.WAIT_S = 0.2
 open(ready, "w").close()
 with open(gate, "rb") as fifo:  # opens when the test opens the writing end,
     fifo.read()  # and reads end-of-file when it closes it: every worker at once

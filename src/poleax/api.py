@@ -32,12 +32,9 @@ def train(
 
 def load(path: str | Path, seed_index: int = 0) -> Policy:
     """The delivered policy of a run folder (seed ``seed_index`` of a multi-seed run)."""
-    from poleax.checkpoint import load_policy_params
-    from poleax.networks import NetworkSpec
+    from poleax.checkpoint import load_policy
 
-    params, meta = load_policy_params(path, seed_index)
-    spec = NetworkSpec.from_dict(meta["network"])
-    return Policy(params, spec, meta["env"], meta["algo"], meta)
+    return load_policy(path, seed_index)
 
 
 def evaluate(

@@ -402,6 +402,15 @@ def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, 
     return _reading(run_dir, lambda run, folder: _read_policy(run, folder, seed_index))
 
 
+def load_policy(run_dir: str | Path, seed_index: int = 0):
+    """The delivered policy of a run folder (seed ``seed_index`` of a multi-seed run)."""
+    from poleax.policy import Policy
+
+    params, meta = load_policy_params(run_dir, seed_index)
+    spec = NetworkSpec.from_dict(meta["network"])
+    return Policy(params, spec, meta["env"], meta["algo"], meta)
+
+
 def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what: str) -> dict:
     """The parameters ``{prefix}{layer}/{name}`` of ``spec``, checked: shapes, float, finite."""
     params: dict[str, dict[str, np.ndarray]] = {}

@@ -267,7 +267,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that take SIGINT/SIGTERM themselves (saving what they did); a signal that comes
+#: before they install their handlers is held for them from the first instant.
+SIGNALLED_COMMANDS = ("train", "compare", "sweep")
+
+
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if not (words[:1] and words[0] in SIGNALLED_COMMANDS):
+        return _main(argv)
+    from poleax import signals
+
+    signals.catch_early()
+    try:
+        status = _main(argv)
+    finally:
+        held = signals.release_early()
+    if held is not None and status == 0:  # it came after the command's own handlers left
+        print(f"poleax {words[0]}: interrupted", file=sys.stderr)
+        return 128 + held
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -346,7 +368,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             gifs=not args.no_gifs,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            progress=not args.no_progress,
             tensorboard=args.tensorboard,
         )
     except CheckpointError as error:
@@ -504,7 +526,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from poleax.trainer import TrainingError
 
     try:
-        summary = run_sweep(settings, progress=not args.no_progress and sys.stderr.isatty())
+        summary = run_sweep(settings, progress=not args.no_progress)
     except SweepInterrupted as stop:  # its one line is printed; leave without XLA's teardown
         sys.stdout.flush()
         sys.stderr.flush()
@@ -562,7 +584,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         out, summary = run_compare(
             settings,
             resume=args.resume is not None,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            progress=not args.no_progress,
         )
     except CompareInterrupted as stop:
         print(f"poleax compare: {stop}", file=sys.stderr, flush=True)

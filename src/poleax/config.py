@@ -10,6 +10,7 @@ from typing import Any
 
 from poleax.envs.registry import ENV_IDS, check_env_id, env_spec
 from poleax.envs.spec import SolveCriterion
+from poleax.stop_rules import STOP_RULES, make_stop_rule
 
 ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
 EXECUTORS = ("auto", "rows-per-core", "vmapped")
@@ -95,9 +96,7 @@ class TrainConfig:
         0, "seeds per vmapped call (0: 16 on a CPU, every seed up to 4096 on a GPU or TPU)"
     )
     stop_when_solved: bool = _f(True, "stop at the first evaluation that passes")
-    stop_rule: str = _f(
-        "eval", "what 'solved' means while training", choices=("eval", "running-reward")
-    )
+    stop_rule: str = _f("eval", "what 'solved' means while training", choices=STOP_RULES)
     running_reward_threshold: float = _f(195.0, "running-reward stop rule threshold")
     log_every_episodes: int = _f(10, "running-reward rule: a log line every N episodes")
     lang: str = _f("zh", "language of the running-reward log lines", choices=("zh", "en"))
@@ -317,11 +316,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         )
     if config.normalize_obs and config.algo == "mc-ac":
         raise ConfigError("normalize_obs is for ppo, a2c and td-ac; mc-ac keeps raw inputs")
-    if config.stop_rule == "running-reward" and config.algo != "mc-ac":
-        raise ConfigError(
-            "stop_rule running-reward is the tutorial's rule and needs --algo mc-ac; "
-            f"{config.algo} stops by the evaluation (--stop-rule eval)"
-        )
+    refusal = make_stop_rule(config).refusal()
+    if refusal is not None:
+        raise ConfigError(refusal)
     batch = config.num_envs * config.num_steps
     if batch % config.minibatches:
         raise ConfigError(

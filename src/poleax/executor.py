@@ -182,16 +182,10 @@ def vmap_width(config: TrainConfig) -> int:
     return min(width, config.seeds)
 
 
-def screen_episodes(config: TrainConfig) -> int:
-    """Episodes per mode of the screen; 0 when there is none (it would not be cheaper)."""
-    screened = config.stop_rule == "eval" and 0 < config.eval_screen < config.eval_episodes
-    return config.eval_screen if screened else 0
-
-
 def make_executor(algo: Algorithm) -> Executor:
     """The executor ``algo.config`` asks for, with its compiled programs."""
     config = algo.config
-    screen = screen_episodes(config)
+    screen = algo.stop_rule.screen_episodes()
     if executor_kind(config) == "rows-per-core":
         return RowsPerCore(Programs(algo, None, screen))
     return Vmapped(Programs(algo, vmap_width(config), screen), Programs(algo, None, screen))

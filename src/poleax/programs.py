@@ -97,7 +97,7 @@ class Programs:
         self.algo = algo
         self.width = width
         self.screen_episodes = screen_episodes
-        self.evaluates = config.stop_rule == "eval"
+        self.evaluates = algo.stop_rule.evaluates
         self._jitted = {name: jax.jit(f) for name, f in functions.items()}
         self._compiled: dict[str, Callable] = {}
         self._state_shape: TrainState | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from poleax import live
-from poleax.api import load
+from poleax.checkpoint import load_policy as load
 from poleax.envs.registry import env_spec
 
 #: The page loads nothing: any request it would make fails (and says so in the console).

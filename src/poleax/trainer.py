@@ -225,6 +225,7 @@ class _Chunk:
 def train(
     config: TrainConfig,
     on_chunk: Callable[[ChunkReport], None] | None = None,
+    on_compiling: Callable[[], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     state: TrainState | None = None,
     history: History | None = None,
@@ -236,7 +237,8 @@ def train(
 ) -> TrainResult:
     """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
-    ``state`` and ``history`` resume an earlier run from its checkpoint. ``should_stop`` is
+    ``state`` and ``history`` resume an earlier run from its checkpoint. ``on_compiling()``
+    is called as the programs start compiling (or loading). ``should_stop`` is
     polled while calls run (a signal handler sets it); ``on_checkpoint(state, history)`` is
     called every ``checkpoint_every`` chunks (less often when saving takes long:
     ``CHECKPOINT_SPACING``); ``drop_rows()`` names rows to stop training
@@ -279,6 +281,8 @@ def train(
             stats[:, part.rows] = np.stack(part.value)
 
     try:
+        if on_compiling is not None:
+            on_compiling()
         run_calls(executor.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
         if fresh:
             state = init_state(algo, executor, chunk_timeout, should_stop)
@@ -421,7 +425,6 @@ def _record(history, algo, state, rows, metrics, evaluation, passed, start) -> l
     """Append one chunk to ``history``; return the unsolved rows whose policy passed (by the
     evaluation's ``passed``, or by the algorithm's own stop rule when there is none).
     ``evaluation`` is ``(greedy, sampled, episodes)``, per row."""
-    config = algo.config
     history.chunks += 1
     elapsed = time.perf_counter() - start
     steps = np.asarray(metrics["charts/env_steps"]).sum(axis=1)
@@ -432,15 +435,14 @@ def _record(history, algo, state, rows, metrics, evaluation, passed, start) -> l
     history.env_steps = history.env_steps + steps
     for name, value in metrics.items():
         history.metrics.setdefault(name, []).append(np.asarray(value))
-    if config.stop_rule == "eval":
+    if evaluation is not None:
         greedy, sampled, episodes = evaluation
         history.evaluations.append(
             ChunkEvaluation(
                 history.env_steps.tolist(), greedy.tolist(), sampled.tolist(), episodes.tolist()
             )
         )
-    else:
-        passed = np.asarray(algo.stopped(state)).copy()
+    passed = algo.stop_rule.passed(algo, state, passed)
     return [int(i) for i in rows if passed[i] and history.steps_to_solve[i] is None]
 
 

@@ -13,6 +13,7 @@ from poleax.config import TrainConfig
 from poleax.distributions import Distribution, make_distribution
 from poleax.envs import EnvSpec, env_spec
 from poleax.networks import NetworkSpec
+from poleax.stop_rules import StopRule, make_stop_rule
 
 Metrics = dict[str, jax.Array]
 
@@ -40,6 +41,11 @@ class Algorithm(NamedTuple):
     stopped: Callable[[TrainState], jax.Array] | None = None
     """The algorithm's own stop rule, if it has one (the tutorial's running reward): whether
     a seed's state says it is done."""
+
+    @property
+    def stop_rule(self) -> StopRule:
+        """The rule that says when a seed is done (``poleax.stop_rules``)."""
+        return make_stop_rule(self.config)
 
     @property
     def env_spec(self) -> EnvSpec:

@@ -38,6 +38,7 @@ from poleax.networks import apply, init_params
 from poleax.optim import scale_by_keras_adam
 from poleax.returns import discounted_returns, normalize
 from poleax.rollout import draw_rollout, rollout, start
+from poleax.stop_rules import make_stop_rule
 
 #: The tutorial's eps: float32 machine epsilon.
 RETURN_EPS = float(np.finfo(np.float32).eps)
@@ -86,17 +87,15 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     spec = network_spec(config)
     dist = Categorical(spec.num_actions)  # the tutorial's softmax actor
     cap = env_params.max_steps_in_episode
-    if config.stop_rule == "running-reward":
-        episodes_per_chunk = config.log_every_episodes
-    else:
-        episodes_per_chunk = max(1, config.eval_every // cap)
+    rule = make_stop_rule(config)
+    episodes_per_chunk = rule.chunk_episodes() or max(1, config.eval_every // cap)
     # A chunk stays within the budget even when every episode runs to the cap.
     budget_updates = -(-config.total_steps // (config.num_envs * cap))
     updates_per_chunk = max(1, min(episodes_per_chunk // config.num_envs, budget_updates))
     max_updates = -(-config.total_steps // config.num_envs)  # every episode is >= 1 step
     optimizer = make_optimizer(config)
     # The running-reward rule freezes a seed once it passes, unless told to train on.
-    stop_on_running_reward = config.stop_rule == "running-reward" and config.stop_when_solved
+    stop_on_running_reward = rule.freeze_threshold() is not None
 
     def init(key: jax.Array) -> TrainState:
         params_key, train_key = jax.random.split(key)

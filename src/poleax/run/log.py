@@ -1,0 +1,69 @@
+"""What a run prints while it trains: the progress line and the stop rule's log lines."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import suppress
+from typing import Any
+
+import numpy as np
+
+from poleax.config import TrainConfig
+from poleax.progress import Progress
+from poleax.stop_rules import make_stop_rule
+
+
+class Reporter:
+    """A run's progress line (``poleax.progress``) and the tutorial's log lines."""
+
+    def __init__(self, config: TrainConfig, enabled: bool, console=None, history=None) -> None:
+        self.config = config
+        label = f"{config.algo} {config.env}"
+        self.progress = Progress(label, config.total_steps, "steps", enabled, console=console)
+        self.rule_log = make_stop_rule(config).new_log()
+        if history is not None and "charts/episodes" in history.metrics:
+            # A resumed run goes on counting from its checkpoint's episodes.
+            self.rule_log.start(int(history.metric("charts/episodes")[0].sum()))
+
+    def __enter__(self) -> Reporter:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.close()
+
+    def compiling(self) -> None:
+        """Programs are being compiled (or loaded from the cache)."""
+        self.progress.compiling("compiling")
+
+    def update(self, report) -> None:
+        for line in self.rule_log.lines(report):
+            _say(line)
+        parts = []
+        recent = report.episodic_return
+        if np.isfinite(recent).any():
+            parts.append(f"return {np.nanmedian(recent):.1f}")
+        if report.greedy is not None and report.active.any():
+            greedy, sampled = report.greedy[report.active], report.sampled[report.active]
+            parts.append(f"eval {np.median(greedy):.0f}/{np.median(sampled):.0f}")
+        parts.append(f"solved {int(report.solved.sum())}/{len(report.solved)}")
+        self.progress.update(float(np.median(report.env_steps)), "  ".join(parts))
+
+    @staticmethod
+    def truth(summary: dict[str, Any]) -> None:
+        """The solved criterion's verdict, printed next to the stop rule's."""
+        _say(summary["verdict"])
+
+
+def _say(line: str) -> None:
+    """Print a line of the run's log; an unusable stdout (a full disk, ``/dev/full``) never
+    stops the run (the CLI reports it once the run is saved)."""
+    with suppress(OSError):
+        print(line, flush=True)
+
+
+def print_files(run, stream=None) -> None:
+    stream = stream or sys.stdout
+    print(f"run folder: {run.path}", file=stream)
+    for name, path in run.files.items():
+        print(f"  {name:<10} {path}", file=stream)

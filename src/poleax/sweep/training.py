@@ -1,0 +1,165 @@
+"""Training a group of trials that share array shapes as rows of one run, and telling Optuna."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poleax.config import ConfigError, build_config
+from poleax.envs.registry import env_spec
+from poleax.sweep.settings import (
+    LOCK_SUFFIX,
+    SweepSettings,
+    _trial_seed,
+    suggest,
+)
+from poleax.sweep.storage import (
+    _Study,
+    _Target,
+)
+
+
+class _Stopped(Exception):
+    """Training stopped by a signal (internal)."""
+
+
+def _sampler_for(settings: SweepSettings, number: int):
+    """Trial ``number``'s own TPE sampler, seeded by (sampler seed, number)."""
+    import optuna
+
+    seed = int(np.random.SeedSequence([settings.sampler_seed, number]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def propose(study, trial, settings: SweepSettings) -> dict[str, Any]:
+    """The trial's settings; with ``sampler_seed``, drawn from (sampler seed, trial number)."""
+    if settings.sampler_seed is not None:
+        study.sampler = _sampler_for(settings, trial.number)
+    continuous = not env_spec(settings.env).discrete
+    return suggest(trial, settings.algo, settings.search_shapes, continuous)
+
+
+def train_group(
+    settings: SweepSettings,
+    trials: list,
+    values: list[dict],
+    shape: dict,
+    opened: _Study | None = None,
+    should_stop=None,
+) -> None:
+    """Train trials that share array shapes, all their seeds as rows of one run; tell Optuna.
+
+    Raises ``_Stopped`` when ``should_stop()`` interrupted training; the trials not yet told
+    are left to the caller.
+    """
+    import jax.numpy as jnp
+    import optuna
+
+    from poleax.algos import make_algorithm
+    from poleax.algos.onpolicy import HPARAMS, HParams
+    from poleax.trainer import init_state, train
+
+    rows = len(trials) * settings.seeds
+    config = build_config(
+        settings.algo,
+        settings.env,
+        seed=_trial_seed(settings, trials[0].number, rows),
+        seeds=rows,
+        total_steps=settings.total_steps,
+        **shape,
+    )
+    algo = make_algorithm(config)
+    state = init_state(algo)
+    per_row = [v for v in values for _ in range(settings.seeds)]
+    table = {
+        name: jnp.array([v.get(name, getattr(config, name)) for v in per_row], jnp.float32)
+        for name in HPARAMS
+    }
+    state = state._replace(extra=state.extra._replace(hparams=HParams(**table)))
+    if "log_std" in state.params:  # each row starts from its trial's log-std
+        log_std = np.array([v.get("log_std_init", config.log_std_init) for v in per_row])
+        state.params["log_std"]["value"][:] = log_std.astype(np.float32)[:, None]
+    threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
+    budget = settings.total_steps
+    pruned = np.zeros(len(trials), bool)
+    told = np.zeros(len(trials), bool)
+    greedy = np.zeros(rows)  # each row's latest greedy evaluation
+
+    def tell(i: int, steps: np.ndarray) -> None:
+        """A trial is told as soon as its seeds are done, so it counts for pruning the rest."""
+        told[i] = True
+        state = optuna.trial.TrialState.PRUNED if pruned[i] else None
+        value = None if pruned[i] else float(np.minimum(steps, budget).mean())
+        if opened is not None:
+            opened.finish(trials[i], value, state)
+        elif state is not None:
+            trials[i].study.tell(trials[i], state=state, skip_if_finished=True)
+        else:
+            trials[i].study.tell(trials[i], value, skip_if_finished=True)
+
+    def on_chunk(report) -> None:
+        greedy[report.active] = report.greedy[report.active]
+        trial_greedy = greedy.reshape(len(trials), settings.seeds).mean(axis=1)
+        done = (report.solved | (report.env_steps >= budget)).reshape(len(trials), -1)
+        env_steps = report.env_steps.reshape(len(trials), -1)
+        for i, trial in enumerate(trials):
+            if told[i]:
+                continue
+            if done[i].all():  # a solved seed stopped at its solve, an unsolved one at the budget
+                tell(i, env_steps[i])
+                continue
+            try:
+                trial.report(float(threshold - trial_greedy[i]), step=int(env_steps[i].max()))
+                prune = trial.should_prune()
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # Another worker failed it (no heartbeat for the grace period): not ours now.
+                told[i] = pruned[i] = True
+                if opened is not None:
+                    opened.let_go(trial)
+                continue
+            if prune:
+                pruned[i] = True
+                tell(i, env_steps[i])
+
+    def pruned_rows() -> list[int]:
+        return [r for r in range(rows) if pruned[r // settings.seeds]]
+
+    result = train(
+        config, on_chunk=on_chunk, state=state, drop_rows=pruned_rows, should_stop=should_stop
+    )
+    if result.interrupted:
+        raise _Stopped
+    steps = np.array(
+        [s if s is not None else budget for s in result.steps_to_solve], float
+    ).reshape(len(trials), settings.seeds)
+    for i in np.flatnonzero(~told):
+        tell(int(i), steps[i])
+
+
+def _prepare_out(out: Path) -> list[Path]:
+    """Make the out folder; return the folders made (innermost last)."""
+    made = []
+    folder = Path(out)
+    while not folder.exists():
+        made.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot write to --out {out}: {error.strerror or error}") from None
+    return made[::-1]
+
+
+def _remove_made(made: list[Path], target: _Target) -> None:
+    """Undo ``_prepare_out`` after the storage in it could not be opened."""
+    if target.path is not None:
+        with contextlib.suppress(OSError):
+            Path(str(target.path) + LOCK_SUFFIX).unlink()
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty
