@@ -19,8 +19,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from poleax import plots, render
-from poleax.run import pictures
 from poleax.envs import env_spec
+from poleax.run import pictures
 
 
 def gymnasium_frames(env_id: str, states: np.ndarray, shrink: int) -> list[np.ndarray]:

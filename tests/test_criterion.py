@@ -50,5 +50,8 @@ def test_training_stops_only_by_a_margin_of_standard_errors():
 
 def test_the_criterion_in_words():
     text = env_spec("Acrobot-v1").solve.describe("Acrobot")
-    expected = "mean return over 100 episodes of gymnasium's Acrobot >= -100, greedy and sampled"
+    expected = (
+        "mean return over 100 episodes of gymnasium's Acrobot >= -100, greedy and sampled, "
+        "by 2 standard errors"
+    )
     assert text == expected

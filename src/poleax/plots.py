@@ -68,13 +68,16 @@ def curve_png(
     steps_to_solve: list[int | None],
     title: str,
     evaluations: list | None = None,
+    stops: list[int | None] | None = None,
 ) -> bytes:
     """The learning curve as PNG: one line per seed, or median and range for several seeds.
 
     ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative (flat once a
     seed stopped; the range then covers the seeds still training). Training
     returns average the episodes that ended in an update, which favours short ones; the
-    evaluation points (whole episodes from a reset) show the policy itself.
+    evaluation points (whole episodes from a reset) show the policy itself. ``steps_to_solve``
+    marks each solved seed's solve; ``stops``, the steps where a stop rule that is not the
+    solved criterion (the tutorial's running reward) stopped a seed.
     """
     env_steps = np.asarray(env_steps)
     trained = np.diff(env_steps, axis=1, prepend=0) > 0  # a seed stops once it is solved
@@ -119,8 +122,13 @@ def curve_png(
             s=120,
             color="C2",
             zorder=5,
-            label="solved (evaluation passed)",
+            label="solved (passed by the margin on gymnasium)",
         )
+    stopped = [s for s in stops or [] if s is not None]
+    if stopped:
+        for step in stopped:
+            ax.axvline(step, color="0.35", linestyle=":", linewidth=1)
+        ax.plot([], [], color="0.35", linestyle=":", label="stopped by the running reward")
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
     ax.set_title(title)

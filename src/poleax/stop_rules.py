@@ -36,6 +36,8 @@ class StopRule(ABC):
 
     #: The policy is evaluated inside JAX after each chunk, and a pass confirmed on gymnasium.
     evaluates: bool
+    #: A seed this rule stops is solved (its stop is the run's verdict, not a word of its own).
+    stop_is_solve: bool
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
@@ -89,6 +91,7 @@ class SolvedByEvaluation(StopRule):
     gymnasium's own env (see the module's docstring)."""
 
     evaluates = True
+    stop_is_solve = True
 
     def screen_episodes(self) -> int:
         screen, full = self.config.eval_screen, self.config.eval_episodes
@@ -104,6 +107,7 @@ class RunningRewardRule(StopRule):
     """The tutorial's rule: stop once the running reward passes ``running_reward_threshold``."""
 
     evaluates = False
+    stop_is_solve = False
 
     def refusal(self) -> str | None:
         if self.config.algo != "mc-ac":

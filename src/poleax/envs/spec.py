@@ -107,7 +107,7 @@ class SolveCriterion:
         """The criterion in words, e.g. for a verdict line."""
         return (
             f"mean return over {self.episodes} episodes of gymnasium's {env_name} "
-            f">= {self.threshold:g}, greedy and sampled"
+            f">= {self.threshold:g}, greedy and sampled, by {self.confidence:g} standard errors"
         )
 
 

@@ -8,6 +8,21 @@ import threading
 from poleax.config import TrainConfig, solve_criterion
 
 
+def confident(criterion, evaluation: dict) -> bool:
+    """Whether an evaluation (``reference.evaluate_many``'s) passes ``criterion`` by its
+    margin of standard errors (``SolveCriterion.passes_confidently``): "solved"."""
+    n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
+    return bool(
+        evaluation["solved"]
+        and criterion.passes_confidently(
+            evaluation["greedy"]["mean"],
+            evaluation["sampled"]["mean"],
+            evaluation["greedy"]["std"] / n**0.5,
+            evaluation["sampled"]["std"] / n**0.5,
+        )
+    )
+
+
 def final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, dict]:
     """Every seed's evaluation on gymnasium: the confirmation's where there was one."""
     from poleax.policy import Policy
@@ -46,18 +61,12 @@ class GymnasiumCheck:
         found = evaluate_many(policies, self.config.env, criterion.episodes, criterion.eval_seed)
         verdicts = []
         for row, evaluation in zip(rows, found, strict=True):
-            n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
-            confident = evaluation["solved"] and criterion.passes_confidently(
-                evaluation["greedy"]["mean"],
-                evaluation["sampled"]["mean"],
-                evaluation["greedy"]["std"] / n**0.5,
-                evaluation["sampled"]["std"] / n**0.5,
-            )
-            if confident:
+            passed = confident(criterion, evaluation)
+            if passed:
                 self.accepted[row] = evaluation
             else:
                 self.rejected[row] = self.rejected.get(row, 0) + 1
-            verdicts.append(bool(confident))
+            verdicts.append(passed)
         return verdicts
 
 

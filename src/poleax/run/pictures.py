@@ -22,10 +22,13 @@ from poleax.envs.registry import env_spec
 from poleax.files import write_bytes
 
 
-def draw_pictures(pictures: Pictures, result) -> dict[str, Path]:
+def draw_pictures(pictures: Pictures, result, per_seed: list[dict]) -> dict[str, Path]:
     """The learning curve, the before/after GIFs and the policy and value maps, written once
-    the policy is saved (most of them were drawn while it was being judged and saved)."""
+    the policy is saved (most of them were drawn while it was being judged and saved). The
+    curve marks each seed's verdict (``per_seed``, the summary's) and, apart, the stops of a
+    rule whose stop is not a solve."""
     pictures.start_after(result)
+    pictures.start_curve(result, per_seed)
     return pictures.write()
 
 
@@ -55,24 +58,33 @@ class Pictures:
     def start_after(self, result) -> None:
         if "maps" in self.jobs:
             return
-        from poleax import maps, plots
+        from poleax import maps
         from poleax.policy import Policy
 
         config = self.config
         trained = Policy(result.delivered_params[0], self.algo.spec, config.env, config.algo)
         self.jobs["maps"] = self.workers.maps.submit(maps.map_images, trained, config.seed)
+        if self.gifs:
+            self.start_early()
+            self.jobs["after"] = _in_thread(self._gif, result.delivered_params[0])
+
+    def start_curve(self, result, per_seed: list[dict]) -> None:
+        """The learning curve, drawn by its worker once the seeds' verdicts are known."""
+        from poleax import plots
+
+        if "curve" in self.jobs:
+            return
+        config = self.config
         self.jobs["curve"] = self.workers.curve.submit(
             plots.curve_png,
             np.cumsum(result.metrics["charts/env_steps"], axis=1),
             result.metrics["charts/episodic_return"],
             env_spec(config.env).solve.threshold,
-            result.steps_to_solve,
+            [s["steps_to_solve"] for s in per_seed],
             f"{config.algo} on {config.env}",
             result.evaluations,
+            [s.get("steps_to_stop") for s in per_seed],
         )
-        if self.gifs:
-            self.start_early()
-            self.jobs["after"] = _in_thread(self._gif, result.delivered_params[0])
 
     def _before_gif(self) -> bytes:
         from poleax.render import prepare

@@ -10,6 +10,7 @@ import numpy as np
 
 from poleax.config import solve_criterion
 from poleax.envs.registry import env_spec
+from poleax.run.judging import confident
 from poleax.stop_rules import make_stop_rule
 
 
@@ -31,19 +32,57 @@ def write_metrics(path: Path, result) -> Path:
 
 
 def per_seed_results(config, result, evaluations, rejected) -> list[dict[str, Any]]:
-    """Each seed's outcome: its evaluation, and whether and when it solved in training."""
-    return [
-        {
+    """Each seed's verdict. A seed is solved exactly when its delivered policy passes the
+    criterion by the margin on gymnasium, whenever that was: confirmed during training, or
+    judged at the end of its budget. A pass without the margin is reported as such."""
+    criterion = solve_criterion(config)
+    rule = make_stop_rule(config)
+    out = []
+    for i in range(config.seeds):
+        evaluation = evaluations[i]
+        solved = confident(criterion, evaluation)
+        stop = result.steps_to_solve[i]  # where the stop rule stopped the seed, if it did
+        confirmed = rule.stop_is_solve and stop is not None
+        end = int(result.history.env_steps[i])  # a solve judged at the end of the budget
+        steps = (stop if stop is not None else end) if solved else None
+        entry = {
             "seed": config.seed + i,
-            "solved": evaluations[i]["solved"],
-            "solved_in_training": result.steps_to_solve[i] is not None,
-            "steps_to_solve": result.steps_to_solve[i],
-            "seconds_to_solve": result.seconds_to_solve[i],
+            "solved": solved,
+            "passed_not_confidently": bool(evaluation["solved"]) and not solved,
+            "solved_in_training": confirmed,
+            "steps_to_solve": steps,
+            "seconds_to_solve": result.seconds_to_solve[i] if confirmed else None,
             "passes_rejected_by_gymnasium": rejected.get(i, 0),
-            "evaluation": evaluations[i],
+            "evaluation": evaluation,
         }
-        for i in range(config.seeds)
-    ]
+        if not rule.stop_is_solve:
+            entry.update(stopped_by_rule=stop is not None, steps_to_stop=stop)
+        out.append(entry)
+    return out
+
+
+def _verdict(config, per_seed: list[dict[str, Any]], greedy, sampled) -> str:
+    """The line a user reads: seeds solved (by the margin), passes without it, and the stop
+    rule's own word where its stop is not the verdict."""
+    criterion = solve_criterion(config)
+    solved = sum(s["solved"] for s in per_seed)
+    unsure = sum(s["passed_not_confidently"] for s in per_seed)
+    seeds = len(per_seed)
+    line = (
+        f"{solved}/{seeds} seed(s) solved {config.env}: "
+        f"{criterion.describe(env_spec(config.env).name)} "
+        f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
+        f"{', medians' if seeds > 1 else ''})."
+    )
+    if unsure:
+        line += (
+            f" {unsure} more passed, not confidently (within {criterion.confidence:g} "
+            "standard errors of the threshold)."
+        )
+    stopped = make_stop_rule(config).stopped_line(
+        sum(bool(s.get("stopped_by_rule")) for s in per_seed), seeds
+    )
+    return line if stopped is None else f"{stopped} {line}"
 
 
 def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
@@ -52,18 +91,14 @@ def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
     greedy = [s["evaluation"]["greedy"]["mean"] for s in per_seed]
     sampled = [s["evaluation"]["sampled"]["mean"] for s in per_seed]
     criterion = solve_criterion(config)
-    verdict = (
-        f"{sum(solved)}/{len(solved)} seed(s) solved {config.env}: "
-        f"{criterion.describe(env_spec(config.env).name)} "
-        f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
-        f"{', medians' if len(solved) > 1 else ''})."
-    )
+    verdict = _verdict(config, per_seed, greedy, sampled)
     out = {
         "env": config.env,
         "algo": config.algo,
         "seeds": [s["seed"] for s in per_seed],
         "solved": all(solved),
         "solved_count": int(sum(solved)),
+        "passed_not_confidently_count": int(sum(s["passed_not_confidently"] for s in per_seed)),
         "steps_to_solve": int(np.median(steps)) if len(steps) == len(per_seed) else None,
         "seconds": seconds,
         "train_seconds": result.train_seconds,

@@ -226,7 +226,7 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
     Reporter.truth(summary)
     try:
         with signals.interruptible():
-            files.update(draw_pictures(pictures, result))
+            files.update(draw_pictures(pictures, result, per_seed))
         summary["seconds"] = time.perf_counter() - session.process_start
         write_json(run_dir / "summary.json", summary)
         with signals.interruptible():
