@@ -31,15 +31,6 @@ from poleax.config import ALGOS, ConfigError, TrainConfig, build_config, load_co
 from poleax.envs.registry import check_env_id, env_spec
 from poleax.report import IMAGES_LOADED_SCRIPT, image_tag
 
-#: Env-step budget per seed when ``--budget`` is not given.
-DEFAULT_BUDGETS: dict[str, int] = {
-    "CartPole-v0": 50_000,
-    "CartPole-v1": 50_000,
-    "Acrobot-v1": 100_000,
-    "MountainCar-v0": 1_000_000,
-    "Pendulum-v1": 200_000,
-    "MountainCarContinuous-v0": 200_000,
-}
 #: Points on the evaluation grid (about; the spacing is rounded to a power of two).
 GRID_POINTS = 24
 #: Evaluation episodes per grid point (greedy and sampled each); the trainer's 100 would
@@ -74,7 +65,7 @@ class CompareSettings:
     out: Path | None = None
 
     def budget_for(self, env: str) -> int:
-        return self.budget or DEFAULT_BUDGETS.get(env, 100_000)
+        return self.budget or env_spec(env).compare_budget  # when --budget is not given
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -792,7 +792,7 @@ def _summary(config, result, per_seed, names, seconds) -> dict[str, Any]:
     criterion = solve_criterion(config)
     verdict = (
         f"{sum(solved)}/{len(solved)} seed(s) solved {config.env}: "
-        f"{criterion.describe(env_spec(config.env).name)} "
+        f"{env_spec(config.env).describe_solve(criterion)} "
         f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
         f"{', medians' if len(solved) > 1 else ''})."
     )
