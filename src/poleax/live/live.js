@@ -8,7 +8,8 @@
  * result on a canvas at the env's own frame rate. Plain ES2017, no external scripts.
  *
  * window.poleaxLive drives it from outside (the tests do): pause(), play(), setState(s),
- * state(), step(action?), run(n), push(dir), reset(), setGreedy(b), output(), and
+ * state(), step(action?), run(n), push(dir), reset(), setGreedy(b), output(), physics (the
+ * names of the dynamics it knows), and
  * create(data): a simulation of any embedded policy that draws nothing.
  */
 (function () {
@@ -839,7 +840,7 @@
     };
   }
 
-  const api = { create: createSimulation, envs: Object.keys(ENVS) };
+  const api = { create: createSimulation, physics: Object.keys(PHYSICS) };
   window.poleaxLive = api;
   const root = document.getElementById("live");
   const source = document.getElementById("live-data");
