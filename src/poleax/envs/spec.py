@@ -211,7 +211,7 @@ class EnvSpec:
         criterion = criterion or self.solve
         text = criterion.describe(self.name, self.judge)
         if not self.judged_by_gymnasium:
-            text += " (judged by poleax's own evaluation: no gymnasium env mirrors this task)"
+            text += f"; judged by poleax's own evaluation, as no gymnasium env mirrors {self.id}"
         return text
 
     def action_name(self, action: int) -> str:
