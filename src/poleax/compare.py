@@ -28,7 +28,7 @@ import numpy as np
 
 from poleax import stats
 from poleax.config import ALGOS, ConfigError, TrainConfig, build_config, load_config
-from poleax.envs.registry import check_env_id, env_spec
+from poleax.envs.registry import STANDARD_ENV, check_env_id, env_spec
 from poleax.report import IMAGES_LOADED_SCRIPT, image_tag
 
 #: Points on the evaluation grid (about; the spacing is rounded to a power of two).
@@ -55,7 +55,7 @@ class CompareInterrupted(RuntimeError):
 class CompareSettings:
     """What to compare. ``configs`` maps an algorithm to a ``config.json`` to start from."""
 
-    envs: tuple[str, ...] = ("CartPole-v1",)
+    envs: tuple[str, ...] = (STANDARD_ENV,)
     algos: tuple[str, ...] = ("ppo", "a2c", "td-ac", "mc-ac")
     seeds: int = 20
     budget: int | None = None

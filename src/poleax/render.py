@@ -261,8 +261,8 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Pa
 def encode_gif(frames: list, fps: int) -> bytes:
     """A looping GIF, every frame mapped without dithering to the first frame's palette.
 
-    CartPole frames have a few colours and their antialiased blends, so one palette fits them
-    all, and skipping a per-frame quantiser makes writing several times faster; so does
+    Classic-control frames have a few colours and their antialiased blends, so one palette
+    fits them all, and skipping a per-frame quantiser makes writing several times faster; so does
     keeping Pillow from re-ordering that palette for every frame (``optimize=False``: the same
     pixels).
     """
