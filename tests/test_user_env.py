@@ -152,3 +152,22 @@ def test_its_pictures_come_from_its_spec(tmp_path):
     assert episode.shape[1] == 2 and len(episode) >= 2
     gif, length = render.episode_gif(SEEK.id, policy.params, policy.spec, seed=1)  # bars
     assert gif[:6] == b"GIF89a" and 1 <= length <= SEEK.max_steps
+
+
+def test_tasks_come_from_an_imported_module(tmp_path, monkeypatch):
+    from poleax.envs.registry import import_tasks
+
+    (tmp_path / "my_tasks.py").write_text(
+        "from dataclasses import replace\n"
+        "from poleax.envs import register\n"
+        f"from {__name__} import SEEK\n"
+        "register(replace(SEEK, id='SeekToo-v0'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert import_tasks("my_tasks") == ("SeekToo-v0",)
+        assert ENV_SPECS["SeekToo-v0"].judge == "poleax's own"
+    finally:
+        ENV_SPECS.pop("SeekToo-v0", None)
+    with pytest.raises(ImportError, match="no_such_tasks"):
+        import_tasks("no_such_tasks")

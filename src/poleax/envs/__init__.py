@@ -11,6 +11,7 @@ from poleax.envs.registry import (
     check_env_id,
     env_spec,
     find_spec,
+    import_tasks,
     register,
 )
 from poleax.envs.spec import Box, Discrete, EnvSpec, MapAxes, SolveCriterion
@@ -35,6 +36,7 @@ __all__ = [
     "check_env_id",
     "env_spec",
     "find_spec",
+    "import_tasks",
     "make",
     "register",
 ]

@@ -231,6 +231,24 @@ def env_spec(env_id: str) -> EnvSpec:
         raise UnknownEnvError(f"unknown env {env_id!r}; known envs: {known}") from None
 
 
+def import_tasks(modules: str | list[str]) -> tuple[str, ...]:
+    """Import modules that register tasks of their own (``register`` at import), e.g. for a
+    command line's ``--import my_tasks`` (comma-separated names allowed); return the ids they
+    added. A module that cannot be imported raises ``ImportError`` naming it."""
+    import importlib
+
+    names = [modules] if isinstance(modules, str) else list(modules)
+    before = set(ENV_SPECS)
+    for name in (n.strip() for part in names for n in part.split(",")):
+        if not name:
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise ImportError(f"cannot import {name!r} for its tasks: {error}") from error
+    return tuple(id for id in ENV_SPECS if id not in before)
+
+
 def find_spec(env_id: str) -> EnvSpec | None:
     """The ``EnvSpec`` of ``env_id``, or None where the id is not registered (here)."""
     try:
@@ -280,5 +298,6 @@ __all__ = [
     "check_env_id",
     "env_spec",
     "find_spec",
+    "import_tasks",
     "register",
 ]
