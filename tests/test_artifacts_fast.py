@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from poleax import plots, render
 from poleax.envs import env_spec
+from poleax.envs.cartpole_canvas import CartPoleCanvas
 from poleax.run import pictures
 
 
@@ -64,7 +65,7 @@ def test_cartpole_frames_are_gymnasiums_pixel_for_pixel(env_id, shrink):
 
 
 def test_step_counters_drawn_in_place_where_a_patch_cannot_go(monkeypatch):
-    monkeypatch.setattr(render.CartPoleCanvas, "LABEL_AREA", (1, 1))  # no patch fits
+    monkeypatch.setattr(CartPoleCanvas, "LABEL_AREA", (1, 1))  # no patch fits
     states = cartpole_states(20, seed=1)
     for a, b in zip(render.draw_frames("CartPole-v1", states), gymnasium_frames(
         "CartPole-v1", states, 2
@@ -92,9 +93,9 @@ def quantized_as_before(frames: list[np.ndarray]) -> list[np.ndarray]:
     ]
 
 
-@pytest.mark.parametrize("label_area", [render.CartPoleCanvas.LABEL_AREA, (1, 1)])
+@pytest.mark.parametrize("label_area", [CartPoleCanvas.LABEL_AREA, (1, 1)])
 def test_gif_frames_are_gymnasiums_frames_in_the_old_palette(label_area, monkeypatch):
-    monkeypatch.setattr(render.CartPoleCanvas, "LABEL_AREA", label_area)
+    monkeypatch.setattr(CartPoleCanvas, "LABEL_AREA", label_area)
     states = cartpole_states(120, seed=2)
     gif = render._gif_bytes(render._indexed_frames("CartPole-v1", states, None, 2), 50)
     expected = quantized_as_before(gymnasium_frames("CartPole-v1", states, 2))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from poleax.envs.registry import ENV_IDS, check_env_id, env_spec
+from poleax.envs.registry import ENV_IDS, SpecTable, check_env_id, env_spec, find_spec
 from poleax.envs.spec import SolveCriterion
 from poleax.stop_rules import STOP_RULES, make_stop_rule
 
@@ -168,54 +169,9 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Tuned defaults per env and algorithm, on top of the algorithm's (measured on seeds of our
-#: own; the README's tables say how they do on others).
-ENV_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    # 16/16 seeds (1000-1015) solved, median ~150k steps, max 719k (rl-zoo's shape, 10 epochs).
-    "MountainCar-v0": {
-        "ppo": {
-            "normalize_obs": True,
-            "num_envs": 16,
-            "num_steps": 16,
-            "minibatches": 4,
-            "epochs": 10,
-            "gamma": 0.99,
-            "gae_lambda": 0.98,
-            "total_steps": 1_000_000,
-        },
-    },
-    # 23/24 seeds (1000-1023) solved within 200k, median ~110k steps (lr 1e-3: 5/8), before
-    # training stopped only by a margin of two standard errors; with the margin, seeds
-    # 3000-3007 solved 7/8 at a 200k budget and 8/8 at 300k (the default: room to solve).
-    "Pendulum-v1": {
-        "ppo": {
-            "num_envs": 8,
-            "num_steps": 128,
-            "minibatches": 4,
-            "epochs": 10,
-            "gamma": 0.9,
-            "gae_lambda": 0.95,
-            "lr": 2e-3,
-            "total_steps": 300_000,
-        },
-    },
-    # 24/24 seeds (1000-1023) solved, median ~47k steps, max 102k; normalize_obs is what
-    # finds the goal (0/8 without it); 64 envs keep log_std -0.5 out of the stand-still trap.
-    "MountainCarContinuous-v0": {
-        "ppo": {
-            "normalize_obs": True,
-            "num_envs": 64,
-            "num_steps": 32,
-            "minibatches": 4,
-            "epochs": 10,
-            "gamma": 0.999,
-            "gae_lambda": 0.95,
-            "lr": 1e-3,
-            "log_std_init": -0.5,
-            "total_steps": 200_000,
-        },
-    },
-}
+#: Tuned defaults per env and algorithm, on top of the algorithm's: each task's spec holds
+#: its own (``EnvSpec.defaults``); this is a read-only view of them by id.
+ENV_DEFAULTS: SpecTable[Mapping[str, Mapping[str, Any]]] = SpecTable(lambda spec: spec.defaults)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The tutorial's program 1, as posted: v0, seed 42, one episode per update, advantage not
@@ -233,8 +189,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def defaults_for(algo: str, env: str) -> dict[str, Any]:
-    """The tuned defaults of ``algo`` on ``env`` (before any preset or flag)."""
-    own = ENV_DEFAULTS.get(env, {}).get(algo, {})
+    """The tuned defaults of ``algo`` on ``env`` (before any preset or flag): the
+    algorithm's, then the env spec's for it."""
+    spec = find_spec(env)
+    own = spec.defaults.get(algo, {}) if spec is not None else {}
     return {"algo": algo, "env": env, **ALGO_DEFAULTS[algo], **own}
 
 

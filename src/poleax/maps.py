@@ -1,106 +1,34 @@
 """What a policy learned, as pictures: its action and its value over two state dimensions.
 
-``MAP_AXES`` is the one place that says, per env, which two physics variables the maps span
-(their indices, ranges and labels), the physics vector the other variables take, and how a
-physics vector becomes an observation. ``draw_maps`` writes ``policy_map.png`` (the greedy
-action: categorical colours, or the mean action on a diverging scale) and ``value_map.png``
-(the critic's V(s)), with the states of one greedy episode on gymnasium's env drawn over both.
+Each task's spec says which two physics variables its maps span (``EnvSpec.map_axes``: their
+indices, ranges and labels, and how a physics vector becomes an observation) and what its
+actions are called (``EnvSpec.action_names``). ``draw_maps`` writes ``policy_map.png`` (the
+greedy action: categorical colours, or the mean action on a diverging scale) and
+``value_map.png`` (the critic's V(s)), with the states of one greedy episode on the env that
+judges the task (gymnasium's, or poleax's own) drawn over both.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from poleax.envs.registry import env_spec
+from poleax.envs.registry import SpecTable, env_spec, find_spec
+from poleax.envs.spec import MapAxes
 from poleax.policy import Policy
 
 GRID = 81
 
-
-def _identity(physics: np.ndarray) -> np.ndarray:
-    return physics.astype(np.float32)
-
-
-def _acrobot_obs(s: np.ndarray) -> np.ndarray:
-    th1, th2, dth1, dth2 = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
-    obs = [np.cos(th1), np.sin(th1), np.cos(th2), np.sin(th2), dth1, dth2]
-    return np.stack(obs, -1).astype(np.float32)
-
-
-def _pendulum_obs(s: np.ndarray) -> np.ndarray:
-    return np.stack([np.cos(s[..., 0]), np.sin(s[..., 0]), s[..., 1]], -1).astype(np.float32)
+#: Each registered task's map axes, by id (the specs' word; tasks without axes left out).
+MAP_AXES: SpecTable[MapAxes] = SpecTable(lambda spec: spec.map_axes)
 
 
 def _wrap(angle: np.ndarray) -> np.ndarray:
     return (angle + math.pi) % (2 * math.pi) - math.pi
-
-
-@dataclass(frozen=True)
-class MapAxes:
-    """The two physics variables a map spans, and how physics becomes an observation."""
-
-    x: int
-    """Index of the horizontal variable in the physics state (gymnasium's ``env.state``)."""
-    y: int
-    x_range: tuple[float, float]
-    y_range: tuple[float, float]
-    x_label: str
-    y_label: str
-    physics_size: int
-    """The other physics variables are zero."""
-    observation: Callable[[np.ndarray], np.ndarray]
-    """Physics ``[..., physics_size]`` -> observations ``[..., observation_size]``."""
-    angle_x: bool = False
-    """The horizontal variable is an angle (episode states are wrapped into [-pi, pi))."""
-
-    def physics(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """Physics states with ``xs`` and ``ys`` at the map's indices, the rest zero."""
-        state = np.zeros((*np.shape(xs), self.physics_size), np.float64)
-        state[..., self.x] = xs
-        state[..., self.y] = ys
-        return state
-
-
-_CARTPOLE = MapAxes(
-    2, 3, (-0.21, 0.21), (-2.0, 2.0), "pole angle (rad)", "pole angular velocity (rad/s)", 4,
-    _identity,
-)  # fmt: skip
-_MOUNTAIN = MapAxes(0, 1, (-1.2, 0.6), (-0.07, 0.07), "position", "velocity", 2, _identity)
-
-MAP_AXES: dict[str, MapAxes] = {
-    "CartPole-v0": _CARTPOLE,
-    "CartPole-v1": _CARTPOLE,
-    "Acrobot-v1": MapAxes(
-        0,
-        2,
-        (-math.pi, math.pi),
-        (-4 * math.pi, 4 * math.pi),
-        "theta1 (rad)",
-        "dtheta1 (rad/s)",
-        4,
-        _acrobot_obs,
-        angle_x=True,
-    ),
-    "Pendulum-v1": MapAxes(
-        0,
-        1,
-        (-math.pi, math.pi),
-        (-8.0, 8.0),
-        "angle (rad, 0 = upright)",
-        "angular velocity (rad/s)",
-        2,
-        _pendulum_obs,
-        angle_x=True,
-    ),
-    "MountainCar-v0": _MOUNTAIN,
-    "MountainCarContinuous-v0": _MOUNTAIN,
-}
 
 
 @dataclass
@@ -117,7 +45,7 @@ class MapGrid:
 
 def map_grid(policy: Policy, size: int = GRID) -> MapGrid:
     """The policy's greedy action and the critic's value on the map's grid."""
-    axes = MAP_AXES[policy.env_id]
+    axes = _axes(policy.env_id)
     xs = np.linspace(*axes.x_range, size)
     ys = np.linspace(*axes.y_range, size)
     gx, gy = np.meshgrid(xs, ys)
@@ -133,13 +61,29 @@ def map_grid(policy: Policy, size: int = GRID) -> MapGrid:
 
 
 def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
-    """The map coordinates ``[T, 2]`` of one greedy episode on gymnasium's env."""
+    """The map coordinates ``[T, 2]`` of one greedy episode on the env that judges the task:
+    gymnasium's from ``reset(seed=seed)``, or poleax's own (``reference.poleax_episode``)."""
+    spec = env_spec(policy.env_id)
+    axes = _axes(policy.env_id)
+    if spec.judged_by_gymnasium:
+        points = _gymnasium_episode(policy, spec.gymnasium_id, seed)
+    else:
+        from poleax.reference import poleax_episode
+
+        points = poleax_episode(policy, seed)
+    path = np.stack(points)[:, [axes.x, axes.y]]
+    if axes.angle_x:
+        path[:, 0] = _wrap(path[:, 0])
+    return path
+
+
+def _gymnasium_episode(policy: Policy, gymnasium_id: str, seed: int) -> list[np.ndarray]:
+    """The physics states of one greedy episode of ``gymnasium.make(gymnasium_id)``."""
     import gymnasium as gym
 
-    axes = MAP_AXES[policy.env_id]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # CartPole-v0's deprecation notice
-        env = gym.make(policy.env_id)
+        warnings.simplefilter("ignore")  # an old version's deprecation notice
+        env = gym.make(gymnasium_id)
     try:
         obs, _ = env.reset(seed=seed)
         points = [np.asarray(env.unwrapped.state, np.float64)]
@@ -150,10 +94,14 @@ def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
             done = terminated or truncated
     finally:
         env.close()
-    path = np.stack(points)[:, [axes.x, axes.y]]
-    if axes.angle_x:
-        path[:, 0] = _wrap(path[:, 0])
-    return path
+    return points
+
+
+def _axes(env_id: str) -> MapAxes:
+    axes = env_spec(env_id).map_axes
+    if axes is None:
+        raise ValueError(f"{env_id}'s spec names no map axes")
+    return axes
 
 
 def draw_maps(policy: Policy, run_dir: str | Path, seed: int = 0) -> dict[str, Path]:
@@ -167,21 +115,24 @@ def draw_maps(policy: Policy, run_dir: str | Path, seed: int = 0) -> dict[str, P
 
 
 def map_images(policy: Policy, seed: int = 0) -> dict[str, bytes]:
-    """``{"policy_map": PNG, "value_map": PNG}`` (none for envs without map axes)."""
-    if policy.env_id not in MAP_AXES:
+    """``{"policy_map": PNG, "value_map": PNG}`` (none for envs without map axes, nor for
+    an env registered in another process only: the picture worker knows the built-in ones
+    and those its imports register)."""
+    spec = find_spec(policy.env_id)
+    if spec is None or spec.map_axes is None:
         return {}
     from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     from poleax.plots import figure, png_bytes
 
-    axes = MAP_AXES[policy.env_id]
+    axes = spec.map_axes
     grid = map_grid(policy)
     episode = greedy_episode(policy, seed)
-    space = env_spec(policy.env_id).action_space
+    space = spec.action_space
     extent = (*axes.x_range, *axes.y_range)
     images = {}
-    name = env_spec(policy.env_id).name
+    name = spec.name
     for kind in ("policy", "value"):
         fig, ax = figure((5, 4), 80)
         if kind == "value":
@@ -205,7 +156,7 @@ def map_images(policy: Policy, seed: int = 0) -> dict[str, bytes]:
                 cmap=ListedColormap(colours), norm=norm, interpolation="nearest",
             )  # fmt: skip
             bar = fig.colorbar(image, ax=ax, ticks=range(n), label="greedy action")
-            bar.ax.set_yticklabels([str(a) for a in range(n)])
+            bar.ax.set_yticklabels([spec.action_name(a) for a in range(n)])
             title = f"{name}: the actor's greedy action"
         ax.plot(episode[:, 0], episode[:, 1], ".", color="k", markersize=2, alpha=0.6)
         ax.plot(*episode[0], "o", color="w", markeredgecolor="k", markersize=5, label="start")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from poleax.distributions import Distribution, make_distribution
-from poleax.envs.registry import env_spec
+from poleax.envs.registry import STANDARD_ENV, env_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, apply, float64_params
 
 
@@ -28,7 +28,7 @@ class Policy:
 
     params: Params
     spec: NetworkSpec
-    env_id: str = "CartPole-v1"
+    env_id: str = STANDARD_ENV
     algo: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     rng: np.random.Generator | None = field(default=None, repr=False, compare=False)

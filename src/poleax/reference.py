@@ -1,22 +1,27 @@
-"""Evaluation on gymnasium's own environments: the judge of "solved".
+"""Evaluation on the env that judges a task: the judge of "solved".
 
-Episode ``i`` starts where ``gym.make(env_id).reset(seed=seed + i)`` starts, and every step is
-gymnasium's own. All episodes run side by side: CartPole's in gymnasium's numpy vector env
-(100 episodes take milliseconds); the others in gymnasium's env objects without their
-wrappers, stepped one by one while their episode lasts, the time limit counted here (the same
-numbers as ``gym.make_vec``, without its bookkeeping). What "solved" means comes from the
-env's ``SolveCriterion`` alone.
+A task whose spec names a gymnasium env (``EnvSpec.gymnasium_id``) is judged on it: episode
+``i`` starts where ``gym.make(id).reset(seed=seed + i)`` starts, and every step is gymnasium's
+own. All episodes run side by side: in gymnasium's numpy vector env where the id has one (100
+episodes take milliseconds); else in gymnasium's env objects without their wrappers, stepped
+one by one while their episode lasts, the time limit counted here (the same numbers as
+``gym.make_vec``, without its bookkeeping). A task with no gymnasium twin (say one registered
+from user code) is judged by poleax's own evaluation: its JAX env, all episodes batched,
+episode ``i`` starting from the uniforms of ``numpy.random.default_rng(seed + i)``. What
+"solved" means comes from the env's ``SolveCriterion`` alone.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from poleax.envs.registry import env_spec
-from poleax.envs.spec import EVAL_SEED
+from poleax.envs.spec import EVAL_SEED, EnvSpec
 from poleax.policy import Policy, act_together
 
 
@@ -53,26 +58,34 @@ def initial_states(env_id: str, episodes: int, seed: int) -> np.ndarray:
 
 
 def make_vector_env(env_id: str, num_envs: int):
-    """Gymnasium's vector env of ``num_envs`` ``env_id`` envs, with the id's time limit."""
+    """Gymnasium's vector env of ``num_envs`` envs of the task ``env_id`` (its spec's
+    ``gymnasium_id``), with the id's time limit."""
     import gymnasium as gym
 
-    env_spec(env_id)
-    mode = "vector_entry_point" if gym.spec(env_id).vector_entry_point else "sync"
+    gymnasium_id = _gymnasium_id(env_id)
+    mode = "vector_entry_point" if gym.spec(gymnasium_id).vector_entry_point else "sync"
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # CartPole-v0's deprecation notice
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode)
+        warnings.simplefilter("ignore")  # an old version's deprecation notice
+        return gym.make_vec(gymnasium_id, num_envs=num_envs, vectorization_mode=mode)
+
+
+def _gymnasium_id(env_id: str) -> str:
+    spec = env_spec(env_id)
+    if not spec.judged_by_gymnasium:
+        raise ValueError(f"{env_id} has no gymnasium twin: poleax's own evaluation judges it")
+    return spec.gymnasium_id
 
 
 def _reset(venv, env_id: str, episodes: int, copies: int, seed: int) -> np.ndarray:
-    """Reset ``copies`` blocks of ``episodes`` envs of CartPole's vector env ``venv``, env ``i``
-    of each block where ``reset(seed=seed + i)`` starts; return the observations."""
+    """Reset ``copies`` blocks of ``episodes`` envs of the numpy vector env ``venv``, env
+    ``i`` of each block where ``reset(seed=seed + i)`` starts; return the observations."""
     venv.reset(seed=seed)
     venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * copies).T
-    return venv.unwrapped.state.T.astype(np.float32)  # CartPole observes its state
+    return venv.unwrapped.state.T.astype(np.float32)  # the vectorised env observes its state
 
 
 class _VectorEpisodes:
-    """Episodes in gymnasium's own vector env of the id (CartPole's numpy one)."""
+    """Episodes in gymnasium's own (numpy) vector env of the task's id."""
 
     def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
         self.venv = make_vector_env(env_id, episodes * copies)
@@ -101,7 +114,7 @@ class _BareEpisodes:
     def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
         import gymnasium as gym
 
-        spec = gym.spec(env_id)
+        spec = gym.spec(_gymnasium_id(env_id))
         self.envs = [gym.make(spec).unwrapped for _ in range(episodes * copies)]
         self.max_steps = spec.max_episode_steps
         self.steps = 0
@@ -129,6 +142,93 @@ class _BareEpisodes:
             env.close()
 
 
+class _PoleaxEpisodes:
+    """Episodes of poleax's own JAX env, for a task with no gymnasium twin: all of them in
+    one batch, stepped by one jitted ``step_env`` while any lasts (the env's own time limit);
+    episode ``i`` of each block starts at ``reset_from(u)``, ``u`` drawn by
+    ``numpy.random.default_rng(seed + i)``. A finished episode keeps its last state."""
+
+    def __init__(self, spec: EnvSpec, episodes: int, copies: int, seed: int) -> None:
+        import jax.numpy as jnp
+
+        reset, self._step = _poleax_programs(spec)
+        draws = _reset_draws(spec)
+        u = [np.random.default_rng(seed + i).random(draws) for i in range(episodes)] * copies
+        obs, self.state = reset(jnp.asarray(np.stack(u), jnp.zeros(()).dtype))
+        self.obs = np.array(obs)
+        space = spec.action_space
+        shape = (episodes * copies, *space.shape)
+        self.action_space = _Space(shape, np.dtype(np.float32 if space.shape else np.int64))
+
+    @property
+    def physics(self) -> np.ndarray:
+        """Every episode's physics state now, ``[episodes * copies, n]`` (float64)."""
+        return np.asarray(self.state.physics, np.float64)
+
+    def step(self, actions: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(obs, rewards, done)`` after the playing envs take their action."""
+        obs, self.state, rewards, done = self._step(self.state, actions, alive)
+        self.obs = np.array(obs)
+        return self.obs, np.asarray(rewards, np.float64), np.asarray(done)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Space:
+    """What ``_play`` reads of a batch's action space."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+
+
+def _reset_draws(spec: EnvSpec) -> int:
+    env, _ = spec.make()
+    return int(env.reset_draws)
+
+
+@functools.cache
+def _poleax_programs(spec: EnvSpec):
+    """Jitted ``reset(u) -> (obs, state)`` and ``step(state, actions, alive) -> (obs, state,
+    rewards, done)`` of a batch of the spec's JAX envs (built once per spec)."""
+    import jax
+    import jax.numpy as jnp
+
+    env, params = spec.make()
+
+    @jax.jit
+    def reset(u):
+        return jax.vmap(env.reset_from, in_axes=(0, None))(u, params)
+
+    @jax.jit
+    def step(state, actions, alive):
+        obs, new, reward, terminated, truncated = jax.vmap(env.step_env, in_axes=(0, 0, None))(
+            state, actions, params
+        )
+
+        def keep(n, o):
+            mask = alive.reshape(alive.shape + (1,) * (jnp.ndim(n) - 1))
+            return jnp.where(mask, n, o)
+
+        return obs, jax.tree.map(keep, new, state), reward, terminated | truncated
+
+    return reset, step
+
+
+def poleax_episode(policy, seed: int) -> list[np.ndarray]:
+    """The physics states (float64) of one greedy episode of poleax's own JAX env, from the
+    start ``_PoleaxEpisodes`` gives episode 0 of ``seed``: for tasks with no gymnasium twin."""
+    games = _PoleaxEpisodes(env_spec(policy.env_id), 1, 1, seed)
+    points = [games.physics[0]]
+    alive = np.ones(1, bool)
+    while alive[0]:
+        _, _, done = games.step(np.asarray(policy.act(games.obs)), alive)
+        points.append(games.physics[0])
+        alive &= ~done
+    return points
+
+
 def evaluate_policy(
     policy,
     env_id: str,
@@ -152,12 +252,8 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
     share a network act together, in one forward pass (``act_together``: bit for bit what
     each would do alone), so judging many seeds at once costs little more than one.
     """
-    import gymnasium as gym
-
-    env_spec(env_id)  # an id poleax knows
     n = len(players)
-    vector = gym.spec(env_id).vector_entry_point is not None
-    games = (_VectorEpisodes if vector else _BareEpisodes)(env_id, episodes, n, seed)
+    games = _games(env_id, episodes, n, seed)
     obs, space = games.obs, games.action_space
     rngs = [np.random.default_rng(seed) for _ in players]
     alive = np.ones(episodes * n, bool)
@@ -189,6 +285,18 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
         alive &= ~done
     games.close()
     return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
+
+
+def _games(env_id: str, episodes: int, copies: int, seed: int):
+    """The episodes that judge the task: gymnasium's where its spec names a gymnasium id,
+    else poleax's own JAX env's."""
+    spec = env_spec(env_id)  # an id poleax knows
+    if not spec.judged_by_gymnasium:
+        return _PoleaxEpisodes(spec, episodes, copies, seed)
+    import gymnasium as gym
+
+    vector = gym.spec(spec.gymnasium_id).vector_entry_point is not None
+    return (_VectorEpisodes if vector else _BareEpisodes)(env_id, episodes, copies, seed)
 
 
 def _teams(policies: list) -> list[list[int]]:

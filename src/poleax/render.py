@@ -2,10 +2,10 @@
 
 The trajectory is played by poleax's JAX env; each frame puts the gymnasium env into that state
 with the poleax env's ``state_to_gymnasium`` (which also hands it the action that led there,
-for Pendulum's torque arrow). Rendering is headless (SDL's dummy drivers), frames carry a step
+for renderers that draw it). Rendering is headless (SDL's dummy drivers), frames carry a step
 counter so resets show, and are downscaled so a 200-frame GIF writes in a fraction of a second.
-CartPole's frames, the ones a run draws most, come from ``CartPoleCanvas``: gymnasium's drawing
-calls without its per-frame overhead, the same pixels, about ten times faster.
+A spec may name a ``canvas``, a faster drawer of gymnasium's own picture (the same pixels);
+a spec with no gymnasium env is drawn as bars of its physics variables.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from poleax.networks import NetworkSpec
 
-FRAME_SHRINK = 2  # gymnasium draws 600 x 400 (500 x 500 for Acrobot, Pendulum); halved
+FRAME_SHRINK = 2  # gymnasium draws 600 x 400 or 500 x 500; halved
 
 
 @functools.cache
@@ -98,23 +97,25 @@ def draw_frames(
     ``env_id`` draws them, shrunk by ``shrink``, with a step counter.
 
     ``actions[t]`` is the action taken after frame ``t`` (drawn by renderers that show it,
-    such as Pendulum's torque arrow, on the next frame). CartPole's frames come from
-    ``CartPoleCanvas``: gymnasium's own drawing calls, pixel for pixel, at a fraction of the cost.
+    on the next frame). A spec's ``canvas`` draws gymnasium's picture, pixel for pixel, at a
+    fraction of the cost.
     """
     return [np.asarray(image) for image in _frame_images(env_id, states, actions, shrink)]
 
 
 def _frame_images(env_id: str, states: np.ndarray, actions: np.ndarray | None, shrink: int):
     """``draw_frames``'s frames as PIL images."""
-    if env_id in CARTPOLE_IDS:
-        canvas = CartPoleCanvas(env_id, shrink)
-        return [canvas.frame(physics, step) for step, physics in enumerate(states)]
-    _headless()
-    from PIL import Image
-
     from poleax.envs import env_spec
 
     task = env_spec(env_id)
+    canvas = task.make_canvas(shrink)
+    if canvas is not None:
+        return [canvas.frame(physics, step) for step, physics in enumerate(states)]
+    if not task.gymnasium_class:
+        return [_stamp(_bars(physics, shrink), step) for step, physics in enumerate(states)]
+    _headless()
+    from PIL import Image
+
     poleax_env, _ = task.make()
     env = task.gymnasium_env(render_mode="rgb_array")
     env.reset(seed=0)  # every attribute its renderer reads exists from here on
@@ -132,11 +133,13 @@ def _frame_images(env_id: str, states: np.ndarray, actions: np.ndarray | None, s
 
 def _indexed_frames(env_id: str, states: np.ndarray, actions: np.ndarray | None, shrink: int):
     """The frames mapped to one palette, the first frame's (see ``encode_gif``)."""
-    if env_id not in CARTPOLE_IDS:
+    from poleax.envs import env_spec
+
+    canvas = env_spec(env_id).make_canvas(shrink)
+    if canvas is None:
         images = _frame_images(env_id, states, actions, shrink)
         palette = _palette(images[0])
         return [_indexed(image, palette) for image in images]
-    canvas = CartPoleCanvas(env_id, shrink)
     first = canvas.frame(states[0], 0)
     palette = _palette(first)
     rest = [canvas.indexed(state, step, palette) for step, state in enumerate(states[1:], 1)]
@@ -144,13 +147,13 @@ def _indexed_frames(env_id: str, states: np.ndarray, actions: np.ndarray | None,
 
 
 def prepare(env_id: str) -> None:
-    """Load ahead what drawing ``env_id``'s frames takes: pygame and, for CartPole, the step
-    counters up to its step limit (a run does this while it trains)."""
-    if env_id in CARTPOLE_IDS:
-        from poleax.envs import env_spec
+    """Load ahead what drawing ``env_id``'s frames takes: for a spec with a ``canvas``,
+    pygame and the step counters up to its step limit (a run does this while it trains)."""
+    from poleax.envs import env_spec
 
-        CartPoleCanvas(env_id)
-        for step in range(env_spec(env_id).max_steps + 1):
+    task = env_spec(env_id)
+    if task.make_canvas(FRAME_SHRINK) is not None:
+        for step in range(task.max_steps + 1):
             _step_label(step)
 
 
@@ -185,9 +188,6 @@ def _step_label(step: int):
     return _stamp(Image.new("RGB", (box[2] + 1, box[3] + 1), (255, 255, 255)), step)
 
 
-CARTPOLE_IDS = ("CartPole-v0", "CartPole-v1")
-
-
 def _headless() -> None:
     """SDL's dummy drivers (no window, no sound) and no pygame banner on stdout."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -195,140 +195,28 @@ def _headless() -> None:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "hide")
 
 
-class CartPoleCanvas:
-    """Gymnasium's CartPole picture (``CartPoleEnv.render``), shrunk, at a fraction of its cost.
+#: The size of a frame of a task with no gymnasium renderer, before shrinking.
+BARS_SIZE = (600, 400)
 
-    The cart, pole and axle are drawn with the very ``pygame.gfxdraw`` calls and coordinates
-    of gymnasium's renderer, on one reused surface instead of two new ones per frame. Only the
-    band around the cart is then flipped, copied and shrunk; the rest of the frame is the
-    empty track, shrunk once, and the step counter is a patch drawn once per step (it lies on
-    the empty track). ``tests/test_artifacts_fast.py`` checks the frames against gymnasium's
-    ``render()``, pixel for pixel.
-    """
 
-    MARGIN = 3  # pixels beyond the shapes' corners that antialiasing may touch
-    LABEL_AREA = (128, 32)  # where the step counter may lie, shrunk pixels from the corner
+def _bars(physics: np.ndarray, shrink: int):
+    """A frame for a task with no gymnasium renderer: one bar per physics variable, from the
+    middle (zero) towards its value (tanh-squashed, so any value fits)."""
+    from PIL import Image, ImageDraw
 
-    def __init__(self, env_id: str = "CartPole-v1", shrink: int = FRAME_SHRINK) -> None:
-        _headless()
-        import pygame
-        from PIL import Image
-
-        from poleax.envs import env_spec
-
-        env = env_spec(env_id).gymnasium_env(render_mode="rgb_array").unwrapped
-        self.width, self.height = env.screen_width, env.screen_height
-        self.scale = self.width / (env.x_threshold * 2)
-        self.pole_length = self.scale * (2 * env.length)
-        env.close()
-        self.shrink = shrink
-        self.surface = pygame.Surface((self.width, self.height))
-        self._clear()
-        self.background = Image.fromarray(self._pixels(0, 0, self.width, self.height)).reduce(
-            shrink
-        )
-        corner = np.asarray(self.background.crop((0, 0, *self.LABEL_AREA)))
-        self.white_corner = bool((corner == 255).all())
-        self.indexed_background: tuple[Any, Any] | None = None  # (palette, background in it)
-
-    def frame(self, physics: np.ndarray, step: int):
-        """The shrunk RGB frame of one state (its x and pole angle) and step, as PIL image."""
-        box = self._draw(physics)
-        frame = self.background.copy()
-        if box is not None:
-            frame.paste(self._band(box), (box[0] // self.shrink, box[1] // self.shrink))
-        label = self._label(step, box)
-        return _stamp(frame, step) if label is None else _paste(frame, label)
-
-    def indexed(self, physics: np.ndarray, step: int, palette):
-        """``frame`` mapped to ``palette``, piece by piece (each pixel maps on its own)."""
-        box = self._draw(physics)
-        label = self._label(step, box)
-        if label is None:
-            return _indexed(self.frame(physics, step), palette)
-        if self.indexed_background is None or self.indexed_background[0] is not palette:
-            self.indexed_background = (palette, _indexed(self.background, palette))
-        frame = self.indexed_background[1].copy()
-        if box is not None:
-            band = _indexed(self._band(box), palette)
-            frame.paste(band, (box[0] // self.shrink, box[1] // self.shrink))
-        return _paste(frame, _indexed(label, palette))
-
-    def _label(self, step: int, box: tuple[int, int, int, int] | None):
-        """The step counter's patch, where it lies on the empty track; else None."""
-        if not self.white_corner:
-            return None
-        label = _step_label(step)
-        width, height = label.size
-        s = self.shrink
-        if width > self.LABEL_AREA[0] or height > self.LABEL_AREA[1]:
-            return None
-        if box is not None and box[0] // s < width and box[1] // s < height:
-            return None  # the cart's band reaches the corner
-        return label
-
-    def _clear(self) -> None:
-        from pygame import gfxdraw
-
-        self.surface.fill((255, 255, 255))
-        gfxdraw.hline(self.surface, 0, self.width, 100, (0, 0, 0))
-
-    def _pixels(self, left: int, top: int, right: int, bottom: int) -> np.ndarray:
-        """The flipped picture's ``[top:bottom, left:right]`` (rows from the top), as RGB."""
-        import pygame
-
-        view = pygame.surfarray.pixels3d(self.surface)  # [x, y]; y counts up the picture
-        try:
-            rows = view[left:right, self.height - bottom : self.height - top]
-            return np.ascontiguousarray(rows[:, ::-1].transpose(1, 0, 2))
-        finally:
-            del view  # unlocks the surface
-
-    def _band(self, box: tuple[int, int, int, int]):
-        from PIL import Image
-
-        return Image.fromarray(self._pixels(*box)).reduce(self.shrink)
-
-    def _draw(self, physics: np.ndarray) -> tuple[int, int, int, int] | None:
-        """Draw one state; the box (left, top, right, bottom; full-size pixels of the flipped
-        picture, aligned to the shrink) outside which the picture is the empty track."""
-        import pygame
-        from pygame import gfxdraw
-
-        x = physics
-        # gymnasium's CartPoleEnv.render, call for call.
-        self._clear()
-        polewidth, cartwidth, cartheight = 10.0, 50.0, 30.0
-        x0, x1, y1, y0 = -cartwidth / 2, cartwidth / 2, cartheight / 2, -cartheight / 2
-        axleoffset = cartheight / 4.0
-        cartx = x[0] * self.scale + self.width / 2.0
-        carty = 100
-        corners = [(x0, y0), (x0, y1), (x1, y1), (x1, y0)]
-        cart_coords = [(c[0] + cartx, c[1] + carty) for c in corners]
-        gfxdraw.aapolygon(self.surface, cart_coords, (0, 0, 0))
-        gfxdraw.filled_polygon(self.surface, cart_coords, (0, 0, 0))
-        x0, x1 = -polewidth / 2, polewidth / 2
-        y1, y0 = self.pole_length - polewidth / 2, -polewidth / 2
-        pole_coords = []
-        for coord in [(x0, y0), (x0, y1), (x1, y1), (x1, y0)]:
-            coord = pygame.math.Vector2(coord).rotate_rad(-x[2])
-            pole_coords.append((coord[0] + cartx, coord[1] + carty + axleoffset))
-        gfxdraw.aapolygon(self.surface, pole_coords, (202, 152, 101))
-        gfxdraw.filled_polygon(self.surface, pole_coords, (202, 152, 101))
-        axle = (int(cartx), int(carty + axleoffset), int(polewidth / 2))
-        gfxdraw.aacircle(self.surface, *axle, (129, 132, 203))
-        gfxdraw.filled_circle(self.surface, *axle, (129, 132, 203))
-        gfxdraw.hline(self.surface, 0, self.width, carty, (0, 0, 0))
-
-        # The box the shapes cover, widened for antialiasing and aligned to the shrink.
-        points = np.array([*cart_coords, *pole_coords, axle[:2]], np.float64)
-        reach = self.MARGIN + axle[2]
-        s, height = self.shrink, self.height
-        left = max(0, (math.floor(points[:, 0].min()) - reach) // s * s)
-        right = min(self.width, -(-(math.ceil(points[:, 0].max()) + reach + 1) // s) * s)
-        top = max(0, (height - 1 - math.ceil(points[:, 1].max()) - reach) // s * s)
-        bottom = min(height, -(-(height - math.floor(points[:, 1].min()) + reach) // s) * s)
-        return (left, top, right, bottom) if left < right and top < bottom else None
+    width, height = BARS_SIZE
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    values = np.atleast_1d(np.asarray(physics, np.float64))
+    middle, half = width / 2, width * 0.4
+    row = (height - 60) / max(len(values), 1)
+    draw.line([(middle, 40), (middle, height - 20)], fill=(0, 0, 0))
+    for i, value in enumerate(values):
+        top = 40 + i * row + row * 0.2
+        end = middle + half * math.tanh(float(value)) if np.isfinite(value) else middle
+        box = [min(middle, end), top, max(middle, end), top + row * 0.6]
+        draw.rectangle(box, fill=(202, 152, 101))
+    return image.reduce(shrink)
 
 
 def _paste(frame, patch):
@@ -373,8 +261,8 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Pa
 def encode_gif(frames: list, fps: int) -> bytes:
     """A looping GIF, every frame mapped without dithering to the first frame's palette.
 
-    CartPole frames have a few colours and their antialiased blends, so one palette fits them
-    all, and skipping a per-frame quantiser makes writing several times faster; so does
+    Classic-control frames have a few colours and their antialiased blends, so one palette
+    fits them all, and skipping a per-frame quantiser makes writing several times faster; so does
     keeping Pillow from re-ordering that palette for every frame (``optimize=False``: the same
     pixels).
     """

@@ -116,9 +116,9 @@ pre {{ background: #f6f6f6; padding: 1rem; overflow-x: auto; }}
 <h2>Learning curve</h2>
 {image_tag(run_dir / "curve.png", "learning curve")}
 {_maps(run_dir)}
-<h2>Evaluation on gymnasium's {html.escape(config["env"])}</h2>
+<h2>Evaluation on {spec.judge} {html.escape(config["env"])}</h2>
 <p>Reset seeds from {criterion.eval_seed}. Solved means:
-{html.escape(criterion.describe(spec.name))}.</p>
+{html.escape(spec.describe_solve(criterion))}.</p>
 <table><tr><th>seed</th><th>solved</th><th>env steps to solve</th><th>greedy mean</th>
 <th>sampled mean</th></tr>
 {_rows(summary)}

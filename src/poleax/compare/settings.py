@@ -9,17 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from poleax.config import ALGOS, ConfigError, TrainConfig, build_config, load_config
-from poleax.envs.registry import check_env_id
+from poleax.envs.registry import STANDARD_ENV, check_env_id, env_spec
 
-#: Env-step budget per seed when ``--budget`` is not given.
-DEFAULT_BUDGETS: dict[str, int] = {
-    "CartPole-v0": 50_000,
-    "CartPole-v1": 50_000,
-    "Acrobot-v1": 100_000,
-    "MountainCar-v0": 1_000_000,
-    "Pendulum-v1": 200_000,
-    "MountainCarContinuous-v0": 200_000,
-}
 #: Points on the evaluation grid (about; the spacing is rounded to a power of two).
 GRID_POINTS = 24
 #: Evaluation episodes per grid point (greedy and sampled each); the trainer's 100 would
@@ -44,7 +35,7 @@ class CompareInterrupted(RuntimeError):
 class CompareSettings:
     """What to compare. ``configs`` maps an algorithm to a ``config.json`` to start from."""
 
-    envs: tuple[str, ...] = ("CartPole-v1",)
+    envs: tuple[str, ...] = (STANDARD_ENV,)
     algos: tuple[str, ...] = ("ppo", "a2c", "td-ac", "mc-ac")
     seeds: int = 20
     budget: int | None = None
@@ -54,7 +45,7 @@ class CompareSettings:
     out: Path | None = None
 
     def budget_for(self, env: str) -> int:
-        return self.budget or DEFAULT_BUDGETS.get(env, 100_000)
+        return self.budget or env_spec(env).compare_budget  # when --budget is not given
 
     def to_dict(self) -> dict[str, Any]:
         return {

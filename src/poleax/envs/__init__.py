@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from poleax.envs.registry import (
+    DEFAULT_ENV,
     ENV_IDS,
     ENV_SPECS,
+    STANDARD_ENV,
     UnknownEnvError,
     check_env_id,
     env_spec,
+    find_spec,
+    import_tasks,
     register,
 )
-from poleax.envs.spec import Box, Discrete, EnvSpec, SolveCriterion
+from poleax.envs.spec import Box, Discrete, EnvSpec, MapAxes, SolveCriterion
 
 
 def make(env_id: str):
@@ -19,15 +23,20 @@ def make(env_id: str):
 
 
 __all__ = [
+    "DEFAULT_ENV",
     "ENV_IDS",
     "ENV_SPECS",
+    "STANDARD_ENV",
     "Box",
     "Discrete",
     "EnvSpec",
+    "MapAxes",
     "SolveCriterion",
     "UnknownEnvError",
     "check_env_id",
     "env_spec",
+    "find_spec",
+    "import_tasks",
     "make",
     "register",
 ]

@@ -1,6 +1,8 @@
 """What the core knows of a task: its ``EnvSpec`` (spaces, step cap, the gymnasium env it
-mirrors, how to draw it) and its ``SolveCriterion``, the one definition of "solved".
+mirrors and that judges it, how to draw it, its tuned defaults, map axes and live-page
+physics) and its ``SolveCriterion``, the one definition of "solved".
 
+Everything per task lives here and in the env's module: the rest of poleax asks the spec.
 No jax here: the CLI, the config and the report read specs without importing JAX.
 """
 
@@ -8,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -103,20 +106,61 @@ class SolveCriterion:
         """Whether one mode's (greedy or sampled) mean return meets the threshold."""
         return bool(mean >= self.threshold)
 
-    def describe(self, env_name: str) -> str:
-        """The criterion in words, e.g. for a verdict line."""
+    def describe(self, env_name: str, judge: str = "gymnasium's") -> str:
+        """The criterion in words, e.g. for a verdict line; ``judge`` says whose env plays
+        the episodes (``EnvSpec.judge``)."""
         return (
-            f"mean return over {self.episodes} episodes of gymnasium's {env_name} "
+            f"mean return over {self.episodes} episodes of {judge} {env_name} "
             f">= {self.threshold:g}, greedy and sampled, by {self.confidence:g} standard errors"
         )
 
 
+def physics_observation(physics: Any) -> Any:
+    """The observation of an env that observes its physics state as it is, in float32."""
+    import numpy as np
+
+    return np.asarray(physics).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MapAxes:
+    """The two physics variables the policy and value maps span, and how physics becomes an
+    observation (numpy, no jax: the maps are drawn in a process that never imports it)."""
+
+    x: int
+    """Index of the horizontal variable in the physics state (gymnasium's ``env.state``)."""
+    y: int
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    x_label: str
+    y_label: str
+    physics_size: int
+    """The other physics variables are zero."""
+    observation: Callable[[Any], Any] = physics_observation
+    """Physics ``[..., physics_size]`` -> observations ``[..., observation_size]``."""
+    angle_x: bool = False
+    """The horizontal variable is an angle (episode states are wrapped into [-pi, pi))."""
+
+    def physics(self, xs: Any, ys: Any) -> Any:
+        """Physics states with ``xs`` and ``ys`` at the map's indices, the rest zero."""
+        import numpy as np
+
+        state = np.zeros((*np.shape(xs), self.physics_size), np.float64)
+        state[..., self.x] = xs
+        state[..., self.y] = ys
+        return state
+
+
 @dataclass(frozen=True)
 class EnvSpec:
-    """One task poleax trains on: the JAX env, the gymnasium env it equals, and "solved"."""
+    """One task poleax trains on: the JAX env, "solved", who judges it, and everything else
+    poleax knows of the task (how to draw it, its tuned defaults, its maps and live page).
+
+    Only ``id`` to ``env_class`` are required: a task of your own (``poleax.envs.register``)
+    with no gymnasium twin is judged by poleax's own evaluation of its JAX env."""
 
     id: str
-    """poleax's id, the same as gymnasium's (``CartPole-v1``)."""
+    """poleax's id (for a gymnasium twin, gymnasium's: ``CartPole-v1``)."""
     name: str
     """The task's name in sentences (``CartPole``)."""
     observation_size: int
@@ -126,16 +170,54 @@ class EnvSpec:
     solve: SolveCriterion
     env_class: str
     """``module:Class`` of poleax's JAX env."""
-    gymnasium_class: str
-    """``module:Class`` of gymnasium's env, whose renderer draws poleax's states."""
-    render_fps: int
+    gymnasium_class: str = ""
+    """``module:Class`` of gymnasium's env, whose renderer draws poleax's states; "" for none."""
+    gymnasium_id: str = ""
+    """The id ``gymnasium.make`` knows, whose episodes judge "solved" (the final evaluation,
+    the training's confirmation); "" for none: poleax's own JAX env judges."""
+    render_fps: int = 30
     """Frames per second of the env's own clock (gymnasium's ``render_fps``)."""
     random_return: float = 0.0
     """Mean return of a uniformly random policy (the zero of normalised scores)."""
+    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    """Tuned settings per algorithm (``{"ppo": {"lr": 1e-3}}``), on top of the algorithm's
+    (measured on seeds of our own; the README's tables say how they do on others)."""
+    compare_budget: int = 100_000
+    """Env steps per seed ``poleax compare`` gives each algorithm on this task by default."""
+    action_names: tuple[str, ...] = ()
+    """Names of the discrete actions (``("left", "right")``), for the maps and the live page;
+    () for continuous actions or numbers only."""
+    map_axes: MapAxes | None = None
+    """The two physics variables the policy and value maps span; None draws no maps."""
+    canvas: str = ""
+    """``module:Class`` of a faster drawer of gymnasium's picture (``Class(spec, shrink)``
+    with ``frame`` and ``indexed``); "" draws each frame with gymnasium's ``render()``."""
+    live_physics: str = ""
+    """The name of the dynamics ``live.js`` steps for this task in report.html; "" for no
+    live view."""
 
     @property
-    def gymnasium_id(self) -> str:
-        return self.id
+    def judged_by_gymnasium(self) -> bool:
+        """Whether gymnasium's env (``gymnasium_id``) judges "solved", else poleax's own."""
+        return bool(self.gymnasium_id)
+
+    @property
+    def judge(self) -> str:
+        """Whose env plays the judging episodes, in words (``gymnasium's``)."""
+        return "gymnasium's" if self.judged_by_gymnasium else "poleax's own"
+
+    def describe_solve(self, criterion: SolveCriterion | None = None) -> str:
+        """``criterion`` (the spec's by default) in words, naming who judges it."""
+        criterion = criterion or self.solve
+        text = criterion.describe(self.name, self.judge)
+        if not self.judged_by_gymnasium:
+            text += f"; judged by poleax's own evaluation, as no gymnasium env mirrors {self.id}"
+        return text
+
+    def action_name(self, action: int) -> str:
+        """The name of discrete action ``action``, else its number."""
+        names = self.action_names
+        return names[action] if 0 <= action < len(names) else str(action)
 
     @property
     def discrete(self) -> bool:
@@ -155,7 +237,13 @@ class EnvSpec:
 
     def gymnasium_env(self, **kwargs: Any):
         """A bare gymnasium env of this task (no TimeLimit): for its renderer or its state."""
+        if not self.gymnasium_class:
+            raise ValueError(f"{self.id} names no gymnasium env")
         return _load(self.gymnasium_class)(**kwargs)
+
+    def make_canvas(self, shrink: int):
+        """The spec's fast drawer of frames (``canvas``), or None."""
+        return _load(self.canvas)(self, shrink) if self.canvas else None
 
 
 def _load(path: str):

@@ -16,19 +16,12 @@ import json
 from importlib import resources
 from typing import Any
 
-from poleax.envs.registry import env_spec
+from poleax.envs.registry import SpecTable, env_spec, find_spec
 from poleax.export import policy_dict
 from poleax.policy import Policy
 
-#: The envs whose dynamics ``live.js`` knows.
-LIVE_ENVS = (
-    "CartPole-v0",
-    "CartPole-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "Pendulum-v1",
-    "MountainCarContinuous-v0",
-)
+#: The tasks whose dynamics ``live.js`` knows, by id: their spec's ``live_physics``.
+LIVE_ENVS: SpecTable[str] = SpecTable(lambda spec: spec.live_physics)
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -56,10 +49,13 @@ def script() -> str:
 
 
 def live_data(policy: Policy, seed: int = 0) -> dict[str, Any]:
-    """What the page embeds: the policy as JSON, its env and frame rate, the reset seed."""
+    """What the page embeds: the policy as JSON, its env (the dynamics ``live.js`` steps,
+    its action names), frame rate and the reset seed."""
     spec = env_spec(policy.env_id)
     return {
         "env_id": spec.id,
+        "physics": spec.live_physics,
+        "action_names": list(spec.action_names),
         "fps": spec.render_fps,
         "max_steps": spec.max_steps,
         "seed": int(seed),
@@ -82,10 +78,10 @@ def inline_script() -> str:
 
 def section(policy: Policy, seed: int = 0, caption: str = "") -> str:
     """The live view's HTML (put ``STYLE`` in the page's head); empty for an env whose
-    dynamics ``live.js`` does not know."""
-    if policy.env_id not in LIVE_ENVS:
+    dynamics ``live.js`` does not know (its spec names no ``live_physics``)."""
+    spec = find_spec(policy.env_id)
+    if spec is None or not spec.live_physics:
         return ""
-    spec = env_spec(policy.env_id)
     speeds = "".join(
         f'<option value="{s:g}"{" selected" if s == 1.0 else ""}>{s:g}x</option>' for s in SPEEDS
     )

@@ -8,7 +8,8 @@
  * result on a canvas at the env's own frame rate. Plain ES2017, no external scripts.
  *
  * window.poleaxLive drives it from outside (the tests do): pause(), play(), setState(s),
- * state(), step(action?), run(n), push(dir), reset(), setGreedy(b), output(), and
+ * state(), step(action?), run(n), push(dir), reset(), setGreedy(b), output(), physics (the
+ * names of the dynamics it knows), and
  * create(data): a simulation of any embedded policy that draws nothing.
  */
 (function () {
@@ -48,7 +49,6 @@
     const xThreshold = 2.4;
     return {
       maxSteps,
-      actionLabels: ["left", "right"],
       reset: (rand) => [0, 1, 2, 3].map(() => uniform(rand, -0.05, 0.05)),
       observe: (s) => s.map(f32),
       step(s, action) {
@@ -167,7 +167,6 @@
 
     return {
       maxSteps,
-      actionLabels: ["torque -1", "torque 0", "torque +1"],
       reset: (rand) => [0, 1, 2, 3].map(() => f32(uniform(rand, -0.1, 0.1))),
       observe: (s) =>
         [Math.cos(s[0]), Math.sin(s[0]), Math.cos(s[1]), Math.sin(s[1]), s[2], s[3]].map(f32),
@@ -299,7 +298,6 @@
     };
     return {
       maxSteps,
-      actionLabels: continuous ? null : ["left", "none", "right"],
       reset: (rand) => [uniform(rand, -0.6, -0.4), 0],
       observe: (s) => s.map(f32),
       step: continuous ? continuousStep : discreteStep,
@@ -368,7 +366,6 @@
     };
     return {
       maxSteps,
-      actionLabels: null,
       reset: (rand) => [uniform(rand, -Math.PI, Math.PI), uniform(rand, -1.0, 1.0)],
       observe: (s) => [Math.cos(s[0]), Math.sin(s[0]), s[1]].map(f32),
       step(s, actionArray) {
@@ -450,14 +447,14 @@
     ctx.lineWidth = 1;
   }
 
-  // Each env from its step cap (the page's data gives EnvSpec.max_steps).
-  const ENVS = {
-    "CartPole-v0": cartPole,
-    "CartPole-v1": cartPole,
-    "Acrobot-v1": acrobot,
-    "MountainCar-v0": (maxSteps) => mountainCar(maxSteps, false),
-    "Pendulum-v1": pendulum,
-    "MountainCarContinuous-v0": (maxSteps) => mountainCar(maxSteps, true),
+  // The dynamics by name (EnvSpec.live_physics), each from its step cap (the page's data
+  // gives EnvSpec.max_steps).
+  const PHYSICS = {
+    cartpole: cartPole,
+    acrobot: acrobot,
+    "mountain-car": (maxSteps) => mountainCar(maxSteps, false),
+    pendulum: pendulum,
+    "mountain-car-continuous": (maxSteps) => mountainCar(maxSteps, true),
   };
 
   // --- the policy: poleax.networks.apply in float64, as the numpy Policy runs it ------------
@@ -555,8 +552,12 @@
 
   function createSimulation(data) {
     const envId = data.env_id;
-    if (!(envId in ENVS)) throw new Error(`poleax live: no dynamics for ${envId}`);
-    const env = ENVS[envId](data.max_steps);
+    const physics = data.physics;
+    if (!Object.prototype.hasOwnProperty.call(PHYSICS, physics)) {
+      throw new Error(`poleax live: no dynamics named ${physics} (for ${envId})`);
+    }
+    const env = PHYSICS[physics](data.max_steps);
+    env.actionLabels = data.action_names || [];
     const policy = makePolicy(data.policy);
     const sim = {
       envId,
@@ -839,7 +840,7 @@
     };
   }
 
-  const api = { create: createSimulation, envs: Object.keys(ENVS) };
+  const api = { create: createSimulation, physics: Object.keys(PHYSICS) };
   window.poleaxLive = api;
   const root = document.getElementById("live");
   const source = document.getElementById("live-data");

@@ -70,7 +70,7 @@ def _verdict(config, per_seed: list[dict[str, Any]], greedy, sampled) -> str:
     seeds = len(per_seed)
     line = (
         f"{solved}/{seeds} seed(s) solved {config.env}: "
-        f"{criterion.describe(env_spec(config.env).name)} "
+        f"{env_spec(config.env).describe_solve(criterion)} "
         f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
         f"{', medians' if seeds > 1 else ''})."
     )
