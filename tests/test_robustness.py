@@ -290,7 +290,7 @@ def test_interrupted_run_folder_is_not_taken_for_a_complete_one(tmp_path, capsys
 def test_a_failing_call_is_raised_once_the_running_calls_have_ended():
     import threading
 
-    from poleax.trainer import run_calls
+    from poleax.executor import run_calls
 
     running, ran = [0], []
     lock = threading.Lock()

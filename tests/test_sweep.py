@@ -210,10 +210,10 @@ def test_a_stale_running_trial_is_failed_and_its_place_trained(tmp_path, monkeyp
 
 
 def test_default_batch_fills_the_cores_with_seeds(monkeypatch):
-    from poleax import trainer
+    from poleax import executor
     from poleax.sweep import SweepSettings, trials_per_batch
 
-    monkeypatch.setattr(trainer, "worker_count", lambda: 16)
+    monkeypatch.setattr(executor, "worker_count", lambda: 16)
     assert trials_per_batch(SweepSettings(seeds=2)) == 8
     assert trials_per_batch(SweepSettings(seeds=3)) == 5
     assert trials_per_batch(SweepSettings(seeds=32)) == 1

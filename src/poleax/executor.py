@@ -1,7 +1,7 @@
 """Executors: how the host's rows (one per seed) are laid onto calls of the compiled programs.
 
 The trainer asks an executor for the calls that init, train, screen or evaluate some rows,
-and runs them on worker threads, one per CPU core (``trainer.run_calls``). Every call
+and runs them on worker threads, one per CPU core (``run_calls``, this module's pool). Every call
 returns a ``Part``: the rows it computed and their outputs, stacked on a leading row axis.
 The trainer knows nothing else of how the work was split.
 
@@ -19,6 +19,9 @@ The trainer knows nothing else of how the work was split.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -35,6 +38,22 @@ from poleax.programs import Programs, compile_jobs
 #: seed up to this cap.
 CPU_VMAP_WIDTH = 16
 ACCELERATOR_VMAP_WIDTH = 4096
+#: Seconds without any finished call before declaring the device stuck.
+CHUNK_TIMEOUT_S = 600.0
+
+
+class TrainingError(RuntimeError):
+    """Training could not go on (stuck device, non-finite values); the message says why.
+
+    ``state`` and ``history`` hold the last good training state, when there is one.
+    """
+
+    state: Any = None
+    history: Any = None
+
+
+class Interrupted(Exception):
+    """``should_stop`` said stop while calls were running; their results are dropped."""
 
 
 class Part(NamedTuple):
@@ -189,3 +208,78 @@ def make_executor(algo: Algorithm) -> Executor:
     if executor_kind(config) == "rows-per-core":
         return RowsPerCore(Programs(algo, None, screen))
     return Vmapped(Programs(algo, vmap_width(config), screen), Programs(algo, None, screen))
+
+
+# --- The pool: calls on worker threads, one per core ---------------------------------------
+
+
+def worker_count() -> int:
+    """Calls run at once: one per CPU core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_calls(
+    calls: list[Callable[[], Any]],
+    timeout: float = CHUNK_TIMEOUT_S,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Any]:
+    """Run the thunks on a thread per core; return their results in order.
+
+    The main thread stays free to take signals (compilation and device waits happen on the
+    workers), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` when
+    no call finished for ``timeout`` seconds, so a stuck device never hangs the process. A
+    call's error is raised once the calls already running have ended (none starts after it):
+    a process that exits on the error then has no compilation running beside its teardown,
+    which XLA answers with an abort.
+    """
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    finished = threading.Semaphore(0)
+    queue = iter(range(len(calls)))
+    started = 0
+    abandoned = False  # the main thread left (interrupted, timed out): start nothing more
+
+    def worker() -> None:
+        nonlocal started
+        while True:
+            with lock:
+                index = None if errors or abandoned else next(queue, None)
+                started += index is not None
+            if index is None:
+                return
+            try:
+                results[index] = jax.device_get(calls[index]())
+            except BaseException as error:  # handed to the main thread
+                errors.append(error)
+            finally:
+                finished.release()
+
+    for _ in range(min(worker_count(), len(calls))):
+        threading.Thread(target=worker, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    done = 0
+    try:
+        while done < len(calls):
+            if errors:
+                with lock:
+                    if done >= started:  # the calls running when it failed have ended
+                        break
+            if should_stop is not None and should_stop():  # between any two calls, too
+                raise Interrupted
+            if finished.acquire(timeout=0.1):  # wakes at once when a call is done
+                done += 1
+                deadline = time.monotonic() + timeout
+                continue
+            if time.monotonic() > deadline:
+                raise TrainingError(f"a training chunk did not finish within {timeout:.0f} s")
+    except BaseException:
+        with lock:
+            abandoned = True
+        raise
+    if errors:
+        raise errors[0]
+    return results

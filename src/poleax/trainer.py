@@ -16,49 +16,43 @@ random streams, so they never change what training does.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
 from poleax.algos import Algorithm, TrainState, make_algorithm
 from poleax.config import TrainConfig, solve_criterion
-from poleax.executor import Executor, Part, make_executor, take
+from poleax.executor import (
+    CHUNK_TIMEOUT_S,
+    Executor,
+    Interrupted,
+    Part,
+    TrainingError,
+    make_executor,
+    run_calls,
+    take,
+    worker_count,
+)
 from poleax.history import ChunkEvaluation, History
 from poleax.keys import prng_key
 from poleax.programs import Programs
 
 __all__ = [
+    "Hooks",
     "Programs",
     "TrainResult",
+    "TrainingError",
     "init_state",
     "run_calls",
     "seed_keys",
     "train",
     "untrained_params",
 ]
-
-#: Seconds without any finished call before declaring the device stuck.
-CHUNK_TIMEOUT_S = 600.0
-
-
-class TrainingError(RuntimeError):
-    """Training could not go on (stuck device, non-finite values); the message says why.
-
-    ``state`` and ``history`` hold the last good training state, when there is one.
-    """
-
-    state: TrainState | None = None
-    history: History | None = None
-
-
-class Interrupted(Exception):
-    """``should_stop`` said stop while calls were running; their results are dropped."""
 
 
 @dataclass
@@ -101,17 +95,30 @@ class TrainResult:
         return [self.config.seed + i for i in range(self.config.seeds)]
 
 
+class Hooks(NamedTuple):
+    """What the caller of ``train`` hears and decides, chunk by chunk (all optional).
+
+    ``on_chunk(report)`` after each chunk; ``on_compiling()`` as the programs start compiling
+    (or loading); ``should_stop()`` is polled while calls run (a signal handler sets it);
+    ``on_checkpoint(state, history)`` every ``checkpoint_every`` chunks (less often when
+    saving takes long: ``CHECKPOINT_SPACING``); ``drop_rows()`` names rows to stop training
+    (a sweep's pruned trials); ``confirm(rows, params)`` must also accept a policy that
+    passed the evaluation before its seed counts as solved (the run checks them on
+    gymnasium's env, all of a chunk's at once), a verdict per row; a rejected seed trains on.
+    """
+
+    on_chunk: Callable[[ChunkReport], None] | None = None
+    on_compiling: Callable[[], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    on_checkpoint: Callable[[TrainState, History], None] | None = None
+    checkpoint_every: int = 0
+    drop_rows: Callable[[], Iterable[int]] | None = None
+    confirm: Callable[[list[int], list[dict]], list[bool]] | None = None
+
+
 def seed_keys(config: TrainConfig) -> np.ndarray:
     """One PRNG key per seed: row i is ``PRNGKey(seed + i)``."""
     return np.stack([prng_key(config.seed + i) for i in range(config.seeds)])
-
-
-def worker_count() -> int:
-    """Calls run at once: one per CPU core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def init_state(
@@ -150,70 +157,6 @@ def _put(full, index: np.ndarray | int, part) -> None:
         target[index] = np.asarray(source)
 
 
-def run_calls(
-    calls: list[Callable[[], Any]],
-    timeout: float = CHUNK_TIMEOUT_S,
-    should_stop: Callable[[], bool] | None = None,
-) -> list[Any]:
-    """Run the thunks on a thread per core; return their results in order.
-
-    The main thread stays free to take signals (compilation and device waits happen on the
-    workers), raises ``Interrupted`` as soon as ``should_stop()`` and ``TrainingError`` when
-    no call finished for ``timeout`` seconds, so a stuck device never hangs the process. A
-    call's error is raised once the calls already running have ended (none starts after it):
-    a process that exits on the error then has no compilation running beside its teardown,
-    which XLA answers with an abort.
-    """
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    finished = threading.Semaphore(0)
-    queue = iter(range(len(calls)))
-    started = 0
-    abandoned = False  # the main thread left (interrupted, timed out): start nothing more
-
-    def worker() -> None:
-        nonlocal started
-        while True:
-            with lock:
-                index = None if errors or abandoned else next(queue, None)
-                started += index is not None
-            if index is None:
-                return
-            try:
-                results[index] = jax.device_get(calls[index]())
-            except BaseException as error:  # handed to the main thread
-                errors.append(error)
-            finally:
-                finished.release()
-
-    for _ in range(min(worker_count(), len(calls))):
-        threading.Thread(target=worker, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    done = 0
-    try:
-        while done < len(calls):
-            if errors:
-                with lock:
-                    if done >= started:  # the calls running when it failed have ended
-                        break
-            if should_stop is not None and should_stop():  # between any two calls, too
-                raise Interrupted
-            if finished.acquire(timeout=0.1):  # wakes at once when a call is done
-                done += 1
-                deadline = time.monotonic() + timeout
-                continue
-            if time.monotonic() > deadline:
-                raise TrainingError(f"a training chunk did not finish within {timeout:.0f} s")
-    except BaseException:
-        with lock:
-            abandoned = True
-        raise
-    if errors:
-        raise errors[0]
-    return results
-
-
 @dataclass
 class _Chunk:
     """One trained chunk of some rows, not yet recorded: full-size state and metrics."""
@@ -222,49 +165,186 @@ class _Chunk:
     metrics: dict[str, np.ndarray]
 
 
+class _Scores(NamedTuple):
+    """One chunk's evaluation, per row: means, episodes behind them, and the passes."""
+
+    greedy: np.ndarray
+    sampled: np.ndarray
+    episodes: np.ndarray
+    passed: np.ndarray
+
+
 def train(
     config: TrainConfig,
-    on_chunk: Callable[[ChunkReport], None] | None = None,
-    on_compiling: Callable[[], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
     state: TrainState | None = None,
     history: History | None = None,
-    on_checkpoint: Callable[[TrainState, dict[str, Any]], None] | None = None,
-    checkpoint_every: int = 0,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
-    drop_rows: Callable[[], Iterable[int]] | None = None,
-    confirm: Callable[[list[int], list[dict]], list[bool]] | None = None,
+    **hooks: Any,
 ) -> TrainResult:
     """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
-    ``state`` and ``history`` resume an earlier run from its checkpoint. ``on_compiling()``
-    is called as the programs start compiling (or loading). ``should_stop`` is
-    polled while calls run (a signal handler sets it); ``on_checkpoint(state, history)`` is
-    called every ``checkpoint_every`` chunks (less often when saving takes long:
-    ``CHECKPOINT_SPACING``); ``drop_rows()`` names rows to stop training
-    (a sweep's pruned trials). ``confirm(rows, params)``, if given, must also accept a
-    policy that passed the evaluation before its seed counts as solved (the CLI checks them
-    on gymnasium's env, all of a chunk's at once); it returns a verdict per row, and a
-    rejected seed trains on.
+    ``state`` and ``history`` resume an earlier run from its checkpoint; ``hooks`` are the
+    fields of ``Hooks``. No call outlives ``chunk_timeout`` seconds without any finishing.
     """
-    algo = make_algorithm(config)
-    executor = make_executor(algo)
-    evaluates = executor.programs.evaluates
-    screens = evaluates and executor.programs.screen_episodes > 0
-    criterion = solve_criterion(config)
-    history = history or new_history(config)
-    fresh = state is None
-    start = time.perf_counter() - history.seconds
-    initial_params = None
-    keys = seed_keys(config)
-    max_chunks = -(-algo.max_updates // algo.updates_per_chunk)
-    dropped: set[int] = set()
-    ahead: _Chunk | None = None
-    judged = _Confirmations(confirm if evaluates else None)  # not the tutorial's rule
-    saves = _Checkpoints(on_checkpoint, checkpoint_every)
-    interrupted = False
+    return _Driver(config, Hooks(**hooks), chunk_timeout).run(state, history)
 
-    def assemble(source: TrainState, parts: list[Part]) -> _Chunk:
+
+class _Driver:
+    """The host loop of one ``train`` call: chunks through the executor, the stop rule asked.
+
+    Under a rule that evaluates, each chunk's policy plays the screen, then (if it might
+    pass) the full evaluation; when the seeds' training calls are too few to fill the
+    cores, the next chunk trains beside this one's evaluation (``ahead``).
+    """
+
+    def __init__(self, config: TrainConfig, hooks: Hooks, timeout: float) -> None:
+        self.config, self.hooks, self.timeout = config, hooks, timeout
+        self.algo = make_algorithm(config)
+        self.executor = make_executor(self.algo)
+        self.evaluates = self.executor.programs.evaluates
+        self.screens = self.evaluates and self.executor.programs.screen_episodes > 0
+        self.criterion = solve_criterion(config)
+        self.keys = seed_keys(config)
+        self.max_chunks = -(-self.algo.max_updates // self.algo.updates_per_chunk)
+        self.dropped: set[int] = set()
+        self.ahead: _Chunk | None = None
+        self.judged = _Confirmations(hooks.confirm if self.evaluates else None)
+        self.saves = _Checkpoints(hooks.on_checkpoint, hooks.checkpoint_every)
+
+    def calls(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        return run_calls(calls, self.timeout, self.hooks.should_stop)
+
+    def run(self, state: TrainState | None, history: History | None) -> TrainResult:
+        self.history = history or new_history(self.config)
+        self.start = time.perf_counter() - self.history.seconds
+        self.state = state
+        initial_params, interrupted = None, False
+        try:
+            initial_params = self._begin(fresh=state is None)
+            while self._chunk():
+                pass
+        except Interrupted:
+            interrupted = True
+        self.judged.apply(self.history)
+        return self._result(initial_params, interrupted)
+
+    def _begin(self, fresh: bool) -> dict | None:
+        """Compile (or load) the programs, then the initial state; seed 0's initial params."""
+        if self.hooks.on_compiling is not None:
+            self.hooks.on_compiling()
+        self.calls(self.executor.compile_jobs(need_init=fresh))
+        if not fresh:
+            self.state = _host_tree(self.state)
+            return None
+        self.state = init_state(self.algo, self.executor, self.timeout, self.hooks.should_stop)
+        return _seed_slice(self.state.params, 0)
+
+    def _chunk(self) -> bool:
+        """Train, judge and record one chunk; False when no row has any left."""
+        should_stop, history = self.hooks.should_stop, self.history
+        if should_stop is not None and should_stop():
+            raise Interrupted
+        index = history.chunks
+        active = _active_rows(history, self.config, self.dropped)
+        if index >= self.max_chunks or not active.any():
+            return False
+        rows = np.flatnonzero(active)
+        if self.ahead is None:
+            parts = self.calls(self.executor.train_calls(self.state, rows))
+            self.ahead = self._assemble(self.state, parts)
+        outputs, evaluated, speculate = self._evaluate_beside_next(index, rows)
+        scores = self._scores(outputs[:evaluated], index, rows, len(active))
+        # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
+        solved = self.judged.apply(history) if self.config.stop_when_solved else []
+        kept = rows[~np.isin(rows, solved)]
+        if not len(kept):  # every seed of this chunk had already solved
+            return False
+        if solved and scores is not None:
+            scores.greedy[solved] = scores.sampled[solved] = np.nan
+            scores.episodes[solved] = 0
+        self._record(index, kept, scores)
+        self.ahead = self._assemble(self.ahead.state, outputs[evaluated:]) if speculate else None
+        self._after(scores)
+        return True
+
+    def _evaluate_beside_next(self, index: int, rows: np.ndarray) -> tuple[list, int, bool]:
+        """Run this chunk's evaluation calls and, when they leave cores idle, the next chunk's
+        training calls beside them; the outputs, how many are evaluations, and whether the
+        next chunk was trained."""
+        executor, ahead = self.executor, self.ahead
+        calls: list[Callable] = []
+        if self.evaluates:
+            judge = executor.screen_calls if self.screens else executor.evaluate_calls
+            calls += judge(ahead.state.params, self.keys, rows, index)
+        evaluated = len(calls)
+        # The next chunk, beside this one's evaluation, when its calls are too few to keep
+        # every core busy on their own; with more, the cores stay busy anyway and a seed
+        # that passes would only waste its speculative chunk.
+        upcoming = executor.train_calls(ahead.state, rows)
+        speculate = (
+            self.evaluates and index + 1 < self.max_chunks and len(upcoming) <= worker_count()
+        )
+        if speculate:
+            calls += upcoming
+        return self.calls(calls), evaluated, speculate
+
+    def _scores(self, parts: list[Part], index: int, rows: np.ndarray, n: int) -> _Scores | None:
+        """The chunk's evaluation per row: the screen's, then the full evaluation's for the
+        rows whose screen might pass (None under a rule that does not evaluate)."""
+        if not self.evaluates:
+            return None
+        stats = _blank((4, n), np.float32(0))
+        episodes = np.zeros(n, np.int64)  # per mode, behind each mean
+        episodes[rows] = self.executor.programs.screen_episodes or self.config.eval_episodes
+        _evaluation_stats(parts, stats)
+        fully = np.ones(n, bool)
+        if self.screens:  # the full evaluation, for the rows whose screen might pass
+            full = rows[self.criterion.might_pass(*stats[:, rows])]
+            if len(full):
+                calls = self.executor.evaluate_calls(
+                    self.ahead.state.params, self.keys, full, index
+                )
+                _evaluation_stats(self.calls(calls), stats)
+            fully[:] = False
+            fully[full] = True
+            episodes[full] = self.config.eval_episodes
+        passed = fully & self.criterion.passes_confidently(*stats)
+        return _Scores(stats[0], stats[1], episodes, passed)
+
+    def _record(self, index: int, kept: np.ndarray, scores: _Scores | None) -> None:
+        """Keep the chunk's state and metrics of ``kept``; hand the passes to the judge."""
+        ahead, history, algo = self.ahead, self.history, self.algo
+        try:
+            check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, kept)
+        except TrainingError as error:
+            error.state, error.history = self.state, history  # the last good ones
+            raise
+        _put(self.state, kept, take(ahead.state, kept))
+        metrics = _only_rows(ahead.metrics, kept)
+        evaluation = None if scores is None else scores[:3]
+        passed_eval = None if scores is None else scores.passed
+        passed = _record(
+            history, algo, self.state, kept, metrics, evaluation, passed_eval, self.start
+        )
+        self.judged.submit(history, self.state, passed)
+        if not self.config.stop_when_solved:
+            self.judged.apply(history)
+
+    def _after(self, scores: _Scores | None) -> None:
+        """Tell the caller, drop the rows it names, and checkpoint when one is due."""
+        hooks, history = self.hooks, self.history
+        if hooks.on_chunk is not None:
+            greedy = None if scores is None else scores.greedy
+            sampled = None if scores is None else scores.sampled
+            hooks.on_chunk(_report(history, greedy, sampled, self.config))
+        if hooks.drop_rows is not None:
+            self.dropped.update(int(r) for r in hooks.drop_rows())
+        if self.saves.due(history.chunks):
+            self.judged.apply(history)  # a checkpoint holds no verdict still to come
+            self.saves.save(self.state, history)
+
+    def _assemble(self, source: TrainState, parts: list[Part]) -> _Chunk:
+        """A full-size state (``source`` where no part wrote) and metrics from ``parts``."""
         new_state = _host_tree(source)
         metrics: dict[str, np.ndarray] = {}
         for part in parts:
@@ -272,117 +352,38 @@ def train(
             _put(new_state, part.rows, part_state)
             for name, value in part_metrics.items():
                 if name not in metrics:
-                    metrics[name] = _blank((config.seeds, value.shape[1]), value)
+                    metrics[name] = _blank((self.config.seeds, value.shape[1]), value)
                 metrics[name][part.rows] = value
         return _Chunk(new_state, metrics)
 
-    def evaluation_stats(parts: list[Part], stats: np.ndarray) -> None:
-        for part in parts:
-            stats[:, part.rows] = np.stack(part.value)
+    def _result(self, initial_params: dict | None, interrupted: bool) -> TrainResult:
+        config, algo, history, state = self.config, self.algo, self.history, self.state
+        if state is None:  # interrupted while compiling: nothing trained yet
+            return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, None, None, True)
+        delivered = []
+        for i in range(config.seeds):
+            snapshot = history.snapshots.get(i)
+            delivered.append(snapshot if snapshot is not None else _seed_slice(state.params, i))
+        return TrainResult(
+            config=config,
+            algorithm=algo,
+            state=state,
+            delivered_params=delivered,
+            metrics={name: history.metric(name) for name in history.metrics},
+            evaluations=list(history.evaluations),
+            steps_to_solve=list(history.steps_to_solve),
+            seconds_to_solve=list(history.seconds_to_solve),
+            train_seconds=time.perf_counter() - self.start,
+            interrupted=interrupted,
+            history=history,
+            initial_params=initial_params,
+        )
 
-    try:
-        if on_compiling is not None:
-            on_compiling()
-        run_calls(executor.compile_jobs(need_init=fresh), chunk_timeout, should_stop)
-        if fresh:
-            state = init_state(algo, executor, chunk_timeout, should_stop)
-            initial_params = _seed_slice(state.params, 0)
-        else:
-            state = _host_tree(state)
-        while True:
-            if should_stop is not None and should_stop():
-                raise Interrupted
-            index = history.chunks
-            active = _active_rows(history, config, dropped)
-            if index >= max_chunks or not active.any():
-                break
-            rows = np.flatnonzero(active)
-            if ahead is None:
-                parts = run_calls(executor.train_calls(state, rows), chunk_timeout, should_stop)
-                ahead = assemble(state, parts)
-            calls: list[Callable] = []
-            if evaluates:
-                judge = executor.screen_calls if screens else executor.evaluate_calls
-                calls += judge(ahead.state.params, keys, rows, index)
-            evaluated = len(calls)
-            # The next chunk, beside this one's evaluation, when its calls are too few to
-            # keep every core busy on their own; with more, the cores stay busy anyway and a
-            # seed that passes would only waste its speculative chunk.
-            upcoming = executor.train_calls(ahead.state, rows)
-            speculate = evaluates and index + 1 < max_chunks and len(upcoming) <= worker_count()
-            if speculate:
-                calls += upcoming
-            outputs = run_calls(calls, chunk_timeout, should_stop)
-            greedy = sampled = passed_eval = episodes = None
-            if evaluates:
-                stats = _blank((4, len(active)), np.float32(0))
-                episodes = np.zeros(len(active), np.int64)  # per mode, behind each mean
-                episodes[rows] = executor.programs.screen_episodes or config.eval_episodes
-                evaluation_stats(outputs[:evaluated], stats)
-                if screens:  # the full evaluation, for the rows whose screen might pass
-                    full = rows[criterion.might_pass(*stats[:, rows])]
-                    if len(full):
-                        calls = executor.evaluate_calls(ahead.state.params, keys, full, index)
-                        evaluation_stats(run_calls(calls, chunk_timeout, should_stop), stats)
-                    fully = np.zeros(len(active), bool)
-                    fully[full] = True
-                    episodes[full] = config.eval_episodes
-                else:
-                    fully = np.ones(len(active), bool)
-                greedy, sampled = stats[0], stats[1]
-                passed_eval = fully & criterion.passes_confidently(*stats)
-            # Seeds confirmed at the previous chunk stop there: this chunk is not theirs.
-            solved = judged.apply(history) if config.stop_when_solved else []
-            kept = rows[~np.isin(rows, solved)]
-            if not len(kept):  # every seed of this chunk had already solved
-                break
-            if solved and greedy is not None:
-                greedy[solved] = sampled[solved] = np.nan
-                episodes[solved] = 0
-            try:
-                check_finite(ahead.metrics, ahead.state, index, algo.updates_per_chunk, kept)
-            except TrainingError as error:
-                error.state, error.history = state, history  # the last good ones
-                raise
-            _put(state, kept, take(ahead.state, kept))
-            metrics = _only_rows(ahead.metrics, kept)
-            evaluation = None if greedy is None else (greedy, sampled, episodes)
-            passed = _record(history, algo, state, kept, metrics, evaluation, passed_eval, start)
-            judged.submit(history, state, passed)
-            if not config.stop_when_solved:
-                judged.apply(history)
-            ahead = assemble(ahead.state, outputs[evaluated:]) if speculate else None
-            if on_chunk is not None:
-                on_chunk(_report(history, greedy, sampled, config))
-            if drop_rows is not None:
-                dropped.update(int(r) for r in drop_rows())
-            if saves.due(history.chunks):
-                judged.apply(history)  # a checkpoint holds no verdict still to come
-                saves.save(state, history)
-    except Interrupted:
-        interrupted = True
-    judged.apply(history)
-    if state is None:  # interrupted while compiling: nothing trained yet
-        return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, None, None, True)
-    delivered = []
-    for i in range(config.seeds):
-        snapshot = history.snapshots.get(i)
-        delivered.append(snapshot if snapshot is not None else _seed_slice(state.params, i))
-    metrics = {name: history.metric(name) for name in history.metrics}
-    return TrainResult(
-        config=config,
-        algorithm=algo,
-        state=state,
-        delivered_params=delivered,
-        metrics=metrics,
-        evaluations=list(history.evaluations),
-        steps_to_solve=list(history.steps_to_solve),
-        seconds_to_solve=list(history.seconds_to_solve),
-        train_seconds=time.perf_counter() - start,
-        interrupted=interrupted,
-        history=history,
-        initial_params=initial_params,
-    )
+
+def _evaluation_stats(parts: list[Part], stats: np.ndarray) -> None:
+    """Write each part's (greedy, sampled, greedy se, sampled se) into ``stats`` by row."""
+    for part in parts:
+        stats[:, part.rows] = np.stack(part.value)
 
 
 def _only_rows(metrics: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:

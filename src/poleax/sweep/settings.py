@@ -114,7 +114,7 @@ def trials_per_batch(settings: SweepSettings) -> int:
     """
     if settings.batch is not None:
         return settings.batch
-    from poleax.trainer import worker_count
+    from poleax.executor import worker_count
 
     return max(1, worker_count() // settings.seeds)
 
