@@ -130,7 +130,7 @@ def curve_figure(
         what += f"\n(from {start_step:,} steps, when every env could have reached the cap)"
     else:
         what += "\n(early on, only episodes shorter than the cap have ended)"
-    fig, ax = figure((9.5, 4), 100)
+    fig, ax = figure((8, 5.2), 100)
     if smooth.shape[0] == 1:
         ax.plot(env_steps[0], smooth[0], color="C0", label=what)
     else:
@@ -177,7 +177,9 @@ def curve_figure(
     ax.set_ylabel("return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    # The legend sits beside the axes, never over the data.
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    # The legend sits under the axes, never over the data.
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False
+    )
     fig.tight_layout()
     return fig
