@@ -178,8 +178,6 @@ def curve_figure(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     # The legend sits under the axes, never over the data.
-    ax.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False
-    )
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
