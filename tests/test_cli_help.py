@@ -3,7 +3,9 @@ they differ from the algorithm's."""
 
 from __future__ import annotations
 
-from poleax.cli import TRAIN_GROUPS, build_parser
+import shlex
+
+from poleax.cli import TRAIN_EXAMPLES, TRAIN_GROUPS, build_parser
 
 
 def _train_help() -> str:
@@ -36,3 +38,15 @@ def test_per_env_defaults_appear_only_where_they_differ():
     assert "Pendulum-v1 0.9" in gamma and "MountainCar-v0" not in gamma
     env = text.split("--env {", 1)[1].split("--algo", 1)[0]
     assert "(default: CartPole-v0)" in env and " on " not in env
+
+
+def test_every_example_in_the_help_parses():
+    examples = [
+        line.split("  ")[1] if line.startswith("  poleax") else None
+        for line in TRAIN_EXAMPLES.splitlines()
+    ]
+    commands = [shlex.split(e.strip()) for e in examples if e]
+    assert len(commands) >= 6
+    for words in commands:
+        assert words[:2] == ["poleax", "train"]
+        build_parser().parse_args(words[1:])  # a bad flag exits with status 2

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from poleax._version import __version__
-from poleax.config import ALGO_DEFAULTS, ENV_IDS, PRESETS, ConfigError, TrainConfig, defaults_for
+from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
+from poleax.envs.registry import ENV_IDS
 from poleax.envs.spec import EVAL_SEED
 
 EXIT_BAD_INPUT = 2
