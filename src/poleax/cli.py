@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from poleax._version import __version__
-from poleax.config import ALGO_DEFAULTS, ENV_DEFAULTS, PRESETS, ConfigError, TrainConfig
+from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
+from poleax.envs.registry import ENV_IDS
 from poleax.envs.spec import EVAL_SEED
 
 EXIT_BAD_INPUT = 2
@@ -63,17 +64,19 @@ def _number(kind: type):
 
 
 def _default_text(name: str, base: Any) -> str:
+    """``default: X``, then the algorithms whose default differs from X, then the envs whose
+    tuned default differs from their algorithm's (an equal value is not repeated)."""
     others = [
         f"{algo} {_show(values[name])}"
         for algo, values in ALGO_DEFAULTS.items()
         if name in values and values[name] != base
     ]
-    others += [
-        f"{algo} on {env} {_show(values[name])}"
-        for env, per_algo in ENV_DEFAULTS.items()
-        for algo, values in per_algo.items()
-        if name in values
-    ]
+    for env in ENV_IDS if name not in ("env", "algo") else ():
+        for algo in ALGO_DEFAULTS:
+            general = defaults_for(algo, TrainConfig.env).get(name, base)
+            tuned = defaults_for(algo, env).get(name, general)
+            if tuned != general:
+                others.append(f"{algo} on {env} {_show(tuned)}")
     text = f"default: {_show(base)}"
     return f"{text}; {', '.join(others)}" if others else text
 
@@ -84,16 +87,67 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+#: ``train --help``'s groups, in the order it prints them, and the settings in each (a
+#: setting named nowhere lands in "algorithm settings").
+TRAIN_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "task": (
+        "task and algorithm",
+        ("config", "preset", "resume", "env", "algo", "seed", "seeds"),
+    ),
+    "algorithm": (
+        "algorithm settings (defaults are tuned per algorithm, and per env where shown)",
+        (),
+    ),
+    "budget": (
+        "budget and stopping",
+        ("total_steps", "stop_when_solved", "stop_rule", "running_reward_threshold"),
+    ),
+    "evaluation": ("evaluation", ("eval_every", "eval_episodes", "eval_screen")),
+    "outputs": (
+        "outputs",
+        ("out", "no_gifs", "no_progress", "tensorboard", "log_every_episodes", "lang"),
+    ),
+    "engine": ("engine", ("executor", "vmap_width")),
+}
+
+TRAIN_EXAMPLES = """\
+examples:
+  poleax train                                 PPO on CartPole-v0 until solved
+  poleax train --env Pendulum-v1               PPO with the defaults tuned for Pendulum
+  poleax train --env CartPole-v1 --algo a2c --seeds 8
+                                               8 seeds in one process, each until solved
+  poleax train --total-steps 20000 --no-stop-when-solved --out runs/short
+                                               a fixed budget, into a folder of your choice
+  poleax train --preset tutorial --lang en     the tutorial's program, then the truth
+  poleax train --config runs/RUN/config.json   run a run's (or a sweep's) settings again
+  poleax train --resume runs/RUN               continue an interrupted run
+
+after a run: poleax evaluate RUN, poleax render RUN --out episode.gif, poleax report RUN
+"""
+
+
+def _train_groups(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    return {key: parser.add_argument_group(title) for key, (title, _) in TRAIN_GROUPS.items()}
+
+
+def _group_of(name: str, groups: dict[str, argparse._ArgumentGroup]):
+    for key, (_, names) in TRAIN_GROUPS.items():
+        if name in names:
+            return groups[key]
+    return groups["algorithm"]
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, groups=None) -> None:
     for f in fields(TrainConfig):
         if f.name in ("preset",):
             continue
+        target = _group_of(f.name, groups) if groups else parser
         flag = "--" + f.name.replace("_", "-")
         base = f.default if f.default is not MISSING else None
         help_text = f"{f.metadata['help']} ({_default_text(f.name, base)})"
         choices = f.metadata.get("choices")
         if isinstance(base, bool):
-            parser.add_argument(
+            target.add_argument(
                 flag,
                 dest=f.name,
                 action=argparse.BooleanOptionalAction,
@@ -101,11 +155,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                 help=help_text,
             )
         elif f.name == "hidden":
-            parser.add_argument(flag, dest=f.name, type=_widths, default=None, help=help_text)
+            target.add_argument(flag, dest=f.name, type=_widths, default=None, help=help_text)
         else:
             kind = type(base) if base is not None else str
             kind = _number(kind) if kind in (int, float) else kind
-            parser.add_argument(
+            target.add_argument(
                 flag,
                 dest=f.name,
                 type=kind,
@@ -136,16 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train an agent and write a run folder",
-        description="Train an agent. With no options: PPO on CartPole-v0 until solved.",
+        description="Train an agent and write a run folder. With no options: PPO on "
+        "CartPole-v0 until solved.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--config", type=_path, help="config.json of an earlier run or sweep")
-    train.add_argument("--preset", choices=tuple(PRESETS), help="named preset (tutorial)")
-    train.add_argument("--out", type=_path, help="run folder (default runs/<env>__<algo>__...)")
-    train.add_argument("--resume", type=_path, metavar="RUN", help="continue an interrupted run")
-    train.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
-    _add_config_flags(train)
+    groups = _train_groups(train)
+    task, outputs = groups["task"], groups["outputs"]
+    task.add_argument("--config", type=_path, help="config.json of an earlier run or sweep")
+    task.add_argument("--preset", choices=tuple(PRESETS), help="named preset (tutorial)")
+    task.add_argument("--resume", type=_path, metavar="RUN", help="continue an interrupted run")
+    outputs.add_argument("--out", type=_path, help="run folder (default runs/<env>__<algo>__...)")
+    outputs.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
+    outputs.add_argument("--no-progress", action="store_true", help="no progress bar")
+    outputs.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
+    _add_config_flags(train, groups)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's own env")
     evaluate.add_argument("run", type=_path, metavar="RUN")

@@ -84,6 +84,9 @@ class Pictures:
             f"{config.algo} on {config.env}",
             result.evaluations,
             [s.get("steps_to_stop") for s in per_seed],
+            episodes=result.metrics.get("charts/episodes"),
+            # Before every env could have played a whole capped episode, only short ones end.
+            start_step=config.num_envs * env_spec(config.env).max_steps,
         )
 
     def _before_gif(self) -> bytes:
