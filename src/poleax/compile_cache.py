@@ -48,6 +48,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from poleax.config import fields_with_role
+
 
 def cache_dir() -> Path:
     """``$POLEAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/poleax/jax``, else ``~/.cache/poleax/jax``."""
@@ -58,17 +60,8 @@ def cache_dir() -> Path:
 
 
 #: Config fields the compiled programs never see (the host uses them between calls).
-HOST_ONLY_FIELDS = (
-    "preset",
-    "seed",
-    "seeds",
-    "stop_when_solved",
-    "log_every_episodes",
-    "lang",
-    "eval_screen",  # the screen program's own key names its episodes
-    "executor",  # a vmapped program's key names its width
-    "vmap_width",
-)
+HOST_ONLY_FIELDS = fields_with_role("host")  # the screen's and a vmapped program's own keys
+# name their episodes and width
 
 
 @cache

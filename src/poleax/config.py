@@ -41,8 +41,21 @@ MAX_HIDDEN_LAYERS = 8
 MAX_CONFIG_BYTES = 1_000_000
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    return field(default=default, metadata={"help": help, **kw})
+#: What a field is to the compiled programs. ``traced``: an algorithm hyperparameter that
+#: lives as an array in the training state, so one program serves rows that differ in it (a
+#: sweep varies it per row); ``shape``: compiled into the programs (sizes, structure,
+#: constants); ``host``: read only by the host loop and the run (seeds, stopping, logging,
+#: the executor), never by a program.
+ROLES = ("traced", "shape", "host")
+
+
+def _f(default: Any, help: str, role: str = "shape", **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, "role": role, **kw})
+
+
+def fields_with_role(role: str) -> tuple[str, ...]:
+    """The names of ``TrainConfig``'s fields that play ``role`` (one of ``ROLES``)."""
+    return tuple(f.name for f in fields(TrainConfig) if f.metadata["role"] == role)
 
 
 @dataclass(frozen=True)
@@ -51,21 +64,21 @@ class TrainConfig:
 
     env: str = _f("CartPole-v0", "environment id", choices=tuple(ENV_IDS))
     algo: str = _f("ppo", "algorithm", choices=ALGOS)
-    preset: str | None = _f(None, "named preset the other values started from")
-    seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i")
-    seeds: int = _f(1, "number of seeds trained in one process, each until solved")
+    preset: str | None = _f(None, "named preset the other values started from", role="host")
+    seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i", role="host")
+    seeds: int = _f(1, "number of seeds trained in one process, each until solved", role="host")
     total_steps: int = _f(100_000, "env-step budget per seed")
     num_envs: int = _f(4, "parallel environments per seed")
     num_steps: int = _f(32, "rollout length per env per update (ppo, a2c, td-ac)")
-    lr: float = _f(3e-3, "learning rate")
+    lr: float = _f(3e-3, "learning rate", role="traced")
     lr_schedule: str = _f("linear", "learning-rate schedule", choices=("constant", "linear"))
-    gamma: float = _f(0.99, "discount factor, in (0, 1]")
-    gae_lambda: float = _f(0.9, "GAE lambda, in [0, 1]")
+    gamma: float = _f(0.99, "discount factor, in (0, 1]", role="traced")
+    gae_lambda: float = _f(0.9, "GAE lambda, in [0, 1]", role="traced")
     epochs: int = _f(20, "passes over each rollout (ppo)")
     minibatches: int = _f(4, "minibatches per epoch; must divide num_envs * num_steps")
-    clip_eps: float = _f(0.2, "PPO clip range")
-    ent_coef: float = _f(0.0, "entropy bonus coefficient")
-    vf_coef: float = _f(0.5, "value-loss coefficient")
+    clip_eps: float = _f(0.2, "PPO clip range", role="traced")
+    ent_coef: float = _f(0.0, "entropy bonus coefficient", role="traced")
+    vf_coef: float = _f(0.5, "value-loss coefficient", role="traced")
     max_grad_norm: float = _f(0.5, "global gradient-norm clip (0: off)")
     adam_eps: float = _f(1e-5, "Adam epsilon")
     normalize_advantages: bool = _f(True, "normalise advantages per minibatch")
@@ -86,21 +99,29 @@ class TrainConfig:
         10,
         "episodes per mode a chunk's policy plays first; only a screen that might pass runs "
         "the full evaluation (0: every chunk gets the full one)",
+        role="host",
     )
     executor: str = _f(
         "auto",
         "how seeds share the machine: one seed per call on each core, or vmapped batches "
         "(auto: rows-per-core on a CPU, vmapped on a GPU or TPU)",
         choices=EXECUTORS,
+        role="host",
     )
     vmap_width: int = _f(
-        0, "seeds per vmapped call (0: 16 on a CPU, every seed up to 4096 on a GPU or TPU)"
+        0,
+        "seeds per vmapped call (0: 16 on a CPU, every seed up to 4096 on a GPU or TPU)",
+        role="host",
     )
-    stop_when_solved: bool = _f(True, "stop at the first evaluation that passes")
+    stop_when_solved: bool = _f(True, "stop at the first evaluation that passes", role="host")
     stop_rule: str = _f("eval", "what 'solved' means while training", choices=STOP_RULES)
     running_reward_threshold: float = _f(195.0, "running-reward stop rule threshold")
-    log_every_episodes: int = _f(10, "running-reward rule: a log line every N episodes")
-    lang: str = _f("zh", "language of the running-reward log lines", choices=("zh", "en"))
+    log_every_episodes: int = _f(
+        10, "running-reward rule: a log line every N episodes", role="host"
+    )
+    lang: str = _f(
+        "zh", "language of the running-reward log lines", choices=("zh", "en"), role="host"
+    )
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -29,10 +29,17 @@ class Categorical(NamedTuple):
 
     n: int
 
+    #: The dtype of an action as the env takes it (and as rollouts store it).
+    action_kind = "int32"
+
     @property
     def draw_shape(self) -> tuple[int, ...]:
         """Uniforms one sampled action consumes (one)."""
         return ()
+
+    def probabilities(self, logits, xp: Any = None):
+        """The policy's probability of each action."""
+        return _softmax(logits, xp or _jnp())
 
     def sample(self, logits, u, xp: Any = None):
         """The action where the policy's CDF first exceeds ``u`` (inverse-CDF sampling)."""
@@ -84,6 +91,9 @@ class DiagGaussian(NamedTuple):
     The sample is unbounded (its log-prob is of the raw sample); ``to_env`` clips it into the
     action space's bounds, as gymnasium's env would clip it anyway.
     """
+
+    #: The dtype of an action as the env takes it (and as rollouts store it).
+    action_kind = "float32"
 
     low: tuple[float, ...]
     high: tuple[float, ...]

@@ -123,7 +123,6 @@ class History:
             and all(is_int(n) and n >= 1 for n in lengths),
             f"chunk_lengths is {lengths!r}, not {chunks} positive count(s)",
         )
-        updates = sum(lengths)
         env_steps = arrays.get("env_steps")
         _require(env_steps is not None, "history.npz lacks env_steps")
         _require(
@@ -132,26 +131,7 @@ class History:
             and bool(np.all(env_steps >= 0)),
             f"env_steps is {env_steps.dtype}{list(env_steps.shape)}, not {seeds} count(s)",
         )
-        metrics: dict[str, list[np.ndarray]] = {}
-        snapshots: dict[int, Params] = {}
-        bounds = np.cumsum([0, *lengths])
-        for key, value in arrays.items():
-            if key == "env_steps":
-                continue
-            if key.startswith("metrics/") and len(key) > len("metrics/"):
-                _require(
-                    value.shape == (seeds, updates) and value.dtype.kind in "biuf",
-                    f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
-                )
-                metrics[key[len("metrics/") :]] = [
-                    value[:, a:b] for a, b in itertools.pairwise(bounds)
-                ]
-                continue
-            match = re.fullmatch(r"snapshot(\d+)/([^/]+)/([^/]+)", key)
-            _require(match is not None, f"unexpected array {key!r} in history.npz")
-            row = int(match.group(1))
-            _require(row < seeds, f"{key}: snapshot of seed {row}, the run has {seeds}")
-            snapshots.setdefault(row, {}).setdefault(match.group(2), {})[match.group(3)] = value
+        metrics, snapshots = _read_arrays(arrays, seeds, lengths)
         _require(bool(metrics) == (chunks > 0), f"{len(metrics)} metrics after {chunks} chunk(s)")
         if check_params is not None:
             for row, params in snapshots.items():
@@ -222,3 +202,30 @@ def _is_count(value: Any) -> bool:
 
 def _is_duration(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value) and value >= 0
+
+
+def _read_arrays(
+    arrays: dict[str, np.ndarray], seeds: int, lengths: list[int]
+) -> tuple[dict[str, list[np.ndarray]], dict[int, Params]]:
+    """The metrics (split into chunks of ``lengths`` updates) and the snapshots of a saved
+    history's arrays, each checked (``HistoryError`` otherwise)."""
+    updates = sum(lengths)
+    metrics: dict[str, list[np.ndarray]] = {}
+    snapshots: dict[int, Params] = {}
+    bounds = np.cumsum([0, *lengths])
+    for key, value in arrays.items():
+        if key == "env_steps":
+            continue
+        if key.startswith("metrics/") and len(key) > len("metrics/"):
+            _require(
+                value.shape == (seeds, updates) and value.dtype.kind in "biuf",
+                f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
+            )
+            metrics[key[len("metrics/") :]] = [value[:, a:b] for a, b in itertools.pairwise(bounds)]
+            continue
+        match = re.fullmatch(r"snapshot(\d+)/([^/]+)/([^/]+)", key)
+        _require(match is not None, f"unexpected array {key!r} in history.npz")
+        row = int(match.group(1))
+        _require(row < seeds, f"{key}: snapshot of seed {row}, the run has {seeds}")
+        snapshots.setdefault(row, {}).setdefault(match.group(2), {})[match.group(3)] = value
+    return metrics, snapshots

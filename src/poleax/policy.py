@@ -62,8 +62,7 @@ class Policy:
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
         """Action probabilities (discrete actions only)."""
         logits = actor_inputs(self._forward_params(), np.asarray(obs, np.float64), self.spec, xp=np)
-        z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return z / z.sum(axis=-1, keepdims=True)
+        return self.distribution.probabilities(logits, xp=np)
 
     def act(
         self,

@@ -41,6 +41,11 @@ class Algorithm(NamedTuple):
     stopped: Callable[[TrainState], jax.Array] | None = None
     """The algorithm's own stop rule, if it has one (the tutorial's running reward): whether
     a seed's state says it is done."""
+    with_hparams: Callable[[TrainState, list[dict[str, float]]], TrainState] | None = None
+    """``with_hparams(state, rows)``: the host's state of several rows, each row given its own
+    traced hyperparameters (``config.fields_with_role("traced")``, and ``log_std_init``);
+    a value a row does not name stays the config's. None where the algorithm has no traced
+    hyperparameters."""
 
     @property
     def stop_rule(self) -> StopRule:

@@ -9,11 +9,13 @@ policy gradient with one pass and one minibatch. TD-AC is A2C with one-step roll
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from poleax import draws
 from poleax.algos.base import (
@@ -26,7 +28,7 @@ from poleax.algos.base import (
     network_spec,
 )
 from poleax.config import TrainConfig
-from poleax.distributions import Categorical, make_distribution
+from poleax.distributions import make_distribution
 from poleax.envs import env_spec
 from poleax.networks import apply, init_params, update_obs_norm
 from poleax.returns import gae, normalize
@@ -78,45 +80,18 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     clipped = config.algo == "ppo"
     dist = make_distribution(env_spec(config.env).action_space)
     action_width = math.prod(dist.action_shape)
-    action_dtype = jnp.int32 if isinstance(dist, Categorical) else jnp.float32
+    action_dtype = jnp.dtype(dist.action_kind)
     draw_shapes = [
         (2,),
         *rollout_draw_shapes(env, dist, config.num_envs, config.num_steps),
         (config.epochs, batch_size),
     ]
 
-    def init(key: jax.Array) -> TrainState:
-        params_key, env_key, train_key = jax.random.split(key, 3)
-        params = init_params(params_key, spec)
-        envs = start(env, env_params, env_key, config.num_envs)
-        hparams = HParams(*(jnp.float32(getattr(config, name)) for name in HPARAMS))
-        extra = OnPolicyExtra(hparams)
-        return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
+    init = functools.partial(
+        _init, config=config, spec=spec, env=env, env_params=env_params, optimizer=optimizer
+    )
 
-    def loss_fn(params, obs, action, old_log_prob, advantages, targets, hp):
-        inputs, values = apply(params, obs, spec)
-        log_prob, entropy = dist.log_prob_and_entropy(inputs, action)
-        entropy = entropy.mean()
-        if config.normalize_advantages:
-            advantages = normalize(advantages)
-        log_ratio = log_prob - old_log_prob
-        ratio = jnp.exp(log_ratio)
-        if clipped:
-            clipped_ratio = jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps)
-            policy_loss = -jnp.minimum(ratio * advantages, clipped_ratio * advantages).mean()
-        else:
-            policy_loss = -(log_prob * advantages).mean()
-        value_loss = critic_loss(values, targets, config.critic_loss).mean()
-        total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
-        aux = {
-            "losses/policy_loss": policy_loss,
-            "losses/value_loss": value_loss,
-            "losses/entropy": entropy,
-            "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-            "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
-        }
-        return total, aux
-
+    loss_fn = functools.partial(_loss, spec=spec, dist=dist, config=config, clipped=clipped)
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
     def update(state: TrainState):
@@ -135,15 +110,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             hp.gamma,
             hp.gae_lambda,
         )
-        # What a minibatch needs, as the columns of one array: one gather per minibatch.
-        columns = jnp.concatenate(
-            [
-                traj.obs.reshape(batch_size, -1),
-                traj.action.astype(traj.obs.dtype).reshape(batch_size, action_width),
-                jnp.stack([traj.log_prob, advantages, targets], -1).reshape(batch_size, 3),
-            ],
-            axis=1,
-        )
+        columns = _columns(traj, advantages, targets, batch_size, action_width)
 
         def minibatch_step(carry, indices):
             params, opt_state, step, _ = carry
@@ -174,7 +141,76 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         new_state = TrainState(params, opt_state, envs, key, state.update + 1, state.extra)
         return new_state, metrics
 
-    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates)
+    with_hparams = functools.partial(_with_hparams, config)
+    return Algorithm(
+        config, spec, init, update, updates_per_chunk, max_updates, with_hparams=with_hparams
+    )
+
+
+def _init(key: jax.Array, *, config, spec, env, env_params, optimizer) -> TrainState:
+    """A seed's initial state: parameters, optimizer, envs reset, the config's hparams."""
+    params_key, env_key, train_key = jax.random.split(key, 3)
+    params = init_params(params_key, spec)
+    envs = start(env, env_params, env_key, config.num_envs)
+    hparams = HParams(*(jnp.float32(getattr(config, name)) for name in HPARAMS))
+    extra = OnPolicyExtra(hparams)
+    return TrainState(params, optimizer.init(params), envs, train_key, jnp.int32(0), extra)
+
+
+def _columns(traj, advantages, targets, batch_size: int, action_width: int) -> jax.Array:
+    """What a minibatch needs, as the columns of one array: one gather per minibatch."""
+    return jnp.concatenate(
+        [
+            traj.obs.reshape(batch_size, -1),
+            traj.action.astype(traj.obs.dtype).reshape(batch_size, action_width),
+            jnp.stack([traj.log_prob, advantages, targets], -1).reshape(batch_size, 3),
+        ],
+        axis=1,
+    )
+
+
+def _loss(
+    params, obs, action, old_log_prob, advantages, targets, hp, *, spec, dist, config, clipped
+):
+    """The update's loss of one minibatch and its metrics (PPO's clipped surrogate, or the
+    plain policy gradient of a2c and td-ac)."""
+    inputs, values = apply(params, obs, spec)
+    log_prob, entropy = dist.log_prob_and_entropy(inputs, action)
+    entropy = entropy.mean()
+    if config.normalize_advantages:
+        advantages = normalize(advantages)
+    log_ratio = log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    if clipped:
+        clipped_ratio = jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps)
+        policy_loss = -jnp.minimum(ratio * advantages, clipped_ratio * advantages).mean()
+    else:
+        policy_loss = -(log_prob * advantages).mean()
+    value_loss = critic_loss(values, targets, config.critic_loss).mean()
+    total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
+    aux = {
+        "losses/policy_loss": policy_loss,
+        "losses/value_loss": value_loss,
+        "losses/entropy": entropy,
+        "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+        "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
+    }
+    return total, aux
+
+
+def _with_hparams(
+    config: TrainConfig, state: TrainState, rows: list[dict[str, float]]
+) -> TrainState:
+    """``Algorithm.with_hparams``: each row's own traced hyperparameters and log-std."""
+    table = {
+        name: jnp.array([row.get(name, getattr(config, name)) for row in rows], jnp.float32)
+        for name in HPARAMS
+    }
+    state = state._replace(extra=state.extra._replace(hparams=HParams(**table)))
+    if "log_std" in state.params:  # each row starts from its own log-std
+        log_std = np.array([row.get("log_std_init", config.log_std_init) for row in rows])
+        state.params["log_std"]["value"][:] = log_std.astype(np.float32)[:, None]
+    return state
 
 
 def episode_metrics(episode_return: jax.Array, ended: jax.Array) -> dict[str, jax.Array]:

@@ -55,11 +55,9 @@ def train_group(
     Raises ``_Stopped`` when ``should_stop()`` interrupted training; the trials not yet told
     are left to the caller.
     """
-    import jax.numpy as jnp
     import optuna
 
     from poleax.algos import make_algorithm
-    from poleax.algos.onpolicy import HPARAMS, HParams
     from poleax.trainer import init_state, train
 
     rows = len(trials) * settings.seeds
@@ -73,15 +71,7 @@ def train_group(
     )
     algo = make_algorithm(config)
     state = init_state(algo)
-    per_row = [v for v in values for _ in range(settings.seeds)]
-    table = {
-        name: jnp.array([v.get(name, getattr(config, name)) for v in per_row], jnp.float32)
-        for name in HPARAMS
-    }
-    state = state._replace(extra=state.extra._replace(hparams=HParams(**table)))
-    if "log_std" in state.params:  # each row starts from its trial's log-std
-        log_std = np.array([v.get("log_std_init", config.log_std_init) for v in per_row])
-        state.params["log_std"]["value"][:] = log_std.astype(np.float32)[:, None]
+    state = algo.with_hparams(state, [v for v in values for _ in range(settings.seeds)])
     threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
     budget = settings.total_steps
     pruned = np.zeros(len(trials), bool)
