@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from poleax.config import TrainConfig
+#: A ``poleax.config.TrainConfig`` (not imported: the config module asks this one).
+TrainConfig = Any
 
 STOP_RULES = ("eval", "running-reward")
 
