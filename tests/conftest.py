@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# Helper modules whose asserts should explain themselves as a test's do.
+pytest.register_assert_rewrite("gym_equivalence")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def session_program_cache(tmp_path_factory):
