@@ -10,11 +10,15 @@ and episode count besides. Floats are compared exactly.
 first chunk: it must still load, resume to the recorded end, and its ``config.json`` must
 still train (``poleax train --config``) to the same end.
 
-To record them again (only when a change of numbers is intended, and say so in the commit):
+Bit for bit holds for one toolchain (jax, jaxlib, numpy, gymnasium, CPU backend): with
+another, the tests skip and say so. To record them again, check out the commit whose numbers
+are the reference (``recorded_at`` in the file; or a later one, when a change of numbers is
+intended: say so in its commit message) and run
 
     python tests/test_fingerprints.py --record
 
 which retrains every case, rewrites ``tests/fingerprints.json`` and ``tests/data/run-0.2``.
+The cases marked slow (``pytest -m slow``) train to a solve or a longer budget.
 """
 
 from __future__ import annotations
@@ -162,8 +166,33 @@ def train_case(name: str, out: Path) -> Path:
     return run.path
 
 
+def toolchain() -> dict[str, str]:
+    """What the numbers depend on besides poleax: bit-for-bit holds within one of these."""
+    import platform
+
+    import gymnasium
+    import jax
+    import jaxlib
+
+    return {
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "backend": jax.default_backend(),
+        "machine": platform.machine(),
+    }
+
+
 def recorded() -> dict[str, Any]:
-    return json.loads(FINGERPRINTS.read_text())
+    data = json.loads(FINGERPRINTS.read_text())
+    ours = toolchain()
+    if data["recorded_with"] != ours:
+        pytest.skip(
+            f"fingerprints recorded with {data['recorded_with']}, this is {ours}: record them "
+            f"again at commit {data['recorded_at']} (python tests/test_fingerprints.py --record)"
+        )
+    return data
 
 
 def assert_same(name: str, found: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -243,7 +272,8 @@ def record(work: Path) -> None:
         "actions": policy.act(obs).tolist(),
         "finished": fingerprint(finished),
     }
-    data = {"recorded_at": commit, "cases": cases, "old_run": old_run}
+    data = {"recorded_at": commit, "recorded_with": toolchain(), "cases": cases}
+    data["old_run"] = old_run
     FINGERPRINTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print("wrote", FINGERPRINTS, "and", OLD_RUN)
 
