@@ -9,6 +9,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gym_equivalence import (
+    CASES,
+    acrobot_pumping,
+    assert_bits_equal,
+    gymnasium_steps,
+    gymnasium_uniforms,
+    once,
+)
+from gym_equivalence import poleax_steps as shared_poleax_steps
 from gymnasium.envs.classic_control import acrobot as gym_acrobot
 from gymnasium.envs.classic_control.acrobot import AcrobotEnv
 from gymnasium.utils import seeding
@@ -28,20 +37,6 @@ MAX_VEL = np.array([4 * PI, 9 * PI])
 CAP = 500
 
 
-def assert_bits_equal(actual: np.ndarray, desired: np.ndarray) -> None:
-    """Equal float64 arrays, bit for bit: the sign of a zero included."""
-    actual, desired = (np.ascontiguousarray(a, np.float64) for a in (actual, desired))
-    np.testing.assert_array_equal(actual, desired)
-    np.testing.assert_array_equal(actual.view(np.uint64), desired.view(np.uint64))
-
-
-def pumping_action(state: np.ndarray, kind: int) -> int:
-    """Torque with a joint's velocity: swings up in ~100 steps (kind 0), or spins the links
-    until both velocities reach their bounds (kind 1)."""
-    speed = state[3] if kind == 0 else state[2] + state[3]
-    return 2 if speed > 0 else 0
-
-
 def gymnasium_visits() -> dict[str, np.ndarray]:
     """Transitions of gymnasium's own episodes: 20 of random actions (10,000 steps, all
     truncated), 10 of pumping actions (5% random) that end at the goal (~1,000 steps), and
@@ -56,7 +51,7 @@ def gymnasium_visits() -> dict[str, np.ndarray]:
             if episode < 20 or rng.random() < 0.05:
                 action = int(rng.integers(3))
             else:
-                action = pumping_action(state, int(episode >= 30))
+                action = acrobot_pumping(state, int(episode >= 30))
             obs, reward, term, _, _ = env.step(action)
             for key, value in zip(
                 rows, (state, action, env.state.copy(), obs, reward, term), strict=True
@@ -78,19 +73,6 @@ def edge_states(n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     return states, rng.integers(0, 3, n)
 
 
-def gymnasium_steps(states: np.ndarray, actions: np.ndarray) -> dict[str, np.ndarray]:
-    env = AcrobotEnv()
-    env.reset(seed=0)
-    rows: dict[str, list] = {k: [] for k in ("next", "obs", "reward", "term")}
-    for state, action in zip(states, actions, strict=True):
-        env.state = state.copy()
-        obs, reward, term, _, _ = env.step(int(action))
-        for key, value in zip(rows, (env.state.copy(), obs, reward, term), strict=True):
-            rows[key].append(value)
-    out = {k: np.array(v) for k, v in rows.items()}
-    return {"state": states, "action": actions, **out}
-
-
 def numpy_observation(states: np.ndarray) -> np.ndarray:
     """gymnasium's ``_get_ob`` before its float32 cast."""
     return np.array(
@@ -98,51 +80,38 @@ def numpy_observation(states: np.ndarray) -> np.ndarray:
     )
 
 
-@pytest.fixture(scope="module")
-def reference() -> dict[str, np.ndarray]:
+ONE_STEP_KINDS = ("visited+edges",)
+
+
+def one_step_reference(kind: str, action_dtype=None) -> dict[str, np.ndarray]:
     """The visited transitions, then the edge states' steps, as one batch (``visited``
-    tells them apart), with the float64 observations of the next states."""
-    parts = [gymnasium_visits(), gymnasium_steps(*edge_states())]
+    tells them apart)."""
+    parts = [gymnasium_visits(), gymnasium_steps(CASES["Acrobot-v1"], *edge_states())]
     data = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
     data["visited"] = np.arange(len(data["state"])) < len(parts[0]["state"])
-    data["next_obs"] = numpy_observation(data["next"])
     return data
 
 
-def poleax_steps(data: dict[str, np.ndarray], dtype, baked: bool = False):
-    """poleax's jitted, vmapped ``step_env`` from the same states: params as arguments, or
-    baked into the program as constants (``baked``)."""
-    env, params = Acrobot(), EnvParams()
-    batch = EnvState(jnp.asarray(data["state"], dtype), jnp.zeros(len(data["state"]), jnp.int32))
-    actions = jnp.asarray(data["action"])
-    if baked:
-        obs, new, reward, term, trunc = jax.jit(jax.vmap(lambda s, a: env.step_env(s, a, params)))(
-            batch, actions
-        )
-    else:
-        step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None)))
-        obs, new, reward, term, trunc = step(batch, actions, params)
-    return [np.asarray(v) for v in (new.physics, obs, reward, term, trunc, new.time)]
-
-
-@pytest.mark.parametrize("baked", [False, True], ids=["params-args", "params-baked"])
-def test_one_step_is_bit_identical_in_float64(reference, baked):
-    data = reference
-    with jax.enable_x64(True):
-        ours, obs, rewards, terminated, truncated, time = poleax_steps(data, jnp.float64, baked)
-    assert ours.dtype == np.float64 and obs.dtype == np.float64
-    assert_bits_equal(ours, data["next"])
-    assert_bits_equal(obs, data["next_obs"])
-    np.testing.assert_array_equal(obs.astype(np.float32), data["obs"])
-    np.testing.assert_array_equal(rewards, data["reward"])
-    np.testing.assert_array_equal(terminated, data["term"])
-    assert not truncated.any() and np.all(time == 1)
+def assert_exercised(kind: str, data: dict[str, np.ndarray], action_dtype=None) -> None:
     visited = data["visited"]
     assert visited.sum() >= 15_000 and len(visited) >= 18_000
     # The clipped velocities, and both outcomes, are really exercised.
     for part in (visited, ~visited):
         assert np.any(np.abs(data["next"][part, 2:]) == MAX_VEL)
         assert 0.001 < data["term"][part].mean() < 0.9
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, np.ndarray]:
+    """The one-step batch, with the float64 observations of the next states."""
+    data = dict(once(one_step_reference, ONE_STEP_KINDS[0], None))
+    data["next_obs"] = numpy_observation(data["next"])
+    return data
+
+
+def poleax_steps(data: dict[str, np.ndarray], dtype):
+    ours = shared_poleax_steps(CASES["Acrobot-v1"], data["state"], data["action"], dtype)
+    return [ours[k] for k in ("next", "obs", "reward", "term", "trunc", "time")]
 
 
 def test_edge_states_wrap_more_than_once(reference):
@@ -197,12 +166,6 @@ def test_wrap_and_bound_are_gymnasium_s():
     assert np.isinf(inf[:2]).all() and np.isnan(inf[2])
 
 
-def gymnasium_uniforms(seed: int, n: int) -> np.ndarray:
-    """The uniforms gymnasium's ``reset(seed=seed)`` turns into its start state."""
-    rng, _ = seeding.np_random(seed)
-    return rng.random(n)
-
-
 def test_reset_from_is_bit_identical_to_gymnasium_reset():
     env, params = Acrobot(), EnvParams()
     seeds = range(200)
@@ -227,56 +190,6 @@ def test_reset_from_is_bit_identical_to_gymnasium_reset():
     # float32 (the default): the same start states, up to float32 arithmetic.
     _, state32 = jax.vmap(env.reset_from, in_axes=(0, None))(jnp.asarray(u, jnp.float32), params)
     np.testing.assert_allclose(np.asarray(state32.physics), np.array(starts), atol=1e-7)
-
-
-STEP_OR_RESET = jax.jit(Acrobot().step_or_reset)
-
-
-def run_episode_pair(seed: int, policy) -> tuple[list, list]:
-    """The same episode in gymnasium (``gymnasium.make``: its TimeLimit) and in poleax
-    (float64, ``step_or_reset`` from ``reset_from`` with gymnasium's uniforms)."""
-    gym_env = gym.make("Acrobot-v1")
-    obs, _ = gym_env.reset(seed=seed)
-    env, params = Acrobot(), EnvParams()
-    step = STEP_OR_RESET
-    our_obs, state = env.reset_from(jnp.asarray(gymnasium_uniforms(seed, 4)), params)
-    assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
-    np.testing.assert_allclose(np.asarray(our_obs, np.float32), obs, rtol=1e-6)
-    next_u = jnp.asarray(gymnasium_uniforms(seed + 1000, 4))
-    ref, ours = [], []
-    rng = np.random.default_rng(seed)
-    done = False
-    while not done:
-        action = policy(gym_env.unwrapped.state, rng)
-        obs, reward, terminated, truncated, _ = gym_env.step(action)
-        ref.append((reward, terminated, truncated))
-        our_obs, state, r, term, trunc, info = step(next_u, state, jnp.int32(action), params)
-        ours.append((float(r), bool(term), bool(trunc)))
-        np.testing.assert_array_equal(np.asarray(info["final_obs"], np.float32), obs)
-        done = terminated or truncated
-        if not done:
-            assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
-            assert int(state.time) == len(ours)
-    _, start = env.reset_from(next_u, params)  # after the last step: the next episode's start
-    np.testing.assert_array_equal(np.asarray(state.physics), np.asarray(start.physics))
-    assert int(state.time) == 0
-    return ref, ours
-
-
-def test_whole_episodes_agree_and_truncate_at_the_cap():
-    with jax.enable_x64(True):
-        for seed in range(2):  # random actions: the links never reach the goal height
-            ref, ours = run_episode_pair(seed, lambda s, rng: int(rng.integers(3)))
-            assert ref == ours
-            assert len(ours) == CAP
-            assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
-            assert not any(t for _, t, _ in ours) and all(r == -1.0 for r, _, _ in ours)
-        for seed in range(6):  # pumping: reaches the goal, with reward 0 on that step
-            ref, ours = run_episode_pair(
-                seed, lambda s, rng, kind=seed % 2: pumping_action(s, kind)
-            )
-            assert ref == ours
-            assert len(ours) < CAP and ours[-1] == (0.0, True, False)
 
 
 def test_state_from_gymnasium_round_trip():

@@ -1,4 +1,5 @@
-"""poleax's JAX CartPole against gymnasium's CartPoleEnv, the reference."""
+"""poleax's JAX CartPole against gymnasium's CartPoleEnv, the reference: its states to step
+from, and its own tests (the shared ones are in ``test_gym_equivalence.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gym_equivalence import CASES, cartpole_balancing, gymnasium_steps, once, poleax_steps
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
 from poleax.envs import make
@@ -21,105 +23,42 @@ def random_states(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return states, rng.integers(0, 2, n)
 
 
-def gymnasium_steps(states: np.ndarray, actions: np.ndarray):
-    env = CartPoleEnv()
-    out_states, rewards, terminated = [], [], []
-    for state, action in zip(states, actions, strict=True):
-        env.reset(seed=0)
-        env.state = state.copy()
-        _, reward, term, _, _ = env.step(int(action))
-        out_states.append(np.array(env.state))
-        rewards.append(reward)
-        terminated.append(term)
-    return np.array(out_states), np.array(rewards), np.array(terminated)
+ONE_STEP_KINDS = ("random",)
 
 
-def poleax_steps(states: np.ndarray, actions: np.ndarray):
-    env, params = make("CartPole-v1")
-    dtype = jnp.zeros(()).dtype
-    batch = EnvState(jnp.asarray(states, dtype), jnp.zeros(len(states), jnp.int32))
-    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None)))
-    obs, new, reward, terminated, _truncated = step(batch, jnp.asarray(actions), params)
-    out = np.stack([np.asarray(v) for v in (new.x, new.x_dot, new.theta, new.theta_dot)], 1)
-    return out, np.asarray(obs), np.asarray(reward), np.asarray(terminated)
+def one_step_reference(kind: str, action_dtype=None) -> dict[str, np.ndarray]:
+    """gymnasium's steps from the random states (the only kind)."""
+    states, actions = random_states(N_STATES)
+    return gymnasium_steps(CASES["CartPole-v1"], states, actions)
+
+
+def numpy_observation(states: np.ndarray) -> np.ndarray:
+    return states  # the state is the observation
+
+
+def assert_exercised(kind: str, data: dict[str, np.ndarray], action_dtype=None) -> None:
+    assert 0.2 < data["term"].mean() < 0.8  # both outcomes are really exercised
 
 
 @pytest.fixture(scope="module")
 def reference():
-    states, actions = random_states(N_STATES)
-    return states, actions, gymnasium_steps(states, actions)
-
-
-def test_one_step_is_bit_identical_in_float64(reference):
-    states, actions, (ref_states, ref_rewards, ref_terminated) = reference
-    with jax.enable_x64(True):
-        ours, obs, rewards, terminated = poleax_steps(states, actions)
-    assert ours.dtype == np.float64
-    np.testing.assert_array_equal(ours, ref_states)
-    np.testing.assert_array_equal(obs, ref_states)
-    np.testing.assert_array_equal(rewards, ref_rewards)
-    np.testing.assert_array_equal(terminated, ref_terminated)
-    assert 0.2 < ref_terminated.mean() < 0.8  # both outcomes are really exercised
+    return once(one_step_reference, "random", None)
 
 
 def test_one_step_agrees_in_float32(reference):
-    states, actions, (ref_states, ref_rewards, ref_terminated) = reference
-    ours, _, rewards, terminated = poleax_steps(states.astype(np.float32), actions)
-    assert ours.dtype == np.float32
-    np.testing.assert_allclose(ours, ref_states, atol=1e-5, rtol=1e-5)
-    np.testing.assert_array_equal(rewards, ref_rewards)
+    ref_states, ref_rewards, ref_terminated = (reference[k] for k in ("next", "reward", "term"))
+    case = CASES["CartPole-v1"]
+    states = reference["state"].astype(np.float32)
+    ours = poleax_steps(case, states, reference["action"], jnp.zeros(()).dtype)
+    assert ours["next"].dtype == np.float32
+    np.testing.assert_allclose(ours["next"], ref_states, atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(ours["reward"], ref_rewards)
     # A flag may differ only for a state within float32 rounding of a threshold.
-    differ = terminated != ref_terminated
+    differ = ours["term"] != ref_terminated
     margin = np.minimum(
         np.abs(np.abs(ref_states[:, 0]) - 2.4), np.abs(np.abs(ref_states[:, 2]) - 12 * np.pi / 180)
     )
     assert np.all(margin[differ] < 1e-5)
-
-
-def balancing_action(obs: np.ndarray) -> int:
-    """A simple controller that keeps the pole up for hundreds of steps."""
-    return int(obs[2] + 0.5 * obs[3] + 0.01 * obs[1] > 0)
-
-
-def run_episode_pair(env_id: str, seed: int, policy) -> tuple[list, list]:
-    """The same episode in gymnasium and in poleax (float64): per-step (reward, term, trunc)."""
-    import gymnasium as gym
-
-    gym_env = gym.make(env_id)
-    obs, _ = gym_env.reset(seed=seed)
-    env, params = make(env_id)
-    step = jax.jit(env.step, static_argnums=())
-    state = EnvState(jnp.asarray(gym_env.unwrapped.state, jnp.float64), jnp.int32(0))
-    ref, ours = [], []
-    key = jax.random.PRNGKey(0)
-    rng = np.random.default_rng(seed)
-    done = False
-    while not done:
-        action = policy(obs, rng)
-        obs, reward, terminated, truncated, _ = gym_env.step(action)
-        ref.append((reward, terminated, truncated))
-        _our_obs, state, r, term, trunc, info = step(key, state, jnp.int32(action), params)
-        np.testing.assert_array_equal(np.asarray(info["final_obs"]), gym_env.unwrapped.state)
-        ours.append((float(r), bool(term), bool(trunc)))
-        done = terminated or truncated
-    return ref, ours
-
-
-@pytest.mark.parametrize("env_id,cap", [("CartPole-v0", 200), ("CartPole-v1", 500)])
-def test_truncation_fires_at_the_cap(env_id, cap):
-    with jax.enable_x64(True):
-        ref, ours = run_episode_pair(env_id, 3, lambda obs, rng: balancing_action(obs))
-    assert ref == ours
-    assert len(ours) == cap
-    assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
-
-
-def test_whole_random_episodes_agree():
-    with jax.enable_x64(True):
-        for seed in range(20):
-            ref, ours = run_episode_pair("CartPole-v1", seed, lambda obs, rng: int(rng.integers(2)))
-            assert ref == ours
-            assert ours[-1][1]  # a random policy ends by falling
 
 
 def test_step_auto_resets_and_keeps_final_observation():
@@ -227,11 +166,11 @@ def test_state_from_gymnasium_at_the_time_limit_truncates_in_poleax_too():
     gym_env = gym.make("CartPole-v0")
     obs, _ = gym_env.reset(seed=3)
     for _ in range(199):
-        obs, *_ = gym_env.step(balancing_action(obs))
+        obs, *_ = gym_env.step(cartpole_balancing(obs))
     with jax.enable_x64(True):
         state = CartPole.state_from_gymnasium(gym_env)
         env, params = make("CartPole-v0")
-        _, _, _, terminated, truncated = env.step_env(state, balancing_action(obs), params)
-    _, _, gym_terminated, gym_truncated, _ = gym_env.step(balancing_action(obs))
+        _, _, _, terminated, truncated = env.step_env(state, cartpole_balancing(obs), params)
+    _, _, gym_terminated, gym_truncated, _ = gym_env.step(cartpole_balancing(obs))
     assert int(state.time) == 199
     assert (bool(terminated), bool(truncated)) == (gym_terminated, gym_truncated) == (False, True)

@@ -632,13 +632,9 @@ def test_state_loads_back_and_a_misfit_is_one_checkpoint_error(run):
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory) -> Path:
-    from poleax.cli import main
-
-    out = tmp_path_factory.mktemp("small") / "run"
-    args = ["train", "--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    assert main([*args, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
-    return out
+def small_run(train_once) -> Path:
+    args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
+    return train_once(*args, "--no-gifs")
 
 
 @pytest.mark.parametrize("damage", ["json {}", "json []", "chunks 'x'", "npz empty file"])

@@ -34,13 +34,10 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.fixture(scope="module", params=ENVS)
-def env_run(request, tmp_path_factory) -> tuple[str, Path]:
+def env_run(request, train_once) -> tuple[str, Path]:
     pytest.importorskip("tensorboardX")
     env = request.param
-    out = tmp_path_factory.mktemp(env) / "run"
-    argv = ["train", "--env", env, *SHORT, "--seeds", "2", "--tensorboard", "--no-progress"]
-    assert main([*argv, "--out", str(out)]) == 0
-    return env, out
+    return env, train_once("--env", env, *SHORT, "--seeds", "2", "--tensorboard")
 
 
 def test_train_writes_every_artifact(env_run):

@@ -19,7 +19,6 @@ from browser import run_page
 
 import poleax
 from poleax import live
-from poleax.cli import main
 from poleax.envs.registry import env_spec
 from poleax.networks import NetworkSpec, layer_shapes
 from poleax.policy import Policy
@@ -179,12 +178,9 @@ def test_every_env_steps_as_gymnasium_with_the_numpy_policy(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(train_once):
     """A CartPole-v1 policy trained until solved (about 10 s), and its report."""
-    out = tmp_path_factory.mktemp("live") / "run"
-    argv = ["train", "--env", "CartPole-v1", "--out", str(out), "--no-gifs", "--no-progress"]
-    assert main(argv) == 0
-    return out
+    return train_once("--env", "CartPole-v1", "--no-gifs")
 
 
 #: Runs in the report once its animation has played for 2 s: what it showed, then the

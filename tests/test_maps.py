@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 import poleax
-from poleax.cli import main
 from poleax.maps import MAP_AXES, map_grid
 from poleax.report import write_report
 
@@ -17,11 +16,8 @@ SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "2
 
 
 @pytest.fixture(scope="module", params=["CartPole-v1", "Pendulum-v1"])
-def short_run(request, tmp_path_factory):
-    out = tmp_path_factory.mktemp(request.param) / "run"
-    argv = ["train", "--env", request.param, *SHORT, "--no-gifs", "--no-progress"]
-    assert main([*argv, "--out", str(out)]) == 0
-    return out
+def short_run(request, train_once):
+    return train_once("--env", request.param, *SHORT, "--no-gifs")
 
 
 def test_every_run_folder_has_both_maps(short_run):

@@ -16,6 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gym_equivalence import CASES, assert_bits_equal, gymnasium_steps, once
+from gym_equivalence import mountain_car_continuous_pumping as pumping_action
+from gym_equivalence import poleax_steps as shared_poleax_steps
 from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
 from gymnasium.utils.seeding import np_random
 
@@ -24,13 +27,6 @@ from poleax.envs.mountain_car_continuous import EnvParams, EnvState, MountainCar
 N_VISITED = 12_000
 ENV = MountainCarContinuous()
 PARAMS = EnvParams()
-
-
-def pumping_action(velocity: float, rng: np.random.Generator) -> float:
-    """Push along the velocity (reaches the flag in about 100 steps), sometimes at random."""
-    if rng.random() < 0.1:
-        return rng.uniform(-3, 3)
-    return (np.sign(velocity) or 1.0) * rng.uniform(0.2, 3.0)
 
 
 def visited_states(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -124,83 +120,61 @@ def goal_line_states(rng: np.random.Generator) -> tuple[list[np.ndarray], list[f
     return states, actions
 
 
-def gymnasium_steps(states: list[np.ndarray], actions: np.ndarray, action_dtype) -> dict:
-    """One gymnasium step from each state (kept at its dtype) with each action."""
-    env = Continuous_MountainCarEnv()
-    env.reset(seed=0)
-    out = {"state": [], "obs": [], "reward": [], "terminated": []}
-    for state, action in zip(states, actions, strict=True):
-        env.state = state.copy()
-        obs, reward, terminated, _, _ = env.step(np.array([action], action_dtype))
-        out["state"].append(np.asarray(env.state, np.float64))
-        out["obs"].append(obs)
-        out["reward"].append(reward)
-        out["terminated"].append(terminated)
-    return {k: np.array(v) for k, v in out.items()}
+ONE_STEP_KINDS = ("visited", "edges")
 
 
-def poleax_steps(states: list[np.ndarray], actions: np.ndarray, action_dtype) -> dict:
-    dtype = jnp.zeros(()).dtype
-    physics = np.array([np.asarray(s, np.float64) for s in states])
-    batch = EnvState(jnp.asarray(physics, dtype), jnp.zeros(len(states), jnp.int32))
-    step = jax.jit(jax.vmap(ENV.step_env, in_axes=(0, 0, None)))
-    obs, new, reward, terminated, _ = step(
-        batch, jnp.asarray(actions[:, None], action_dtype), PARAMS
-    )
-    return {
-        "state": np.asarray(new.physics),
-        "obs": np.asarray(obs),
-        "reward": np.asarray(reward),
-        "terminated": np.asarray(terminated),
-    }
+def one_step_states(kind: str) -> tuple[list[np.ndarray], np.ndarray]:
+    return once(visited_states, N_VISITED) if kind == "visited" else once(edge_states)
 
 
-def assert_bits_equal(ours: np.ndarray, ref: np.ndarray) -> None:
-    """Equal to the bit: the sign of a zero too."""
-    ref = np.asarray(ref, np.float64)
-    assert ours.dtype == np.float64 and ours.shape == ref.shape
-    differ = np.nonzero((ours.view(np.int64) != ref.view(np.int64)).reshape(len(ours), -1))[0]
-    assert differ.size == 0, f"{differ.size} differ, first at {differ[0]}: {ours[differ[0]]}"
+def one_step_reference(kind: str, action_dtype) -> dict:
+    """gymnasium's steps from the visited or the edge states, with ``action_dtype`` actions."""
+    states, actions = one_step_states(kind)
+    return gymnasium_steps(CASES["MountainCarContinuous-v0"], states, actions, action_dtype)
+
+
+def numpy_observation(states: np.ndarray) -> np.ndarray:
+    return states  # the state is the observation
+
+
+def assert_exercised(kind: str, data: dict, action_dtype) -> None:
+    """Every branch is really taken."""
+    states, actions, nxt, terminated = (data[k] for k in ("state", "action", "next", "term"))
+    if kind == "visited":
+        assert len(states) >= 10_000
+        assert terminated.sum() >= 20  # reached the flag
+        assert 0.5 < np.mean(np.abs(actions) > 1) < 0.8  # forces clipped
+        assert np.sum(nxt[:, 0] == np.float32(-1.2)) >= 10  # hit the left wall
+        assert sum(s.dtype == np.float64 for s in states) >= 40  # first steps from a reset
+    else:
+        assert np.sum(np.abs(nxt[:, 1]) == np.float32(0.07)) >= 200  # speed limit
+        assert np.sum(nxt[:, 0] == np.float32(0.6)) >= 200  # right end
+        assert 0.1 < terminated.mean() < 0.9
+        on_the_line = nxt[:, 0] == np.float32(0.45)
+        assert np.sum(on_the_line & terminated) >= 20
 
 
 @pytest.fixture(scope="module")
 def cases():
-    visited, visited_actions = visited_states(N_VISITED)
-    edges, edge_actions = edge_states()
-    return {"visited": (visited, visited_actions), "edges": (edges, edge_actions)}
+    return {kind: one_step_states(kind) for kind in ONE_STEP_KINDS}
 
 
-@pytest.mark.parametrize("kind", ["visited", "edges"])
-@pytest.mark.parametrize("action_dtype", [np.float64, np.float32])
-def test_one_step_is_bit_identical_in_float64(cases, kind, action_dtype):
-    states, actions = cases[kind]
-    ref = gymnasium_steps(states, actions, action_dtype)
-    with jax.enable_x64(True):
-        ours = poleax_steps(states, actions, action_dtype)
-    assert_bits_equal(ours["state"], ref["state"])
-    assert_bits_equal(ours["obs"], ref["obs"])
-    assert_bits_equal(ours["reward"], ref["reward"])
-    np.testing.assert_array_equal(ours["terminated"], ref["terminated"])
-    # every branch is really taken
-    if kind == "visited":
-        assert len(states) >= 10_000
-        assert ref["terminated"].sum() >= 20  # reached the flag
-        assert 0.5 < np.mean(np.abs(actions) > 1) < 0.8  # forces clipped
-        assert np.sum(ref["state"][:, 0] == np.float32(-1.2)) >= 10  # hit the left wall
-        assert sum(s.dtype == np.float64 for s in states) >= 40  # first steps from a reset
-    else:
-        assert np.sum(np.abs(ref["state"][:, 1]) == np.float32(0.07)) >= 200  # speed limit
-        assert np.sum(ref["state"][:, 0] == np.float32(0.6)) >= 200  # right end
-        assert 0.1 < ref["terminated"].mean() < 0.9
-        on_the_line = ref["state"][:, 0] == np.float32(0.45)
-        assert np.sum(on_the_line & ref["terminated"]) >= 20
+def gymnasium_float32_steps(states: list[np.ndarray], actions: np.ndarray) -> dict:
+    ref = gymnasium_steps(CASES["MountainCarContinuous-v0"], states, actions, np.float32)
+    return {"state": ref["next"], "reward": ref["reward"], "terminated": ref["term"]}
+
+
+def poleax_steps(states: list[np.ndarray], actions: np.ndarray, action_dtype) -> dict:
+    case = CASES["MountainCarContinuous-v0"]
+    ours = shared_poleax_steps(case, states, actions, jnp.zeros(()).dtype, action_dtype)
+    return {"state": ours["next"], "reward": ours["reward"], "terminated": ours["term"]}
 
 
 def test_one_step_agrees_in_float32(cases):
     states, actions = cases["visited"]
     edges, edge_actions = cases["edges"]
     states, actions = states + edges, np.concatenate([actions, edge_actions])
-    ref = gymnasium_steps(states, actions, np.float32)
+    ref = gymnasium_float32_steps(states, actions)
     ours = poleax_steps([s.astype(np.float32) for s in states], actions, np.float32)
     assert ours["state"].dtype == np.float32
     np.testing.assert_allclose(ours["state"], ref["state"], atol=1e-5, rtol=1e-5)
@@ -210,51 +184,6 @@ def test_one_step_agrees_in_float32(cases):
     margin = np.minimum(np.abs(ref["state"][:, 0] - 0.45), np.abs(ref["state"][:, 1]))
     assert np.all(margin[differ] < 1e-5)
     assert differ.mean() < 0.01
-
-
-def run_episode_pair(seed: int, policy, action_dtype=np.float64) -> tuple[list, list]:
-    """The same episode in gymnasium (``make``, with its TimeLimit) and in poleax (float64):
-    per-step (reward, terminated, truncated), the observations checked on the way."""
-    gym_env = gym.make("MountainCarContinuous-v0")
-    obs, _ = gym_env.reset(seed=seed)
-    state = ENV.state_from_gymnasium(gym_env)
-    step = jax.jit(ENV.step)
-    key = jax.random.PRNGKey(0)
-    rng = np.random.default_rng(seed)
-    ref, ours = [], []
-    done = False
-    while not done:
-        action = np.array([policy(obs, rng)], action_dtype)
-        obs, reward, terminated, truncated, _ = gym_env.step(action)
-        ref.append((reward, terminated, truncated))
-        _, state, r, term, trunc, info = step(key, state, jnp.asarray(action), PARAMS)
-        assert_bits_equal(np.asarray(info["final_obs"])[None], obs[None])
-        ours.append((float(r), bool(term), bool(trunc)))
-        done = terminated or truncated
-        if not done:  # poleax's state is gymnasium's, step count included
-            assert_bits_equal(np.asarray(state.physics)[None], gym_env.unwrapped.state[None])
-            assert int(state.time) == int(ENV.state_from_gymnasium(gym_env).time)
-    return ref, ours
-
-
-def test_whole_episodes_reaching_the_flag_agree():
-    with jax.enable_x64(True):
-        for seed in range(6):
-            action_dtype = np.float32 if seed % 2 else np.float64
-            policy = lambda obs, rng: pumping_action(float(obs[1]), rng)  # noqa: E731
-            ref, ours = run_episode_pair(seed, policy, action_dtype)
-            assert ref == ours
-            assert ours[-1][1] and ours[-1][0] > 90  # the flag, +100
-            assert len(ours) < 999
-
-
-def test_truncation_fires_at_the_cap():
-    with jax.enable_x64(True):
-        ref, ours = run_episode_pair(3, lambda obs, rng: rng.uniform(-0.5, 0.5))
-    assert ref == ours
-    assert len(ours) == 999 == PARAMS.max_steps_in_episode
-    assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
-    assert not any(term for _, term, _ in ours)
 
 
 def test_reset_from_is_gymnasium_reset_bit_for_bit():

@@ -97,10 +97,8 @@ def start_at_once(tmp_path: Path, argvs: list[list[str]]) -> list[subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def reference_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reference") / "run"
-    assert main(["train", *SHORT, "--no-gifs", "--out", str(out)]) == 0
-    return out
+def reference_run(train_once) -> Path:
+    return train_once(*SHORT, "--no-gifs")
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])

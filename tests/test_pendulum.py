@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gym_equivalence import CASES, assert_bits_equal, gymnasium_steps, once, pendulum_pumping
+from gym_equivalence import poleax_steps as shared_poleax_steps
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from gymnasium.envs.classic_control.pendulum import angle_normalize as gym_angle_normalize
 from gymnasium.utils.seeding import np_random
@@ -24,13 +26,6 @@ from poleax.envs.pendulum import EnvParams, EnvState, Pendulum, angle_normalize
 N_VISITED = 12_000
 ENV = Pendulum()
 PARAMS = EnvParams()
-
-
-def pumping_action(theta_dot: float, rng: np.random.Generator) -> float:
-    """Push along the swing (spins the pendulum up to the speed limit), sometimes at random."""
-    if rng.random() < 0.1:
-        return rng.uniform(-6, 6)
-    return (np.sign(theta_dot) or 1.0) * rng.uniform(0.5, 6.0)
 
 
 def visited_states(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +40,7 @@ def visited_states(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         pumping = episode % 2 == 1
         for _ in range(PARAMS.max_steps_in_episode):
             theta_dot = float(env.state[1])
-            action = pumping_action(theta_dot, rng) if pumping else rng.uniform(-6, 6)
+            action = pendulum_pumping(theta_dot, rng) if pumping else rng.uniform(-6, 6)
             states.append(env.state.copy())
             actions.append(action)
             env.step(np.array([action]))
@@ -69,68 +64,40 @@ def edge_states() -> tuple[np.ndarray, np.ndarray]:
     return grid[:, :2].copy(), grid[:, 2].copy()
 
 
-def gymnasium_steps(states: np.ndarray, actions: np.ndarray, action_dtype) -> dict:
-    """One gymnasium step from each state with each action."""
-    env = PendulumEnv()
-    env.reset(seed=0)
-    out = {"state": [], "obs": [], "reward": [], "terminated": []}
-    for state, action in zip(states, actions, strict=True):
-        env.state = state.copy()
-        obs, reward, terminated, _, _ = env.step(np.array([action], action_dtype))
-        out["state"].append(env.state.copy())
-        out["obs"].append(obs)
-        out["reward"].append(reward)
-        out["terminated"].append(terminated)
-    return {k: np.array(v) for k, v in out.items()}
+ONE_STEP_KINDS = ("visited", "edges")
 
 
-def poleax_steps(states: np.ndarray, actions: np.ndarray, action_dtype) -> dict:
-    dtype = jnp.zeros(()).dtype
-    batch = EnvState(jnp.asarray(states, dtype), jnp.zeros(len(states), jnp.int32))
-    step = jax.jit(jax.vmap(ENV.step_env, in_axes=(0, 0, None)))
-    obs, new, reward, terminated, _ = step(
-        batch, jnp.asarray(actions[:, None], action_dtype), PARAMS
-    )
-    return {
-        "state": np.asarray(new.physics),
-        "obs": np.asarray(obs),
-        "reward": np.asarray(reward),
-        "terminated": np.asarray(terminated),
-    }
+def one_step_reference(kind: str, action_dtype) -> dict[str, np.ndarray]:
+    """gymnasium's steps from the visited or the edge states, with ``action_dtype`` actions."""
+    states, actions = once(visited_states, N_VISITED) if kind == "visited" else once(edge_states)
+    return gymnasium_steps(CASES["Pendulum-v1"], states, actions, action_dtype)
 
 
-def assert_bits_equal(ours: np.ndarray, ref: np.ndarray) -> None:
-    """Equal to the bit: the sign of a zero too."""
-    ref = np.asarray(ref, np.float64)
-    assert ours.dtype == np.float64 and ours.shape == ref.shape
-    differ = np.nonzero((ours.view(np.int64) != ref.view(np.int64)).reshape(len(ours), -1))[0]
-    assert differ.size == 0, f"{differ.size} differ, first at {differ[0]}: {ours[differ[0]]}"
+def numpy_observation(states: np.ndarray) -> np.ndarray:
+    """numpy's cos, sin and speed of each state (gymnasium's, before its float32 cast)."""
+    return np.stack([np.cos(states[:, 0]), np.sin(states[:, 0]), states[:, 1]], 1)
+
+
+def assert_exercised(kind: str, data: dict[str, np.ndarray], action_dtype) -> None:
+    assert not data["term"].any()  # a pendulum never terminates
+    if kind == "visited":
+        new, actions = data["next"], data["action"]
+        assert len(data["state"]) >= 10_000
+        assert 0.5 < np.mean(np.abs(actions) > 2) < 0.8  # torques clipped
+        assert np.sum(np.abs(new[:, 1]) == 8.0) >= 500  # at the speed limit
+        assert np.abs(new[:, 0]).max() > 30  # spinning: far-out angles
 
 
 @pytest.fixture(scope="module")
 def cases():
-    return {"visited": visited_states(N_VISITED), "edges": edge_states()}
+    return {"visited": once(visited_states, N_VISITED), "edges": once(edge_states)}
 
 
-@pytest.mark.parametrize("kind", ["visited", "edges"])
-@pytest.mark.parametrize("action_dtype", [np.float64, np.float32])
-def test_one_step_is_bit_identical_in_float64(cases, kind, action_dtype):
-    states, actions = cases[kind]
-    ref = gymnasium_steps(states, actions, action_dtype)
-    with jax.enable_x64(True):
-        ours = poleax_steps(states, actions, action_dtype)
-    assert_bits_equal(ours["state"], ref["state"])
-    assert_bits_equal(ours["reward"], ref["reward"])
-    assert not ours["terminated"].any() and not ref["terminated"].any()
-    # the observation: numpy's cos, sin and speed of the new state; gymnasium's, in float32
-    new = ref["state"]
-    assert_bits_equal(ours["obs"], np.stack([np.cos(new[:, 0]), np.sin(new[:, 0]), new[:, 1]], 1))
-    np.testing.assert_array_equal(ours["obs"].astype(np.float32), ref["obs"])
-    if kind == "visited":
-        assert len(states) >= 10_000
-        assert 0.5 < np.mean(np.abs(actions) > 2) < 0.8  # torques clipped
-        assert np.sum(np.abs(new[:, 1]) == 8.0) >= 500  # at the speed limit
-        assert np.abs(new[:, 0]).max() > 30  # spinning: far-out angles
+def poleax_steps(states: np.ndarray, actions: np.ndarray, action_dtype) -> dict:
+    ours = shared_poleax_steps(
+        CASES["Pendulum-v1"], states, actions, jnp.zeros(()).dtype, action_dtype
+    )
+    return {"state": ours["next"], "obs": ours["obs"], "reward": ours["reward"]}
 
 
 def test_angle_normalize_is_numpys_float_modulo():
@@ -156,52 +123,13 @@ def test_one_step_agrees_in_float32(cases):
     moderate = np.abs(edges[:, 0]) < 30  # float32 rounds an angle of 1000 by 3e-5
     states = np.concatenate([states, edges[moderate]])
     actions = np.concatenate([actions, edge_actions[moderate]])
-    ref = gymnasium_steps(states, actions, np.float32)
+    ref = gymnasium_steps(CASES["Pendulum-v1"], states, actions, np.float32)
+    ref = {"state": ref["next"], "obs": ref["obs"], "reward": ref["reward"]}
     ours = poleax_steps(states.astype(np.float32), actions, np.float32)
     assert ours["state"].dtype == np.float32
     np.testing.assert_allclose(ours["state"], ref["state"], atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(ours["reward"], ref["reward"], atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(ours["obs"], ref["obs"], atol=1e-5, rtol=1e-5)
-
-
-def run_episode_pair(seed: int, policy, action_dtype=np.float64) -> tuple[list, list]:
-    """The same episode in gymnasium (``make``, with its TimeLimit) and in poleax (float64):
-    per-step (reward, terminated, truncated), the observations checked on the way."""
-    gym_env = gym.make("Pendulum-v1")
-    obs, _ = gym_env.reset(seed=seed)
-    state = ENV.state_from_gymnasium(gym_env)
-    step = jax.jit(ENV.step)
-    key = jax.random.PRNGKey(0)
-    rng = np.random.default_rng(seed)
-    ref, ours = [], []
-    done = False
-    while not done:
-        action = np.array([policy(obs, rng)], action_dtype)
-        obs, reward, terminated, truncated, _ = gym_env.step(action)
-        ref.append((reward, terminated, truncated))
-        _, state, r, term, trunc, info = step(key, state, jnp.asarray(action), PARAMS)
-        np.testing.assert_array_equal(np.asarray(info["final_obs"], np.float32), obs)
-        ours.append((float(r), bool(term), bool(trunc)))
-        done = terminated or truncated
-        if not done:  # poleax's state is gymnasium's, step count included
-            assert_bits_equal(np.asarray(state.physics)[None], gym_env.unwrapped.state[None])
-            assert int(state.time) == int(ENV.state_from_gymnasium(gym_env).time)
-    return ref, ours
-
-
-def test_whole_episodes_agree_and_truncate_at_the_cap():
-    with jax.enable_x64(True):
-        for seed in range(4):
-            action_dtype = np.float32 if seed % 2 else np.float64
-            if seed < 2:
-                policy = lambda obs, rng: rng.uniform(-6, 6)  # noqa: E731
-            else:
-                policy = lambda obs, rng: pumping_action(float(obs[2]), rng)  # noqa: E731
-            ref, ours = run_episode_pair(seed, policy, action_dtype)
-            assert ref == ours
-            assert len(ours) == 200 == PARAMS.max_steps_in_episode
-            assert ours[-1][2] and not any(t for _, _, t in ours[:-1])
-            assert not any(term for _, term, _ in ours)
 
 
 def test_reset_from_is_gymnasium_reset_bit_for_bit():
@@ -284,7 +212,7 @@ def test_gymnasium_renders_a_poleax_state():
             ENV.state_to_gymnasium(state, canvas)  # after a reset: no arrow
             np.testing.assert_array_equal(canvas.render(), reference.render())
             for _ in range(40):
-                action = np.array([pumping_action(float(state.theta_dot), rng)])
+                action = np.array([pendulum_pumping(float(state.theta_dot), rng)])
                 reference.step(action)
                 _, state, _, _, _ = step(state, jnp.asarray(action), PARAMS)
         ENV.state_to_gymnasium(state, canvas, action=action)  # last_u: the clipped torque

@@ -32,10 +32,8 @@ def policy_arrays(run: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ref") / "run"
-    subprocess.run(poleax_cmd("train", *TRAIN, "--out", str(out)), check=True, capture_output=True)
-    return out
+def uninterrupted(train_once) -> Path:
+    return train_once(*TRAIN)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -130,11 +128,9 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 
 
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("small") / "run"
-    args = ["train", "--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    assert main([*args, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
-    return out
+def small_run(train_once) -> Path:
+    args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
+    return train_once(*args, "--no-gifs")
 
 
 def corrupt(run: Path, tmp_path: Path, how: str) -> Path:

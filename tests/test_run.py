@@ -29,11 +29,9 @@ RUN_FILES = (
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(train_once):
     """The main job with its defaults (PPO on CartPole-v0), as a user runs it."""
-    out = tmp_path_factory.mktemp("runs") / "main"
-    assert main(["train", "--out", str(out), "--no-progress"]) == 0
-    return out
+    return train_once()
 
 
 def test_main_job_writes_every_artifact(run_dir):

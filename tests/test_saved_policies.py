@@ -5,6 +5,7 @@ performs like random", is the bug this guards against)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -18,34 +19,30 @@ from poleax.policy import Policy
 
 
 @pytest.fixture(scope="module", params=["MountainCar-v0", "Pendulum-v1"])
-def normalized_run(request, tmp_path_factory):
+def normalized_run(request, train_once):
     env = request.param
-    out = tmp_path_factory.mktemp(env) / "run"
-    run = poleax.train(
-        env=env, total_steps=4096, stop_when_solved=False, normalize_obs=True,
-        eval_episodes=5, gifs=False, out=out,
-    )  # fmt: skip
-    return env, run
+    args = ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"]
+    return env, train_once("--env", env, *args, "--eval-episodes", "5", "--no-gifs")
 
 
 def test_the_statistics_are_saved_and_moved(normalized_run):
     _env, run = normalized_run
-    stats = run.policy().params["obs_norm"]
+    stats = poleax.load(run).params["obs_norm"]
     assert float(stats["count"]) > 4000  # updated from the rollouts, not the initial 1e-4
     assert not np.allclose(stats["mean"], 0.0) and not np.allclose(stats["var"], 1.0)
 
 
 def test_loaded_policy_evaluates_exactly_as_recorded_in_training(normalized_run):
     _env, run = normalized_run
-    recorded = run.summary["per_seed"][0]["evaluation"]
-    again = poleax.evaluate(poleax.load(run.path), episodes=5)
+    recorded = json.loads((run / "summary.json").read_text())["per_seed"][0]["evaluation"]
+    again = poleax.evaluate(poleax.load(run), episodes=5)
     assert again["greedy"]["mean"] == recorded["greedy"]["mean"]
     assert again["sampled"]["mean"] == recorded["sampled"]["mean"]
 
 
 def test_numpy_policy_acts_as_the_jax_one(normalized_run):
     env, run = normalized_run
-    policy = poleax.load(run.path)
+    policy = poleax.load(run)
     spec = env_spec(env)
     dist = make_distribution(spec.action_space)
     obs = np.random.default_rng(0).normal(size=(256, spec.observation_size)).astype(np.float32)

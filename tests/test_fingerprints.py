@@ -1,0 +1,287 @@
+"""Behaviour must not move: fixed configurations trained to a fixed budget end bit for bit
+where they ended at the commit the fingerprints were recorded from (``fingerprints.json``).
+
+A fingerprint of a run is, per seed, the sha256 of its delivered policy's parameters (read
+back with ``poleax.load``), the means of its final evaluation on gymnasium, its env steps
+and, where the eval stop rule solved it, its steps to solve; the tutorial's running reward
+and episode count besides. Floats are compared exactly.
+
+``tests/data/run-0.2`` is a run folder written at that commit and stopped (SIGTERM) at its
+first chunk: it must still load, resume to the recorded end, and its ``config.json`` must
+still train (``poleax train --config``) to the same end.
+
+Bit for bit holds for one toolchain (jax, jaxlib, numpy, gymnasium, CPU backend): with
+another, the tests skip and say so. To record them again, check out the commit whose numbers
+are the reference (``recorded_at`` in the file; or a later one, when a change of numbers is
+intended: say so in its commit message) and run
+
+    python tests/test_fingerprints.py --record
+
+which retrains every case, rewrites ``tests/fingerprints.json`` and ``tests/data/run-0.2``.
+The cases marked slow (``pytest -m slow``) train to a solve or a longer budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import poleax
+
+HERE = Path(__file__).parent
+FINGERPRINTS = HERE / "fingerprints.json"
+OLD_RUN = HERE / "data" / "run-0.2"
+
+#: A fixed budget: no stop at a solve, few evaluation episodes, no GIFs.
+TINY = {"stop_when_solved": False, "eval_episodes": 10}
+
+#: ``poleax.train``'s own env, algo and seed win over a preset's: named as the preset has them.
+TUTORIAL = {"preset": "tutorial", "env": "CartPole-v0", "algo": "mc-ac", "seed": 42}
+
+#: name -> (keyword arguments of ``poleax.train``, slow). Every task with its default
+#: algorithm (ppo), the other algorithms, the tutorial preset and the vmapped executor.
+CASES: dict[str, tuple[dict[str, Any], bool]] = {
+    "CartPole-v0/ppo": ({"env": "CartPole-v0", "total_steps": 2048, **TINY}, False),
+    "CartPole-v1/ppo": ({"env": "CartPole-v1", "total_steps": 2048, **TINY}, True),
+    "Acrobot-v1/ppo": ({"env": "Acrobot-v1", "total_steps": 2048, **TINY}, False),
+    "MountainCar-v0/ppo": ({"env": "MountainCar-v0", "total_steps": 2048, **TINY}, True),
+    "Pendulum-v1/ppo": ({"env": "Pendulum-v1", "total_steps": 2048, **TINY}, False),
+    "MountainCarContinuous-v0/ppo": (
+        {"env": "MountainCarContinuous-v0", "total_steps": 4096, **TINY},
+        True,
+    ),
+    "CartPole-v1/a2c": ({"env": "CartPole-v1", "algo": "a2c", "total_steps": 2048, **TINY}, False),
+    "CartPole-v1/td-ac": (
+        {"env": "CartPole-v1", "algo": "td-ac", "total_steps": 2048, **TINY},
+        False,
+    ),
+    "CartPole-v1/mc-ac": (
+        {"env": "CartPole-v1", "algo": "mc-ac", "total_steps": 3000, **TINY},
+        True,
+    ),
+    "Pendulum-v1/a2c": ({"env": "Pendulum-v1", "algo": "a2c", "total_steps": 2048, **TINY}, True),
+    "MountainCarContinuous-v0/td-ac": (
+        {"env": "MountainCarContinuous-v0", "algo": "td-ac", "total_steps": 2048, **TINY},
+        True,
+    ),
+    "tutorial": ({**TUTORIAL, "total_steps": 3000, **TINY}, False),
+    "CartPole-v1/ppo/vmapped": (
+        {"env": "CartPole-v1", "executor": "vmapped", "seeds": 2, "total_steps": 2048, **TINY},
+        False,
+    ),
+    "Pendulum-v1/ppo/vmapped": (
+        {"env": "Pendulum-v1", "executor": "vmapped", "seeds": 2, "total_steps": 2048, **TINY},
+        True,
+    ),
+    "CartPole-v1/ppo/rows-per-core": (
+        {
+            "env": "CartPole-v1",
+            "executor": "rows-per-core",
+            "seeds": 2,
+            "total_steps": 2048,
+            **TINY,
+        },
+        True,
+    ),
+    # Trained until solved: the steps to solve, and the tutorial's running-reward stop.
+    "CartPole-v0/ppo/solved": ({"env": "CartPole-v0", "seed": 1}, True),
+    "tutorial/stopped": (TUTORIAL, True),
+}
+
+#: The run folder of ``tests/data``: small enough to keep in the repository.
+OLD_RUN_ARGS = ["--env", "CartPole-v1", "--hidden", "16", "--total-steps", "2048"]
+OLD_RUN_ARGS += ["--no-stop-when-solved", "--eval-episodes", "5", "--no-gifs", "--no-progress"]
+
+#: Runs ``poleax.cli.main(ARGS)``, the process signalling itself (SIGTERM) at its first chunk.
+STOP_AT_FIRST_CHUNK = """
+import os, signal, sys
+import poleax.run as run
+from poleax.cli import main
+original = run._Reporter.update
+def update(self, report):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return original(self, report)
+run._Reporter.update = update
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def params_sha256(params: dict[str, dict[str, np.ndarray]]) -> str:
+    """One hash of every layer's arrays: names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for layer in sorted(params):
+        for name in sorted(params[layer]):
+            value = np.ascontiguousarray(params[layer][name])
+            digest.update(f"{layer}/{name}:{value.dtype.str}:{value.shape}|".encode())
+            digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def fingerprint(run_dir: Path) -> dict[str, Any]:
+    """What must not move in a finished run folder."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    seeds = []
+    for i, seed in enumerate(summary["per_seed"]):
+        params = poleax.load(run_dir, i).params
+        entry = {
+            "params_sha256": params_sha256(params),
+            # Not compared: says how far apart two runs are when their hashes differ.
+            "params_abs_sum": float(
+                sum(
+                    np.abs(v).sum(dtype=np.float64)
+                    for layer in params.values()
+                    for v in layer.values()
+                )
+            ),
+            "env_steps": summary["env_steps"][i],
+            "greedy_mean": seed["evaluation"]["greedy"]["mean"],
+            "sampled_mean": seed["evaluation"]["sampled"]["mean"],
+        }
+        if summary["stop_rule"] == "eval":  # the tutorial's verdict may change (issue 22)
+            entry["steps_to_solve"] = seed["steps_to_solve"]
+        seeds.append(entry)
+    out: dict[str, Any] = {"seeds": seeds}
+    for key in ("running_reward", "episodes"):
+        if key in summary:
+            out[key] = summary[key]
+    return out
+
+
+def without_diagnostics(print_: dict[str, Any]) -> dict[str, Any]:
+    seeds = [{k: v for k, v in s.items() if k != "params_abs_sum"} for s in print_["seeds"]]
+    return {**print_, "seeds": seeds}
+
+
+def train_case(name: str, out: Path) -> Path:
+    kwargs, _slow = CASES[name]
+    run = poleax.train(**kwargs, gifs=False, progress=False, out=out)
+    return run.path
+
+
+def toolchain() -> dict[str, str]:
+    """What the numbers depend on besides poleax: bit-for-bit holds within one of these."""
+    import platform
+
+    import gymnasium
+    import jax
+    import jaxlib
+
+    return {
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "backend": jax.default_backend(),
+        "machine": platform.machine(),
+    }
+
+
+def recorded() -> dict[str, Any]:
+    data = json.loads(FINGERPRINTS.read_text())
+    ours = toolchain()
+    if data["recorded_with"] != ours:
+        pytest.skip(
+            f"fingerprints recorded with {data['recorded_with']}, this is {ours}: record them "
+            f"again at commit {data['recorded_at']} (python tests/test_fingerprints.py --record)"
+        )
+    return data
+
+
+def assert_same(name: str, found: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert without_diagnostics(found) == without_diagnostics(expected), (
+        f"{name} moved from its recorded fingerprint:\n"
+        f"found    {json.dumps(found, sort_keys=True)}\n"
+        f"recorded {json.dumps(expected, sort_keys=True)}"
+    )
+
+
+def case_params():
+    for name, (_kwargs, slow) in CASES.items():
+        yield pytest.param(name, id=name, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("name", list(case_params()))
+def test_a_fixed_budget_ends_where_it_did(name, tmp_path):
+    found = fingerprint(train_case(name, tmp_path / "run"))
+    assert_same(name, found, recorded()["cases"][name])
+
+
+def copy_old_run(tmp_path: Path) -> Path:
+    copy = tmp_path / "old"
+    shutil.copytree(OLD_RUN, copy, symlinks=True)
+    return copy
+
+
+def test_a_0_2_checkpoint_still_loads(tmp_path):
+    run = copy_old_run(tmp_path)
+    policy = poleax.load(run)
+    assert params_sha256(policy.params) == recorded()["old_run"]["loaded_params_sha256"]
+    obs = np.random.default_rng(0).normal(scale=0.1, size=(64, 4))
+    assert policy.act(obs).tolist() == recorded()["old_run"]["actions"]
+
+
+def test_a_0_2_checkpoint_resumes_to_the_recorded_end(tmp_path):
+    from poleax.cli import main
+
+    run = copy_old_run(tmp_path)
+    assert main(["train", "--resume", str(run), "--no-progress", "--no-gifs"]) == 0
+    assert_same("old run resumed", fingerprint(run), recorded()["old_run"]["finished"])
+
+
+def test_a_0_2_config_json_still_trains_the_same_run(tmp_path):
+    from poleax.cli import main
+
+    out = tmp_path / "again"
+    args = ["train", "--config", str(OLD_RUN / "config.json"), "--out", str(out)]
+    assert main([*args, "--no-gifs", "--no-progress"]) == 0
+    assert_same("old config rerun", fingerprint(out), recorded()["old_run"]["finished"])
+
+
+def record(work: Path) -> None:
+    """Retrain every case and the old run folder; rewrite the recorded files."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    cases = {}
+    for name in CASES:
+        print("recording", name, flush=True)
+        cases[name] = fingerprint(train_case(name, work / name.replace("/", "_")))
+    if OLD_RUN.exists():
+        shutil.rmtree(OLD_RUN)
+    OLD_RUN.parent.mkdir(exist_ok=True)
+    argv = ["train", *OLD_RUN_ARGS, "--out", str(OLD_RUN)]
+    stopped = subprocess.run([sys.executable, "-c", STOP_AT_FIRST_CHUNK, *argv])
+    assert stopped.returncode == 143, stopped.returncode
+    (OLD_RUN / ".lock").unlink(missing_ok=True)
+    policy = poleax.load(OLD_RUN)
+    obs = np.random.default_rng(0).normal(scale=0.1, size=(64, 4))
+    finished = work / "old-finished"
+    shutil.copytree(OLD_RUN, finished, symlinks=True)
+    resumed = subprocess.run([sys.executable, "-m", "poleax", "train", "--resume", str(finished)])
+    assert resumed.returncode == 0
+    old_run = {
+        "loaded_params_sha256": params_sha256(policy.params),
+        "actions": policy.act(obs).tolist(),
+        "finished": fingerprint(finished),
+    }
+    data = {"recorded_at": commit, "recorded_with": toolchain(), "cases": cases}
+    data["old_run"] = old_run
+    FINGERPRINTS.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    print("wrote", FINGERPRINTS, "and", OLD_RUN)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    if sys.argv[1:] != ["--record"]:
+        sys.exit(__doc__)
+    with tempfile.TemporaryDirectory() as work:
+        record(Path(work))
