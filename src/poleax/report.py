@@ -44,6 +44,17 @@ def image_tag(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:{MIME[path.suffix]};base64,{data}">'
 
 
+def _solved_cell(seed: dict[str, Any]) -> str:
+    """ "yes" only for a pass by the margin; a pass without it, and a stop rule's own stop,
+    said as such."""
+    if seed.get("solved"):
+        return "yes"
+    words = ["passed, not confidently"] if seed.get("passed_not_confidently") else ["no"]
+    if seed.get("stopped_by_rule"):
+        words.append(f"(stopped by the running reward at {seed.get('steps_to_stop'):,} steps)")
+    return " ".join(words)
+
+
 def _rows(summary: dict[str, Any]) -> str:
     rows = []
     for seed in summary.get("per_seed", []):
@@ -52,7 +63,7 @@ def _rows(summary: dict[str, Any]) -> str:
         sampled = ev.get("sampled", {}).get("mean")
         cells = [
             seed["seed"],
-            "yes" if seed.get("solved") else "no",
+            _solved_cell(seed),
             seed.get("steps_to_solve") if seed.get("steps_to_solve") is not None else "-",
             f"{greedy:.1f}" if greedy is not None else "-",
             f"{sampled:.1f}" if sampled is not None else "-",
