@@ -15,12 +15,22 @@ from contextlib import suppress
 from typing import Any, TextIO
 
 PLAIN_INTERVAL_S = 5.0
+BAR_WIDTH = 10
 
 
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _compact(value: float) -> str:
+    """``value`` in at most about five characters: 950, 12.3k, 1.5M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            scaled = value / size
+            return f"{scaled:.1f}{suffix}" if scaled < 100 else f"{scaled:.0f}{suffix}"
+    return f"{value:.0f}"
 
 
 class Progress:
@@ -94,13 +104,13 @@ class Progress:
         console = self.console or Console(file=self.stream)
         self._bar = RichProgress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=12),
+            BarColumn(bar_width=BAR_WIDTH),
             TextColumn("{task.fields[status]}"),
             console=console,
             transient=False,
         )
         self._bar.start()
-        self._task = self._bar.add_task(self.label, total=self.total, status=self.status())
+        self._task = self._bar.add_task(self.label, total=self.total, status=self._bar_status())
         threading.Thread(target=self._refresh_bar, daemon=True, name="poleax-bar").start()
 
     def _refresh_bar(self) -> None:
@@ -138,27 +148,43 @@ class Progress:
         elapsed = time.perf_counter() - since
         return (self.completed - done) / elapsed if elapsed > 0 else None
 
-    def status(self) -> str:
-        """What follows the label: the phase, or counts, rate and info; then elapsed time."""
+    def status(self, width: int | None = None) -> str:
+        """What follows the label: the phase, or counts, elapsed time, rate and info.
+
+        ``width`` (the terminal's room beside the label and the bar) writes counts as 12.3k
+        and leaves out what does not fit, the rate first, then the info from its end, never
+        the counts or the elapsed time.
+        """
+        compact = width is not None
+        number = _compact if compact else "{:,.0f}".format
         elapsed = _clock(time.perf_counter() - self.start)
         if self.phase is not None:
             waited = time.perf_counter() - self.phase_start
             return f"{self.phase}… {waited:.0f} s  {elapsed}"
-        parts = [f"{self.completed:,.0f}/{self.total:,.0f} {self.unit}"]
+        unit = "" if compact else f" {self.unit}"
+        parts = [f"{number(self.completed)}/{number(self.total)}{unit}", elapsed]
+        info = [part for part in self.info.split("  ") if part]
         rate = self.rate()
-        if rate is not None and rate > 0:
-            parts.append(f"{rate:,.0f}/s")
-        if self.info:
-            parts.append(self.info)
-        parts.append(elapsed)
-        return "  ".join(parts)
+        rated = [f"{number(rate)}/s"] if rate is not None and rate > 0 else []
+        if not compact:
+            return "  ".join(parts + rated + info)
+        for extra in (rated + info, info, info[:-1], info[:-2], []):
+            line = "  ".join(parts + extra)
+            if len(line) <= width:
+                return line
+        return line
+
+    def _bar_status(self) -> str:
+        """The status that fits beside the label and the bar on this terminal."""
+        room = self._bar.console.width - len(self.label) - BAR_WIDTH - 3
+        return self.status(width=max(room, 20))
 
     def line(self) -> str:
         return f"{self.label}: {self.status()}"
 
     def _show(self) -> None:
         if self._bar is not None and not self._closed.is_set():
-            self._bar.update(self._task, completed=self.completed, status=self.status())
+            self._bar.update(self._task, completed=self.completed, status=self._bar_status())
 
     def _print(self, line: str) -> None:
         self._last_line = time.perf_counter()

@@ -40,12 +40,11 @@ class Reporter:
         for line in self.rule_log.lines(report):
             _say(line)
         parts = []
-        recent = report.episodic_return
-        if np.isfinite(recent).any():
-            parts.append(f"return {np.nanmedian(recent):.1f}")
-        if report.greedy is not None and report.active.any():
+        if report.greedy is not None and report.active.any():  # the policy itself
             greedy, sampled = report.greedy[report.active], report.sampled[report.active]
             parts.append(f"eval {np.median(greedy):.0f}/{np.median(sampled):.0f}")
+        elif np.isfinite(report.episodic_return).any():  # else the episodes training ended
+            parts.append(f"return {np.nanmedian(report.episodic_return):.1f}")
         parts.append(f"solved {int(report.solved.sum())}/{len(report.solved)}")
         self.progress.update(float(np.median(report.env_steps)), "  ".join(parts))
 
