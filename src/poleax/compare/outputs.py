@@ -116,13 +116,21 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
     import matplotlib
 
     matplotlib.use("Agg")
+    colors = {a: f"C{i}" for i, a in enumerate(settings.algos)}
+    finals = {a: _final_scores(results, a, settings.envs) for a in settings.algos}
+    return [
+        _save(_curves(settings, results, colors), out / "curves.png"),
+        _save(_steps_to_solve(settings, results, colors), out / "steps_to_solve.png"),
+        _save(_profiles(settings, finals, colors), out / "profiles.png"),
+        _save(_improvement(settings, finals, colors), out / "probability_of_improvement.png"),
+    ]
+
+
+def _curves(settings: CompareSettings, results: list[PairResult], colors: dict[str, str]):
+    """IQM return vs env steps, per env."""
     import matplotlib.pyplot as plt
 
-    algos, envs = settings.algos, settings.envs
-    colors = {a: f"C{i}" for i, a in enumerate(algos)}
-    paths = []
-
-    # IQM return vs env steps, per env.
+    envs = settings.envs
     fig, axes = plt.subplots(1, len(envs), figsize=(6.5 * len(envs), 4), dpi=100, squeeze=False)
     for ax, env in zip(axes[0], envs, strict=True):
         spec = env_spec(env)
@@ -135,9 +143,14 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
         ax.set(xlabel="env steps", ylabel="IQM return", title=f"{env}, {settings.seeds} seeds")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    paths.append(_save(fig, out / "curves.png"))
+    return fig
 
-    # Steps to solve, a dot per seed; unsolved seeds at the right edge.
+
+def _steps_to_solve(settings: CompareSettings, results: list[PairResult], colors):
+    """Steps to solve, a dot per seed; unsolved seeds at the right edge."""
+    import matplotlib.pyplot as plt
+
+    algos, envs = settings.algos, settings.envs
     fig, axes = plt.subplots(1, len(envs), figsize=(6.5 * len(envs), 3), dpi=100, squeeze=False)
     rng = np.random.default_rng(0)
     for ax, env in zip(axes[0], envs, strict=True):
@@ -155,14 +168,17 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
         ax.set_yticks(range(len(algos)), algos)
         ax.set(xlabel="env steps to solve (x: not solved; bar: median)", title=env)
     fig.tight_layout()
-    paths.append(_save(fig, out / "steps_to_solve.png"))
+    return fig
 
-    # Performance profiles of the final normalised score.
-    finals = {a: _final_scores(results, a, envs) for a in algos}
+
+def _profiles(settings: CompareSettings, finals: dict[str, np.ndarray], colors):
+    """Performance profiles of the final normalised score."""
+    import matplotlib.pyplot as plt
+
     top = max(1.2, max(float(f.max()) for f in finals.values()) + 0.05)
     taus = np.linspace(min(0.0, min(float(f.min()) for f in finals.values())), top, 81)
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=100)
-    for algo in algos:
+    for algo in settings.algos:
         profile = stats.profile_interval(finals[algo], taus)
         ax.plot(taus, profile.point, color=colors[algo], label=algo)
         ax.fill_between(taus, profile.low, profile.high, color=colors[algo], alpha=0.2)
@@ -174,9 +190,14 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    paths.append(_save(fig, out / "profiles.png"))
+    return fig
 
-    # Probability of improvement, each pair once.
+
+def _improvement(settings: CompareSettings, finals: dict[str, np.ndarray], colors):
+    """Probability of improvement, each pair once."""
+    import matplotlib.pyplot as plt
+
+    algos = settings.algos
     pairs = [(x, y) for i, x in enumerate(algos) for y in algos[i + 1 :]]
     fig, ax = plt.subplots(figsize=(6.5, 0.5 + 0.45 * max(1, len(pairs))), dpi=100)
     for k, (x, y) in enumerate(pairs):
@@ -190,8 +211,7 @@ def plot_all(out: Path, settings: CompareSettings, results: list[PairResult]) ->
     ax.invert_yaxis()
     ax.set(xlabel="probability of improvement (final score), 95% interval")
     fig.tight_layout()
-    paths.append(_save(fig, out / "probability_of_improvement.png"))
-    return paths
+    return fig
 
 
 def _save(fig, path: Path) -> Path:

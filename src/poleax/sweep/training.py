@@ -55,8 +55,6 @@ def train_group(
     Raises ``_Stopped`` when ``should_stop()`` interrupted training; the trials not yet told
     are left to the caller.
     """
-    import optuna
-
     from poleax.algos import make_algorithm
     from poleax.trainer import init_state, train
 
@@ -72,61 +70,81 @@ def train_group(
     algo = make_algorithm(config)
     state = init_state(algo)
     state = algo.with_hparams(state, [v for v in values for _ in range(settings.seeds)])
-    threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
-    budget = settings.total_steps
-    pruned = np.zeros(len(trials), bool)
-    told = np.zeros(len(trials), bool)
-    greedy = np.zeros(rows)  # each row's latest greedy evaluation
-
-    def tell(i: int, steps: np.ndarray) -> None:
-        """A trial is told as soon as its seeds are done, so it counts for pruning the rest."""
-        told[i] = True
-        state = optuna.trial.TrialState.PRUNED if pruned[i] else None
-        value = None if pruned[i] else float(np.minimum(steps, budget).mean())
-        if opened is not None:
-            opened.finish(trials[i], value, state)
-        elif state is not None:
-            trials[i].study.tell(trials[i], state=state, skip_if_finished=True)
-        else:
-            trials[i].study.tell(trials[i], value, skip_if_finished=True)
-
-    def on_chunk(report) -> None:
-        greedy[report.active] = report.greedy[report.active]
-        trial_greedy = greedy.reshape(len(trials), settings.seeds).mean(axis=1)
-        done = (report.solved | (report.env_steps >= budget)).reshape(len(trials), -1)
-        env_steps = report.env_steps.reshape(len(trials), -1)
-        for i, trial in enumerate(trials):
-            if told[i]:
-                continue
-            if done[i].all():  # a solved seed stopped at its solve, an unsolved one at the budget
-                tell(i, env_steps[i])
-                continue
-            try:
-                trial.report(float(threshold - trial_greedy[i]), step=int(env_steps[i].max()))
-                prune = trial.should_prune()
-            except optuna.exceptions.UpdateFinishedTrialError:
-                # Another worker failed it (no heartbeat for the grace period): not ours now.
-                told[i] = pruned[i] = True
-                if opened is not None:
-                    opened.let_go(trial)
-                continue
-            if prune:
-                pruned[i] = True
-                tell(i, env_steps[i])
-
-    def pruned_rows() -> list[int]:
-        return [r for r in range(rows) if pruned[r // settings.seeds]]
-
+    group = _Group(settings, trials, opened)
     result = train(
-        config, on_chunk=on_chunk, state=state, drop_rows=pruned_rows, should_stop=should_stop
+        config,
+        on_chunk=group.on_chunk,
+        state=state,
+        drop_rows=group.pruned_rows,
+        should_stop=should_stop,
     )
     if result.interrupted:
         raise _Stopped
+    budget = settings.total_steps
     steps = np.array(
         [s if s is not None else budget for s in result.steps_to_solve], float
     ).reshape(len(trials), settings.seeds)
-    for i in np.flatnonzero(~told):
-        tell(int(i), steps[i])
+    for i in np.flatnonzero(~group.told):
+        group.tell(int(i), steps[i])
+
+
+class _Group:
+    """The trials of one ``train_group``: each told as soon as its seeds are done (so it
+    counts for pruning the rest), pruned by Optuna's pruner between chunks."""
+
+    def __init__(self, settings: SweepSettings, trials: list, opened: _Study | None) -> None:
+        self.settings, self.trials, self.opened = settings, trials, opened
+        self.threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
+        self.budget = settings.total_steps
+        self.pruned = np.zeros(len(trials), bool)
+        self.told = np.zeros(len(trials), bool)
+        self.greedy = np.zeros(len(trials) * settings.seeds)  # each row's latest evaluation
+
+    def tell(self, i: int, steps: np.ndarray) -> None:
+        import optuna
+
+        self.told[i] = True
+        trial = self.trials[i]
+        state = optuna.trial.TrialState.PRUNED if self.pruned[i] else None
+        value = None if self.pruned[i] else float(np.minimum(steps, self.budget).mean())
+        if self.opened is not None:
+            self.opened.finish(trial, value, state)
+        elif state is not None:
+            trial.study.tell(trial, state=state, skip_if_finished=True)
+        else:
+            trial.study.tell(trial, value, skip_if_finished=True)
+
+    def on_chunk(self, report) -> None:
+        import optuna
+
+        trials, seeds = self.trials, self.settings.seeds
+        self.greedy[report.active] = report.greedy[report.active]
+        trial_greedy = self.greedy.reshape(len(trials), seeds).mean(axis=1)
+        done = (report.solved | (report.env_steps >= self.budget)).reshape(len(trials), -1)
+        env_steps = report.env_steps.reshape(len(trials), -1)
+        for i, trial in enumerate(trials):
+            if self.told[i]:
+                continue
+            if done[i].all():  # a solved seed stopped at its solve, an unsolved one at the budget
+                self.tell(i, env_steps[i])
+                continue
+            try:
+                shortfall = float(self.threshold - trial_greedy[i])
+                trial.report(shortfall, step=int(env_steps[i].max()))
+                prune = trial.should_prune()
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # Another worker failed it (no heartbeat for the grace period): not ours now.
+                self.told[i] = self.pruned[i] = True
+                if self.opened is not None:
+                    self.opened.let_go(trial)
+                continue
+            if prune:
+                self.pruned[i] = True
+                self.tell(i, env_steps[i])
+
+    def pruned_rows(self) -> list[int]:
+        seeds = self.settings.seeds
+        return [r for r in range(len(self.trials) * seeds) if self.pruned[r // seeds]]
 
 
 def _prepare_out(out: Path) -> list[Path]:
