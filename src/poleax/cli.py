@@ -238,10 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="environment id; repeat or comma-separate for several (default: CartPole-v1)",
     )
-    compare.add_argument(
-        "--algos", default="ppo,a2c,td-ac,mc-ac", help="(default: ppo,a2c,td-ac,mc-ac)"
-    )
-    compare.add_argument("--seeds", type=_number(int), default=20, help="(default: 20)")
+    compare.add_argument("--algos", default=None, help="(default: ppo,a2c,td-ac,mc-ac)")
+    compare.add_argument("--seeds", type=_number(int), default=None, help="(default: 20)")
     compare.add_argument(
         "--budget",
         type=_number(int),
@@ -254,11 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALGO=FILE",
         help="start ALGO from a config.json instead of its defaults (repeatable)",
     )
-    compare.add_argument("--seed", type=_number(int), default=0, help="first seed (default: 0)")
+    compare.add_argument("--seed", type=_number(int), default=None, help="first seed (default: 0)")
     compare.add_argument(
         "--eval-episodes",
         type=_number(int),
-        default=20,
+        default=None,
         help="greedy and sampled episodes per grid point (default: 20)",
     )
     compare.add_argument("--out", type=_path, help="folder (default: compare/<env>)")
@@ -337,8 +335,6 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from poleax.config import load_config
-
     if args.resume is not None:
         if (
             args.config
@@ -348,10 +344,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         ):
             raise ConfigError("--resume takes the run's own config; drop the other settings")
-        from poleax.checkpoint import read_meta
+        from poleax.run.folder import resume_config
 
-        read_meta(args.resume)
-        config = load_config(args.resume / "config.json")
+        config = resume_config(args.resume)
     else:
         config = _config_from_args(args)
     from poleax.checkpoint import CheckpointError
@@ -386,10 +381,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_policy(run: Path, seed_index: int):
+def _load_policy(run: Path, seed_index: int, finished: bool = False):
+    """The run's policy; with ``finished``, only from a finished run (one line otherwise)."""
     from poleax.api import load
     from poleax.checkpoint import CheckpointError
+    from poleax.files import check_kind
 
+    check_kind(run, "run", "")
+    if finished:
+        from poleax.run.folder import check_finished_run
+
+        check_finished_run(run)
     try:
         return load(run, seed_index=seed_index)
     except CheckpointError as error:
@@ -404,7 +406,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--episodes must be >= 1; got {args.episodes}")
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0; got {args.seed}")
-    policy = _load_policy(args.run, args.seed_index)
+    policy = _load_policy(args.run, args.seed_index, finished=True)
     env_id = check_env_id(args.env or policy.env_id)
     result = evaluate_both(policy, env_id, args.episodes, args.seed)
     if args.json:
@@ -440,15 +442,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from poleax.checkpoint import CheckpointError, read_meta
     from poleax.report import write_report
+    from poleax.run.folder import check_finished_run
 
-    try:
-        read_meta(args.run)
-    except CheckpointError as error:
-        raise ConfigError(str(error)) from None
-    if not (args.run / "summary.json").exists():
-        raise ConfigError(f"run {args.run} is not complete (no summary.json); resume it first")
+    check_finished_run(args.run)
     print(f"wrote {write_report(args.run)}")
     return 0
 
@@ -464,13 +461,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.out or args.run / f"policy.{args.format}"
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; name a file like policy.{args.format}")
-    policy = _load_policy(args.run, args.seed_index)
+    policy = _load_policy(args.run, args.seed_index, finished=True)
+    _check_export_out(args.run, out)
     try:
         path = export(policy, args.format, out)
     except ExportUnavailable as error:
         raise ConfigError(str(error)) from None
     print(f"wrote {path}")
     return 0
+
+
+#: Files an export may replace inside a run folder: an earlier export's.
+EXPORTED_NAMES = ("policy.onnx", "policy.json")
+
+
+def _check_export_out(run: Path, out: Path) -> None:
+    """Refuse an ``--out`` that would replace one of the run's own files (its config, its
+    summary, its checkpoint ...); a new file, or an earlier export, may be written there."""
+    try:
+        inside = out.resolve().relative_to(run.resolve())
+    except ValueError:
+        return  # outside the run folder
+    own = inside.parts[0] in ("checkpoint", ".checkpoints") or (
+        out.exists() and not (len(inside.parts) == 1 and inside.name in EXPORTED_NAMES)
+    )
+    if own or inside.name.startswith("."):
+        raise ConfigError(
+            f"--out {out} would replace a file of run {run}; write the export elsewhere "
+            f"(or to {run / EXPORTED_NAMES[0]} or {run / EXPORTED_NAMES[1]})"
+        )
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -535,7 +554,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"poleax sweep: error: {error}", file=sys.stderr)
         return 1
     print(f"study {summary['study']}: {summary['finished_trials']} trials finished")
-    if "best_value" in summary:
+    if summary.get("solved") is False:
+        print(
+            f"no trial solved {settings.env} within {settings.total_steps:,} env steps per "
+            "seed: no best config (try a larger --total-steps)"
+        )
+    elif "best_value" in summary:
         print(
             f"best: trial {summary['best_trial']}, {summary['best_value']:.0f} env steps "
             f"to solve (mean over seeds)"
@@ -551,32 +575,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from poleax.compare import (
         CompareInterrupted,
         CompareSettings,
+        differences,
         print_table,
         read_settings,
         run_compare,
     )
 
+    given = _compare_given(args)
     if args.resume is not None:
-        given = [args.env, args.config, args.budget, args.out]
-        if any(given) or args.algos != "ppo,a2c,td-ac,mc-ac" or args.seeds != 20:
-            raise ConfigError("--resume takes the comparison's own settings; drop the others")
+        if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
+            raise ConfigError("--resume continues a comparison in its own folder; drop --out")
         settings = read_settings(args.resume)
+        differ = differences(given, settings)
+        if differ:
+            raise ConfigError(
+                f"--resume {args.resume} continues the recorded comparison; these settings "
+                f"differ from it: {'; '.join(differ)} (drop them, or start a new --out)"
+            )
     else:
-        configs = {}
-        for item in args.config:
-            algo, sep, path = item.partition("=")
-            if not sep or not algo.strip() or not path.strip():
-                raise ConfigError(f"--config takes ALGO=FILE, like ppo=config.json; got {item!r}")
-            configs[algo.strip()] = path.strip()
-        envs = [e.strip() for part in (args.env or ["CartPole-v1"]) for e in part.split(",")]
+        defaults = CompareSettings()
         settings = CompareSettings(
-            envs=tuple(e for e in envs if e),
-            algos=tuple(a.strip() for a in args.algos.split(",") if a.strip()),
-            seeds=args.seeds,
-            budget=args.budget,
-            seed=args.seed,
-            eval_episodes=args.eval_episodes,
-            configs=configs,
+            envs=given.get("envs", defaults.envs),
+            algos=given.get("algos", defaults.algos),
+            seeds=given.get("seeds", defaults.seeds),
+            budget=given.get("budget"),
+            seed=given.get("seed", defaults.seed),
+            eval_episodes=given.get("eval_episodes", defaults.eval_episodes),
+            configs=given.get("configs", {}),
             out=args.out,
         )
     gc.freeze()
@@ -593,6 +618,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print_table(summary)
     print(f"wrote {out}/ (results.csv, summary.json, report.html and four plots)")
     return 0
+
+
+def _compare_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The comparison settings given on the command line (named as in ``CompareSettings``)."""
+    given: dict[str, Any] = {}
+    if args.env is not None:
+        given["envs"] = tuple(e.strip() for part in args.env for e in part.split(",") if e.strip())
+    if args.algos is not None:
+        given["algos"] = tuple(a.strip() for a in args.algos.split(",") if a.strip())
+    for name in ("seeds", "budget", "seed", "eval_episodes"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    if args.config:
+        configs = {}
+        for item in args.config:
+            algo, sep, path = item.partition("=")
+            if not sep or not algo.strip() or not path.strip():
+                raise ConfigError(f"--config takes ALGO=FILE, like ppo=config.json; got {item!r}")
+            configs[algo.strip()] = path.strip()
+        given["configs"] = configs
+    return given
 
 
 COMMANDS = {
