@@ -125,6 +125,18 @@ def _add_seed_index(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, for the tasks it registers with poleax.envs.register "
+        "(repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="poleax",
@@ -145,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
+    _add_import(train)
     _add_config_flags(train)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's own env")
@@ -159,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--env", help="environment id (default: the run's)")
     _add_seed_index(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    _add_import(evaluate)
 
     render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
     render.add_argument("run", type=_path, metavar="RUN")
@@ -166,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=_number(int), default=0, help="episode seed (default: 0)")
     render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
     _add_seed_index(render)
+    _add_import(render)
 
     report = sub.add_parser("report", help="(re)write a run's report.html")
     report.add_argument("run", type=_path, metavar="RUN")
@@ -175,10 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=("onnx", "json"), help="onnx or json")
     export.add_argument("--out", type=_path, help="output file (default: RUN/policy.FORMAT)")
     _add_seed_index(export)
+    _add_import(export)
 
     play = sub.add_parser("play", help="watch a run's policy in a window")
     play.add_argument("run", type=_path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
+    _add_import(play)
 
     sweep = sub.add_parser(
         "sweep",
@@ -262,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=_path, help="folder (default: compare/<env>)")
     compare.add_argument("--resume", type=_path, metavar="DIR", help="continue a comparison")
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_import(compare)
     return parser
 
 
@@ -294,6 +312,7 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 0
     try:
+        _import_tasks(getattr(args, "imports", []))
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a failing output is an error here, not at the interpreter's exit
         return status
@@ -312,6 +331,21 @@ def _main(argv: list[str] | None) -> int:
         print(f"poleax {args.command}: interrupted", file=sys.stderr)
         _silence_stdout()
         return 128 + 2
+
+
+def _import_tasks(modules: list[str]) -> None:
+    """``--import``: the modules that register tasks, before any config is built."""
+    if not modules:
+        return
+    from poleax.envs import import_tasks
+
+    try:
+        import_tasks(modules)
+    except ImportError as error:
+        raise ConfigError(str(error)) from None
+    except Exception as error:  # the module itself failed: its error, in one line
+        what = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise ConfigError(f"--import {','.join(modules)} failed: {what}") from None
 
 
 def _silence_stdout() -> None:
@@ -430,6 +464,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in .gif or .mp4; got {args.out.name}")
     if not args.out.parent.exists() or not os.access(args.out.parent, os.W_OK):
         raise ConfigError(f"cannot write to {args.out.parent}")
+    if not 0 <= args.seed < 2**31:
+        raise ConfigError(f"--seed must be a whole number in [0, 2^31); got {args.seed}")
+    _check_out_in_run(args.run, args.out)
+    if args.out.suffix.lower() == ".mp4":
+        from poleax.render import check_mp4_writer
+
+        try:
+            check_mp4_writer()
+        except RuntimeError as error:
+            raise ConfigError(str(error)) from None
     policy = _load_policy(args.run, args.seed_index)
     try:
         path, length = render_episode(
@@ -462,7 +506,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; name a file like policy.{args.format}")
     policy = _load_policy(args.run, args.seed_index, finished=True)
-    _check_export_out(args.run, out)
+    _check_out_in_run(args.run, out, EXPORTED_NAMES)
     try:
         path = export(policy, args.format, out)
     except ExportUnavailable as error:
@@ -475,25 +519,39 @@ def cmd_export(args: argparse.Namespace) -> int:
 EXPORTED_NAMES = ("policy.onnx", "policy.json")
 
 
-def _check_export_out(run: Path, out: Path) -> None:
+def _check_out_in_run(run: Path, out: Path, allowed: tuple[str, ...] = ()) -> None:
     """Refuse an ``--out`` that would replace one of the run's own files (its config, its
-    summary, its checkpoint ...); a new file, or an earlier export, may be written there."""
+    summary, its pictures, its checkpoint ...); a new file, or one named in ``allowed`` (an
+    earlier export), may be written there."""
     try:
         inside = out.resolve().relative_to(run.resolve())
     except ValueError:
         return  # outside the run folder
     own = inside.parts[0] in ("checkpoint", ".checkpoints") or (
-        out.exists() and not (len(inside.parts) == 1 and inside.name in EXPORTED_NAMES)
+        out.exists() and not (len(inside.parts) == 1 and inside.name in allowed)
     )
     if own or inside.name.startswith("."):
         raise ConfigError(
-            f"--out {out} would replace a file of run {run}; write the export elsewhere "
-            f"(or to {run / EXPORTED_NAMES[0]} or {run / EXPORTED_NAMES[1]})"
+            f"--out {out} would replace a file of run {run}; name a new file, or write it elsewhere"
         )
 
 
+#: Most episodes ``play`` shows (each one in a window, in real time).
+MAX_PLAY_EPISODES = 10_000
+
+
 def cmd_play(args: argparse.Namespace) -> int:
+    from poleax.envs.registry import env_spec
+
+    if not 1 <= args.episodes <= MAX_PLAY_EPISODES:
+        raise ConfigError(f"--episodes must be in [1, {MAX_PLAY_EPISODES:,}]; got {args.episodes}")
     policy = _load_policy(args.run, 0)
+    spec = env_spec(policy.env_id)
+    if not spec.gymnasium_id:
+        raise ConfigError(
+            f"{policy.env_id} names no gymnasium env to show in a window; write a video "
+            f"instead: poleax render {args.run} --out play.gif"
+        )
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
@@ -503,7 +561,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         )
     import gymnasium as gym
 
-    env = gym.make(policy.env_id, render_mode="human")
+    env = gym.make(spec.gymnasium_id, render_mode="human")
     try:
         for episode in range(args.episodes):
             obs, _ = env.reset(seed=episode)
