@@ -124,7 +124,7 @@ def check_finished_run(run_dir: str | Path) -> dict:
         raise ConfigError(str(error)) from None
     if not meta.get("complete", True) or not (run_dir / "summary.json").is_file():
         raise ConfigError(
-            f"run {run_dir} is not finished (no summary.json); finish it first with: "
+            f"run {run_dir} is not complete (no summary.json); finish it first with: "
             f"poleax train --resume {run_dir}"
         )
     return meta
