@@ -77,7 +77,12 @@ def test_a_run_stopped_while_compiling_resumes_from_the_start(tmp_path):
     short = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-gifs", "--out", str(out)]
     env = {**os.environ, "POLEAX_NO_COMPILE_CACHE": "1"}  # compiling takes seconds
     proc = subprocess.Popen(poleax_cmd("train", *short), stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(1.5)
+    # The stage, not a number of seconds: config.json is written just before the programs
+    # compile (issue 26, item 11: 1.5 s was before compiling on a slower machine).
+    deadline = time.monotonic() + 120
+    while not (out / "config.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

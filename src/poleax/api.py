@@ -23,9 +23,12 @@ def train(
 
     ``overrides`` are any ``TrainConfig`` fields, e.g. ``total_steps=50_000, lr=3e-4``.
     """
-    from poleax.config import build_config
+    from poleax.config import ConfigError, build_config
     from poleax.run import run_training
 
+    for name, value in (("gifs", gifs), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False; got {value!r}")
     config = build_config(algo=algo, env=env, preset=preset, seed=seed, **overrides)
     return run_training(config, out=out, gifs=gifs, progress=progress)
 

@@ -313,9 +313,7 @@ def _read_meta(run_dir: Path, folder: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CheckpointError(
-            f"not a poleax run (no {CHECKPOINT_DIR}/meta.json): {run_dir}"
-        ) from None
+        raise CheckpointError(_no_checkpoint(run_dir)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise CheckpointError(f"corrupt checkpoint metadata in {shown}: {error}") from None
     try:
@@ -335,6 +333,19 @@ def _read_meta(run_dir: Path, folder: Path) -> dict[str, Any]:
             "upgrade poleax"
         )
     return meta
+
+
+def _no_checkpoint(run_dir: Path) -> str:
+    """Why ``run_dir`` has no checkpoint to read: a run stopped before its first save, a
+    folder of another kind, or no run at all."""
+    from poleax.files import describe, folder_kind
+
+    kind = folder_kind(run_dir)
+    if kind == "run" or (kind is None and (run_dir / "config.json").is_file()):
+        return f"this run has not saved a checkpoint yet; rerun the command (run folder {run_dir})"
+    if kind is not None:
+        return f"{run_dir} holds {describe(kind)}, not a run"
+    return f"not a poleax run (no {CHECKPOINT_DIR}/meta.json): {run_dir}"
 
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:

@@ -179,6 +179,18 @@ def _add_seed_index(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, for the tasks it registers with poleax.envs.register "
+        "(repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="poleax",
@@ -204,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--no-gifs", action="store_true", help="skip before/after GIFs")
     outputs.add_argument("--no-progress", action="store_true", help="no progress bar")
     outputs.add_argument("--tensorboard", action="store_true", help="write TensorBoard events")
+    _add_import(task)
     _add_config_flags(train, groups)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run on gymnasium's own env")
@@ -218,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--env", help="environment id (default: the run's)")
     _add_seed_index(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    _add_import(evaluate)
 
     render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
     render.add_argument("run", type=_path, metavar="RUN")
@@ -225,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=_number(int), default=0, help="episode seed (default: 0)")
     render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
     _add_seed_index(render)
+    _add_import(render)
 
     report = sub.add_parser("report", help="(re)write a run's report.html")
     report.add_argument("run", type=_path, metavar="RUN")
@@ -234,10 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=("onnx", "json"), help="onnx or json")
     export.add_argument("--out", type=_path, help="output file (default: RUN/policy.FORMAT)")
     _add_seed_index(export)
+    _add_import(export)
 
     play = sub.add_parser("play", help="watch a run's policy in a window")
     play.add_argument("run", type=_path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
+    _add_import(play)
 
     sweep = sub.add_parser(
         "sweep",
@@ -297,10 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="environment id; repeat or comma-separate for several (default: CartPole-v1)",
     )
-    compare.add_argument(
-        "--algos", default="ppo,a2c,td-ac,mc-ac", help="(default: ppo,a2c,td-ac,mc-ac)"
-    )
-    compare.add_argument("--seeds", type=_number(int), default=20, help="(default: 20)")
+    compare.add_argument("--algos", default=None, help="(default: ppo,a2c,td-ac,mc-ac)")
+    compare.add_argument("--seeds", type=_number(int), default=None, help="(default: 20)")
     compare.add_argument(
         "--budget",
         type=_number(int),
@@ -313,16 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ALGO=FILE",
         help="start ALGO from a config.json instead of its defaults (repeatable)",
     )
-    compare.add_argument("--seed", type=_number(int), default=0, help="first seed (default: 0)")
+    compare.add_argument("--seed", type=_number(int), default=None, help="first seed (default: 0)")
     compare.add_argument(
         "--eval-episodes",
         type=_number(int),
-        default=20,
+        default=None,
         help="greedy and sampled episodes per grid point (default: 20)",
     )
     compare.add_argument("--out", type=_path, help="folder (default: compare/<env>)")
     compare.add_argument("--resume", type=_path, metavar="DIR", help="continue a comparison")
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_import(compare)
     return parser
 
 
@@ -355,6 +371,7 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 0
     try:
+        _import_tasks(getattr(args, "imports", []))
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a failing output is an error here, not at the interpreter's exit
         return status
@@ -373,6 +390,21 @@ def _main(argv: list[str] | None) -> int:
         print(f"poleax {args.command}: interrupted", file=sys.stderr)
         _silence_stdout()
         return 128 + 2
+
+
+def _import_tasks(modules: list[str]) -> None:
+    """``--import``: the modules that register tasks, before any config is built."""
+    if not modules:
+        return
+    from poleax.envs import import_tasks
+
+    try:
+        import_tasks(modules)
+    except ImportError as error:
+        raise ConfigError(str(error)) from None
+    except Exception as error:  # the module itself failed: its error, in one line
+        what = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise ConfigError(f"--import {','.join(modules)} failed: {what}") from None
 
 
 def _silence_stdout() -> None:
@@ -396,8 +428,6 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from poleax.config import load_config
-
     if args.resume is not None:
         if (
             args.config
@@ -407,10 +437,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         ):
             raise ConfigError("--resume takes the run's own config; drop the other settings")
-        from poleax.checkpoint import read_meta
+        from poleax.run.folder import resume_config
 
-        read_meta(args.resume)
-        config = load_config(args.resume / "config.json")
+        config = resume_config(args.resume)
     else:
         config = _config_from_args(args)
     from poleax.checkpoint import CheckpointError
@@ -445,10 +474,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_policy(run: Path, seed_index: int):
+def _load_policy(run: Path, seed_index: int, finished: bool = False):
+    """The run's policy; with ``finished``, only from a finished run (one line otherwise)."""
     from poleax.api import load
     from poleax.checkpoint import CheckpointError
+    from poleax.files import check_kind
 
+    check_kind(run, "run", "")
+    if finished:
+        from poleax.run.folder import check_finished_run
+
+        check_finished_run(run)
     try:
         return load(run, seed_index=seed_index)
     except CheckpointError as error:
@@ -463,7 +499,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--episodes must be >= 1; got {args.episodes}")
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0; got {args.seed}")
-    policy = _load_policy(args.run, args.seed_index)
+    policy = _load_policy(args.run, args.seed_index, finished=True)
     env_id = check_env_id(args.env or policy.env_id)
     result = evaluate_both(policy, env_id, args.episodes, args.seed)
     if args.json:
@@ -487,6 +523,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out must end in .gif or .mp4; got {args.out.name}")
     if not args.out.parent.exists() or not os.access(args.out.parent, os.W_OK):
         raise ConfigError(f"cannot write to {args.out.parent}")
+    if not 0 <= args.seed < 2**31:
+        raise ConfigError(f"--seed must be a whole number in [0, 2^31); got {args.seed}")
+    _check_out_in_run(args.run, args.out)
+    if args.out.suffix.lower() == ".mp4":
+        from poleax.render import check_mp4_writer
+
+        try:
+            check_mp4_writer()
+        except RuntimeError as error:
+            raise ConfigError(str(error)) from None
     policy = _load_policy(args.run, args.seed_index)
     try:
         path, length = render_episode(
@@ -499,15 +545,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from poleax.checkpoint import CheckpointError, read_meta
     from poleax.report import write_report
+    from poleax.run.folder import check_finished_run
 
-    try:
-        read_meta(args.run)
-    except CheckpointError as error:
-        raise ConfigError(str(error)) from None
-    if not (args.run / "summary.json").exists():
-        raise ConfigError(f"run {args.run} is not complete (no summary.json); resume it first")
+    check_finished_run(args.run)
     print(f"wrote {write_report(args.run)}")
     return 0
 
@@ -523,7 +564,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.out or args.run / f"policy.{args.format}"
     if out.is_dir():
         raise ConfigError(f"--out {out} is a folder; name a file like policy.{args.format}")
-    policy = _load_policy(args.run, args.seed_index)
+    policy = _load_policy(args.run, args.seed_index, finished=True)
+    _check_out_in_run(args.run, out, EXPORTED_NAMES)
     try:
         path = export(policy, args.format, out)
     except ExportUnavailable as error:
@@ -532,8 +574,43 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Files an export may replace inside a run folder: an earlier export's.
+EXPORTED_NAMES = ("policy.onnx", "policy.json")
+
+
+def _check_out_in_run(run: Path, out: Path, allowed: tuple[str, ...] = ()) -> None:
+    """Refuse an ``--out`` that would replace one of the run's own files (its config, its
+    summary, its pictures, its checkpoint ...); a new file, or one named in ``allowed`` (an
+    earlier export), may be written there."""
+    try:
+        inside = out.resolve().relative_to(run.resolve())
+    except ValueError:
+        return  # outside the run folder
+    own = inside.parts[0] in ("checkpoint", ".checkpoints") or (
+        out.exists() and not (len(inside.parts) == 1 and inside.name in allowed)
+    )
+    if own or inside.name.startswith("."):
+        raise ConfigError(
+            f"--out {out} would replace a file of run {run}; name a new file, or write it elsewhere"
+        )
+
+
+#: Most episodes ``play`` shows (each one in a window, in real time).
+MAX_PLAY_EPISODES = 10_000
+
+
 def cmd_play(args: argparse.Namespace) -> int:
+    from poleax.envs.registry import env_spec
+
+    if not 1 <= args.episodes <= MAX_PLAY_EPISODES:
+        raise ConfigError(f"--episodes must be in [1, {MAX_PLAY_EPISODES:,}]; got {args.episodes}")
     policy = _load_policy(args.run, 0)
+    spec = env_spec(policy.env_id)
+    if not spec.gymnasium_id:
+        raise ConfigError(
+            f"{policy.env_id} names no gymnasium env to show in a window; write a video "
+            f"instead: poleax render {args.run} --out play.gif"
+        )
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
@@ -543,7 +620,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         )
     import gymnasium as gym
 
-    env = gym.make(policy.env_id, render_mode="human")
+    env = gym.make(spec.gymnasium_id, render_mode="human")
     try:
         for episode in range(args.episodes):
             obs, _ = env.reset(seed=episode)
@@ -594,7 +671,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"poleax sweep: error: {error}", file=sys.stderr)
         return 1
     print(f"study {summary['study']}: {summary['finished_trials']} trials finished")
-    if "best_value" in summary:
+    if summary.get("solved") is False:
+        print(
+            f"no trial solved {settings.env} within {settings.total_steps:,} env steps per "
+            "seed: no best config (try a larger --total-steps)"
+        )
+    elif "best_value" in summary:
         print(
             f"best: trial {summary['best_trial']}, {summary['best_value']:.0f} env steps "
             f"to solve (mean over seeds)"
@@ -610,32 +692,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from poleax.compare import (
         CompareInterrupted,
         CompareSettings,
+        differences,
         print_table,
         read_settings,
         run_compare,
     )
 
+    given = _compare_given(args)
     if args.resume is not None:
-        given = [args.env, args.config, args.budget, args.out]
-        if any(given) or args.algos != "ppo,a2c,td-ac,mc-ac" or args.seeds != 20:
-            raise ConfigError("--resume takes the comparison's own settings; drop the others")
+        if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
+            raise ConfigError("--resume continues a comparison in its own folder; drop --out")
         settings = read_settings(args.resume)
+        differ = differences(given, settings)
+        if differ:
+            raise ConfigError(
+                f"--resume {args.resume} continues the recorded comparison; these settings "
+                f"differ from it: {'; '.join(differ)} (drop them, or start a new --out)"
+            )
     else:
-        configs = {}
-        for item in args.config:
-            algo, sep, path = item.partition("=")
-            if not sep or not algo.strip() or not path.strip():
-                raise ConfigError(f"--config takes ALGO=FILE, like ppo=config.json; got {item!r}")
-            configs[algo.strip()] = path.strip()
-        envs = [e.strip() for part in (args.env or ["CartPole-v1"]) for e in part.split(",")]
+        defaults = CompareSettings()
         settings = CompareSettings(
-            envs=tuple(e for e in envs if e),
-            algos=tuple(a.strip() for a in args.algos.split(",") if a.strip()),
-            seeds=args.seeds,
-            budget=args.budget,
-            seed=args.seed,
-            eval_episodes=args.eval_episodes,
-            configs=configs,
+            envs=given.get("envs", defaults.envs),
+            algos=given.get("algos", defaults.algos),
+            seeds=given.get("seeds", defaults.seeds),
+            budget=given.get("budget"),
+            seed=given.get("seed", defaults.seed),
+            eval_episodes=given.get("eval_episodes", defaults.eval_episodes),
+            configs=given.get("configs", {}),
             out=args.out,
         )
     gc.freeze()
@@ -652,6 +735,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print_table(summary)
     print(f"wrote {out}/ (results.csv, summary.json, report.html and four plots)")
     return 0
+
+
+def _compare_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The comparison settings given on the command line (named as in ``CompareSettings``)."""
+    given: dict[str, Any] = {}
+    if args.env is not None:
+        given["envs"] = tuple(e.strip() for part in args.env for e in part.split(",") if e.strip())
+    if args.algos is not None:
+        given["algos"] = tuple(a.strip() for a in args.algos.split(",") if a.strip())
+    for name in ("seeds", "budget", "seed", "eval_episodes"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    if args.config:
+        configs = {}
+        for item in args.config:
+            algo, sep, path = item.partition("=")
+            if not sep or not algo.strip() or not path.strip():
+                raise ConfigError(f"--config takes ALGO=FILE, like ppo=config.json; got {item!r}")
+            configs[algo.strip()] = path.strip()
+        given["configs"] = configs
+    return given
 
 
 COMMANDS = {

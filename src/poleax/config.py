@@ -11,14 +11,11 @@ from typing import Any
 
 from poleax.envs.registry import ENV_IDS, SpecTable, check_env_id, env_spec, find_spec
 from poleax.envs.spec import SolveCriterion
+from poleax.errors import ConfigError
 from poleax.stop_rules import STOP_RULES, make_stop_rule
 
 ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
 EXECUTORS = ("auto", "rows-per-core", "vmapped")
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message says which and what is accepted."""
 
 
 #: Upper bounds of the whole-number settings: far above any useful value, low enough that a
@@ -62,7 +59,11 @@ def fields_with_role(role: str) -> tuple[str, ...]:
 class TrainConfig:
     """Everything a run needs; ``config.json`` holds one, and reruns it."""
 
-    env: str = _f("CartPole-v0", "environment id", choices=tuple(ENV_IDS))
+    # No choices frozen here: the registry is asked when a config is validated, so a task
+    # registered from user code (``--import``) is as good as a built-in one.
+    env: str = _f(
+        "CartPole-v0", f"environment id: a registered task (built in: {', '.join(ENV_IDS)})"
+    )
     algo: str = _f("ppo", "algorithm", choices=ALGOS)
     preset: str | None = _f(None, "named preset the other values started from", role="host")
     seed: int = _f(0, "first training seed; seed i of --seeds K is seed + i", role="host")
@@ -138,7 +139,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
         values = dict(data)
-        if "hidden" in values:
+        if isinstance(values.get("hidden"), list | tuple):
             values["hidden"] = tuple(values["hidden"])
         return validate(cls(**values))
 
@@ -237,20 +238,63 @@ def build_config(
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(unknown)}")
-    if "hidden" in values:
+    if isinstance(values.get("hidden"), list | tuple):
         values["hidden"] = tuple(values["hidden"])
     return validate(TrainConfig(**values))
 
 
+def _kind(value: Any) -> str:
+    return "a bool" if isinstance(value, bool) else f"{type(value).__name__} {value!r}"
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Every field has its own type: a bool is ``true``/``false`` (not 1, not "no"), a whole
+    number is not a bool, a number is finite, a name is a string; ``ConfigError`` if not."""
+    for f in fields(TrainConfig):
+        value, default = getattr(config, f.name), f.default
+        if f.name == "preset":
+            if value is not None and value not in PRESETS:
+                raise ConfigError(
+                    f"unknown preset {value!r}; known presets: {', '.join(PRESETS)} (or none)"
+                )
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{f.name} must be true or false; got {_kind(value)}")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"{f.name} must be a whole number; got {_kind(value)}")
+        elif isinstance(default, float):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+                raise ConfigError(f"{f.name} must be a number; got {_kind(value)}")
+            if abs(value) == float("inf"):
+                raise ConfigError(f"{f.name} must be a finite number; got {value!r}")
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise ConfigError(f"{f.name} must be a name (a string); got {_kind(value)}")
+        elif f.name == "hidden" and (
+            not isinstance(value, tuple)
+            or any(not isinstance(h, int) or isinstance(h, bool) for h in value)
+        ):
+            raise ConfigError(
+                f"hidden must be a list of whole numbers like [64, 64]; got {value!r}"
+            )
+
+
+#: Most env steps one update may take (the per-update counters are 32-bit integers).
+MAX_UPDATE_STEPS = 2**24
+#: Most optimizer steps of a run (the learning-rate schedule counts them in 32 bits).
+MAX_OPTIMIZER_STEPS = 2**31 - 1
+
+
 def validate(config: TrainConfig) -> TrainConfig:
-    """Raise ``ConfigError`` for a setting that cannot work; return the config otherwise."""
+    """Raise ``ConfigError`` for a setting that cannot work, or a run that needs more memory
+    than this machine has; return the config otherwise."""
+    _check_types(config)
     try:
         check_env_id(config.env)
     except ValueError as error:
-        raise ConfigError(str(error)) from None
+        raise ConfigError(f"env (--env): {error}") from None
     for f in fields(TrainConfig):
-        if f.name == "env":  # the registry's word (it may hold more than the built-in ids)
-            continue
         choices = f.metadata.get("choices")
         value = getattr(config, f.name)
         if choices and value not in choices:
@@ -263,8 +307,11 @@ def validate(config: TrainConfig) -> TrainConfig:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most:
             raise ConfigError(f"{name} must be a whole number in [0, {most:,}]; got {value!r}")
-    if not isinstance(config.seed, int) or not 0 <= config.seed < 2**31:
-        raise ConfigError(f"seed must be a whole number in [0, 2^31); got {config.seed!r}")
+    if not 0 <= config.seed <= 2**31 - config.seeds:
+        raise ConfigError(
+            f"seed must be a whole number in [0, 2^31 - seeds] (seed i of --seeds K is seed + "
+            f"i); got {config.seed!r}"
+        )
     _in_range(config, "lr", 0.0, 10.0, low_open=True)
     _in_range(config, "gamma", 0.0, 1.0, low_open=True)
     _in_range(config, "gae_lambda", 0.0, 1.0)
@@ -281,6 +328,12 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(
             f"hidden must be 1 to {MAX_HIDDEN_LAYERS} widths in [1, {MAX_HIDDEN_WIDTH}], "
             f"like 64,64; got {','.join(map(str, config.hidden)) or 'none'}"
+        )
+    if config.executor == "rows-per-core" and config.vmap_width:
+        raise ConfigError(
+            f"vmap_width ({config.vmap_width}) is the vmapped executor's batch of seeds; "
+            "rows-per-core trains one seed per call (drop --vmap-width, or use --executor "
+            "vmapped)"
         )
     tutorial_env = PRESETS["tutorial"]["env"]
     if config.preset == "tutorial" and config.env != tutorial_env:
@@ -305,7 +358,36 @@ def validate(config: TrainConfig) -> TrainConfig:
         )
     if config.algo == "ppo" and config.normalize_advantages and batch // config.minibatches < 2:
         raise ConfigError("normalize_advantages needs minibatches of at least 2 samples")
+    _in_range(config, "running_reward_threshold", -1e9, 1e9)
+    _check_sizes(config)
     return config
+
+
+def _check_sizes(config: TrainConfig) -> None:
+    """Each count is bounded on its own; here their products: no 32-bit counter overflows
+    and the run fits this machine's memory."""
+    from poleax.resources import check_fits, train_bytes
+
+    batch = config.num_envs * config.num_steps
+    if batch > MAX_UPDATE_STEPS:
+        raise ConfigError(
+            f"num_envs x num_steps is {batch:,} env steps per update; at most "
+            f"{MAX_UPDATE_STEPS:,} (use fewer --num-envs or --num-steps)"
+        )
+    if config.algo != "mc-ac":
+        updates = -(-config.total_steps // batch) + 1
+        if updates * config.epochs * config.minibatches > MAX_OPTIMIZER_STEPS:
+            raise ConfigError(
+                f"total_steps {config.total_steps:,} in updates of {batch:,} steps, each "
+                f"{config.epochs} epochs x {config.minibatches} minibatches, is more than "
+                f"{MAX_OPTIMIZER_STEPS:,} optimizer steps (use fewer epochs or larger updates)"
+            )
+    check_fits(
+        train_bytes(config),
+        f"training {config.seeds:,} seed(s) of {config.num_envs:,} envs x "
+        f"{config.num_steps:,} steps, hidden {','.join(map(str, config.hidden))}",
+        "use fewer --seeds, --num-envs, --num-steps, a smaller --hidden or --vmap-width",
+    )
 
 
 def _in_range(

@@ -314,8 +314,37 @@ def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEE
     return evaluate_many([policy], env_id, episodes, seed)[0]
 
 
+#: Most episodes per mode one evaluation plays (all of them side by side).
+MAX_EPISODES = 1_000_000
+
+
+def check_evaluation(policies: list, env_id: str, episodes: int, seed: int) -> None:
+    """Raise ``ValueError`` (one line) for an episode count or a seed that cannot work, or
+    an evaluation that needs more memory than this machine has: before anything is played."""
+    from poleax.resources import check_fits, evaluation_bytes
+
+    if not isinstance(episodes, int) or isinstance(episodes, bool):
+        raise ValueError(f"episodes must be a whole number; got {episodes!r}")
+    if not 1 <= episodes <= MAX_EPISODES:
+        raise ValueError(f"episodes must be in [1, {MAX_EPISODES:,}]; got {episodes:,}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be a whole number in [0, 2^31); got {seed!r}")
+    spec = env_spec(env_id)
+    bare = False
+    if spec.judged_by_gymnasium:
+        import gymnasium as gym
+
+        bare = gym.spec(spec.gymnasium_id).vector_entry_point is None
+    hidden = max(
+        (tuple(p.spec.hidden) for p in policies if isinstance(p, Policy)), key=sum, default=(64,)
+    )
+    needed = evaluation_bytes(spec.observation_size, hidden, episodes * len(policies), bare)
+    check_fits(needed, f"{episodes:,} evaluation episodes per mode", "play fewer episodes")
+
+
 def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> list:
     """``evaluate_both`` of every policy, all played at once (many seeds in one loop)."""
+    check_evaluation(policies, env_id, episodes, seed)
     criterion = env_spec(env_id).solve
     players = [(policy, greedy) for policy in policies for greedy in (True, False)]
     results = _play(players, env_id, episodes, seed)

@@ -238,6 +238,17 @@ def _indexed(image, palette):
     return image.quantize(palette=palette, dither=Image.Dither.NONE)
 
 
+def check_mp4_writer() -> None:
+    """Raise ``RuntimeError`` (one line) where imageio has no MP4 encoder (imageio-ffmpeg or
+    PyAV): checked before an episode is played and drawn."""
+    import importlib.util
+
+    if not any(importlib.util.find_spec(name) for name in ("imageio_ffmpeg", "av")):
+        raise RuntimeError(
+            "cannot write MP4: no encoder (pip install imageio-ffmpeg); or write a .gif"
+        )
+
+
 def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Path:
     """Write frames as a looping GIF, or an MP4 when the path ends in .mp4."""
     path = Path(path)
@@ -247,11 +258,13 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Pa
     elif suffix == ".mp4":
         import imageio.v3 as iio
 
+        check_mp4_writer()
         try:
             iio.imwrite(path, np.stack(frames), extension=".mp4", fps=fps)
         except Exception as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise RuntimeError(
-                f"cannot write MP4 ({error}); install imageio-ffmpeg or write a .gif"
+                f"cannot write MP4 ({first}); install imageio-ffmpeg or write a .gif"
             ) from None
     else:
         raise ValueError(f"unsupported video type {suffix!r}; use .gif or .mp4")
@@ -314,6 +327,10 @@ def render_episode(
     from poleax.envs import env_spec
 
     path = Path(path)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2^32); got {seed}")
+    if path.suffix.lower() == ".mp4":
+        check_mp4_writer()  # before the episode is played and drawn
     if path.suffix.lower() == ".gif":
         data, length = episode_gif(env_id, params, spec, seed, greedy)
         path.write_bytes(data)

@@ -71,8 +71,13 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     minibatch_size = batch_size // config.minibatches
     budget_updates = -(-config.total_steps // batch_size)
     # A chunk never exceeds the budget: an --eval-every beyond it evaluates at the end only.
-    updates_per_chunk = max(1, min(round(config.eval_every / batch_size), budget_updates))
-    chunks = -(-config.total_steps // (updates_per_chunk * batch_size))
+    wanted = max(1, min(round(config.eval_every / batch_size), budget_updates))
+    # As many chunks as chunks of `wanted` updates need to cover the budget, each then just
+    # long enough that they do: the chunks overrun the budget by fewer updates than there
+    # are chunks (the same chunks as `wanted` where that is already so), never by most of
+    # a chunk (100,000 steps at --eval-every 100,000 once trained 199,936).
+    chunks = -(-budget_updates // wanted)
+    updates_per_chunk = -(-budget_updates // chunks)
     max_updates = chunks * updates_per_chunk
     optimizer = make_optimizer(config)
     steps_per_update = config.epochs * config.minibatches

@@ -113,17 +113,56 @@ def check_settings(settings: CompareSettings) -> None:
     unused = sorted(set(settings.configs) - set(settings.algos))
     if unused:
         raise ConfigError(f"--config for {', '.join(unused)}, which --algos does not name")
+    for name in ("seeds", "seed", "eval_episodes", "budget"):
+        value = getattr(settings, name)
+        if name == "budget" and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a whole number; got {value!r}")
+    if settings.budget is not None and not 1 <= settings.budget < 2**31:
+        raise ConfigError(
+            f"--budget must be a whole number of env steps in [1, 2^31); got {settings.budget}"
+        )
     if settings.seeds < MIN_SEEDS:
         raise ConfigError(
             f"--seeds must be at least {MIN_SEEDS} for intervals over seeds; got {settings.seeds}"
         )
-    if settings.budget is not None and settings.budget < 1:
-        raise ConfigError(f"--budget must be a positive number of env steps; got {settings.budget}")
     if settings.eval_episodes < 2:
         raise ConfigError(f"--eval-episodes must be at least 2; got {settings.eval_episodes}")
     for env in settings.envs:
         for algo in settings.algos:
-            pair_config(settings, algo, env)  # raises for mc-ac on a continuous env, etc.
+            config = pair_config(settings, algo, env)  # raises for mc-ac on continuous envs
+            update = config.num_envs * config.num_steps
+            if algo != "mc-ac" and settings.budget_for(env) < update:
+                raise ConfigError(
+                    f"--budget {settings.budget_for(env):,} is below one update of {algo} on "
+                    f"{env} ({config.num_envs} envs x {config.num_steps} steps = {update:,} "
+                    f"env steps): no seed would be evaluated; give at least {update:,}"
+                )
+
+
+def differences(given: dict[str, Any], recorded: CompareSettings) -> list[str]:
+    """The flags of ``given`` (settings named as in ``CompareSettings``, only those given on
+    the command line) whose values differ from the recorded comparison's."""
+    flags = {
+        "envs": "--env",
+        "algos": "--algos",
+        "seeds": "--seeds",
+        "budget": "--budget",
+        "seed": "--seed",
+        "eval_episodes": "--eval-episodes",
+        "configs": "--config",
+    }
+    now = recorded.to_dict()
+    differ = []
+    for name, value in given.items():
+        value = list(value) if isinstance(value, tuple) else value
+        if value != now[name]:
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            was = now[name]
+            was = ",".join(map(str, was)) if isinstance(was, list) else was
+            differ.append(f"{flags[name]} {shown} (recorded: {was})")
+    return differ
 
 
 def read_settings(out: Path) -> CompareSettings:

@@ -3,6 +3,7 @@ comparison resumes where it stopped."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +22,9 @@ from poleax.compare.settings import (
     pair_config,
 )
 from poleax.config import ConfigError
-from poleax.files import write_json
+from poleax.files import check_kind, write_json, write_marker
 from poleax.progress import Progress
+from poleax.run.folder import LONGEST_INNER_PATH, check_path_length
 
 
 def train_pair(
@@ -74,10 +76,9 @@ def run_compare(
 
     check_settings(settings)
     out = settings.out or default_out(settings)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder")
-    if not resume and (out / "compare.json").exists():
-        raise ConfigError(f"{out} already holds a comparison; use --resume {out} or another --out")
+    flag = "--resume" if resume else "--out"
+    _check_folder(out, flag, resume)
+    check_path_length(out, _deepest(settings), "a comparison")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -86,14 +87,17 @@ def run_compare(
     signals = Signals()
     signals.install()
     try:
-        if not resume:
-            write_json(out / "compare.json", settings.to_dict())
+        _check_folder(out, flag, resume)  # again, under the lock
         pairs = [(env, algo) for env in settings.envs for algo in settings.algos]
         done: dict[tuple[str, str], PairResult] = {}
-        for env, algo in pairs:
-            path = _pair_path(out, algo, env)
-            if path.exists():
-                done[env, algo] = load_pair(path)
+        if resume:
+            for env, algo in pairs:
+                path = _pair_path(out, algo, env)
+                if path.exists():
+                    done[env, algo] = _checked(load_pair(path), path, settings)
+        else:
+            write_marker(out, "comparison")
+            write_json(out / "compare.json", settings.to_dict())
         budgets = {p: settings.seeds * settings.budget_for(p[0]) for p in pairs}
         finished = sum(budgets[p] for p in done)
         with Progress("compare", sum(budgets.values()), "env steps", progress) as bar:
@@ -118,3 +122,40 @@ def run_compare(
         signals.restore()
         lock.release()
     return out, summary
+
+
+def _check_folder(out: Path, flag: str, resume: bool) -> None:
+    """Refuse (one line, nothing written) a file, a folder of another kind, or, for a new
+    comparison, a folder that holds one already (finished or not, with or without its
+    ``compare.json``: its ``runs/`` would be taken for this one's)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out} is a file, not a folder")
+    kind = check_kind(out, "comparison", flag)
+    if resume:
+        if kind is None or not (out / "compare.json").is_file():
+            raise ConfigError(f"{out} holds no comparison (no compare.json) to resume")
+    elif kind is not None:
+        raise ConfigError(f"{out} already holds a comparison; use --resume {out} or another --out")
+
+
+def _deepest(settings: CompareSettings) -> int:
+    """The longest path a comparison writes below its folder: a pair's file being written
+    (``runs/.<env>__<algo>.json.<pid>-<host>.tmp``), or the plots and the report."""
+    names = [f"{env}__{algo}.json" for env in settings.envs for algo in settings.algos]
+    pair_file = (
+        len("runs/.") + max(len(os.fsencode(n)) for n in names) + len(".4194304-0a1b2c3d.tmp")
+    )
+    return max(pair_file, LONGEST_INNER_PATH)
+
+
+def _checked(pair: PairResult, path: Path, settings: CompareSettings) -> PairResult:
+    """A kept pair, if it is this comparison's (its seeds and grid); ``ConfigError`` if not."""
+    seeds = [settings.seed + i for i in range(settings.seeds)]
+    grid = grid_for(settings.budget_for(pair.env))
+    if list(pair.seeds) != seeds or list(pair.grid) != grid:
+        raise ConfigError(
+            f"{path} is not this comparison's ({len(pair.seeds)} seeds from "
+            f"{pair.seeds[0] if pair.seeds else '-'}, grid to {pair.grid[-1] if pair.grid else 0} "
+            f"env steps); delete it to train that pair again"
+        )
+    return pair

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from poleax.config import ConfigError, TrainConfig
+from poleax.files import check_kind, write_marker
 
 
 def default_run_dir(config: TrainConfig, root: str | Path = "runs") -> Path:
@@ -20,19 +21,22 @@ LONGEST_INNER_PATH = 96
 
 
 def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLock]:
-    """Create (or, resuming, reuse) a writable run folder and lock it for this process.
+    """Create (or, resuming, reuse) a writable run folder, lock it for this process and mark
+    it as a run (``.poleax-folder.json``, before anything else is written in it).
 
     Raises ``ConfigError`` (nothing written) for a file, an unwritable place, a path too long
-    for the files a run writes, a folder that already holds a run, or one that another
-    process is using.
+    for the files a run writes, a folder of another kind (a comparison, a sweep), a folder
+    that already holds a run (unless resuming it), or one that another process is using.
     """
     if not str(path):
         raise ConfigError("--out must name a folder; got an empty path")
     path = Path(path)
+    flag = "--resume" if resume else "--out"
     try:
         if path.exists() and not path.is_dir():
-            raise ConfigError(f"--out {path} is a file, not a folder")
-        _check_path_length(path)
+            raise ConfigError(f"{flag} {path} is a file, not a folder")
+        check_kind(path, "run", flag)
+        check_path_length(path)
         path.mkdir(parents=True, exist_ok=True)
         lock = RunLock(path)
     except OSError as error:
@@ -40,6 +44,7 @@ def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLo
     try:
         from poleax.checkpoint import has_checkpoint
 
+        check_kind(path, "run", flag)  # again, under the lock
         if not resume and has_checkpoint(path):
             raise ConfigError(
                 f"--out {path} already holds a run; use --resume {path} or another --out"
@@ -47,6 +52,7 @@ def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLo
         probe = path / ".write-test"
         probe.write_text("")
         probe.unlink()
+        write_marker(path, "run")
     except OSError as error:
         lock.release()
         raise ConfigError(f"cannot write to --out {path}: {error.strerror or error}") from None
@@ -56,8 +62,9 @@ def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLo
     return path, lock
 
 
-def _check_path_length(path: Path) -> None:
-    """Refuse a folder whose name, or whose inner files' paths, the file system cannot hold."""
+def check_path_length(path: Path, inner: int = LONGEST_INNER_PATH, what: str = "a run") -> None:
+    """Refuse a folder whose name, or whose inner files' paths (up to ``inner`` characters
+    below it), the file system cannot hold."""
     full = path.absolute()
     existing = next((p for p in (full, *full.parents) if p.exists()), Path("/"))
     try:
@@ -68,10 +75,10 @@ def _check_path_length(path: Path) -> None:
     for part in full.parts:
         if len(os.fsencode(part)) > name_max:
             raise ConfigError(f"--out has a name longer than {name_max} bytes: {part[:40]}…")
-    if len(os.fsencode(str(full))) + LONGEST_INNER_PATH > path_max:
+    if len(os.fsencode(str(full))) + inner > path_max:
         raise ConfigError(
-            f"--out is too long ({len(str(full))} characters): a run writes files up to "
-            f"{LONGEST_INNER_PATH} characters deeper, and paths are limited to {path_max}"
+            f"--out is too long ({len(str(full))} characters): {what} writes files up to "
+            f"{inner} characters deeper, and paths are limited to {path_max}"
         )
 
 
@@ -102,3 +109,60 @@ class RunLock:
     def release(self) -> None:
         if not self._file.closed:
             self._file.close()  # closing drops the flock
+
+
+def check_finished_run(run_dir: str | Path) -> dict:
+    """Raise ``ConfigError`` (one line) unless ``run_dir`` is a finished run (its delivered
+    policies saved and its ``summary.json`` written); return its checkpoint metadata."""
+    from poleax.checkpoint import CheckpointError, read_meta
+
+    run_dir = Path(run_dir)
+    try:
+        check_kind(run_dir, "run", "")
+        meta = read_meta(run_dir)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    if not meta.get("complete", True) or not (run_dir / "summary.json").is_file():
+        raise ConfigError(
+            f"run {run_dir} is not complete (no summary.json); finish it first with: "
+            f"poleax train --resume {run_dir}"
+        )
+    return meta
+
+
+def resume_config(run_dir: str | Path) -> TrainConfig:
+    """The config a run resumes with: its ``config.json``, which must agree with the whole
+    configuration its checkpoint recorded (``ConfigError`` naming the fields that differ)."""
+    from poleax.checkpoint import CheckpointError, read_meta
+    from poleax.config import load_config
+
+    run_dir = Path(run_dir)
+    try:
+        check_kind(run_dir, "run", "--resume")
+        meta = read_meta(run_dir)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+    config = load_config(run_dir / "config.json")
+    recorded = meta.get("config")
+    if not isinstance(recorded, dict):  # poleax 0.1: only the env, algorithm and seeds
+        recorded = {k: meta[k] for k in ("env", "algo", "seeds") if k in meta}
+    now = config.to_dict()
+    differ = sorted(
+        name
+        for name, value in recorded.items()
+        if name in now and _as_json(value) != _as_json(now[name])
+    )
+    if differ:
+        raise ConfigError(
+            f"{run_dir}/config.json differs from the configuration the run's checkpoint "
+            f"recorded in {', '.join(differ)}; a run resumes only with its own settings "
+            "(put config.json back, or start a new run with --config)"
+        )
+    return config
+
+
+def _as_json(value):
+    """``value`` as JSON reads it back (a tuple is a list), so recorded and current compare."""
+    import json
+
+    return json.loads(json.dumps(value))

@@ -31,11 +31,24 @@ def write_outputs(study, settings: SweepSettings) -> dict[str, Any]:
     if not done:
         return summary
     best = study.best_trial
+    # A trial's value is its seeds' mean env steps to solve, an unsolved seed counting the
+    # whole budget: a best value at the budget means no seed of any trial solved.
+    if best.value is None or best.value >= settings.total_steps:
+        summary["solved"] = False
+        _plots(study, settings.out)
+        return summary
+    # The best settings, trained with the env's own budget (the sweep's may be shorter).
+    default_budget = build_config(settings.algo, settings.env).total_steps
     config = build_config(
-        settings.algo, settings.env, total_steps=max(settings.total_steps, 100_000), **best.params
+        settings.algo,
+        settings.env,
+        total_steps=max(settings.total_steps, default_budget),
+        **best.params,
     )
     write_json(settings.out / "best_config.json", config.to_dict())
-    summary.update(best_value=best.value, best_params=best.params, best_trial=best.number)
+    summary.update(
+        solved=True, best_value=best.value, best_params=best.params, best_trial=best.number
+    )
     _plots(study, settings.out)
     return summary
 

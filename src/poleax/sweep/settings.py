@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from poleax.config import ConfigError, TrainConfig, build_config
+from poleax.files import check_kind
 
 SWEEP_ALGOS = ("ppo", "a2c")
 SHAPE_KEYS = ("num_envs", "num_steps", "minibatches", "epochs")
@@ -192,6 +193,7 @@ def _check_out(out: Path) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a folder")
+    check_kind(out, "sweep", "--out")
     existing = out
     while not existing.exists():
         if existing.parent == existing:

@@ -10,6 +10,7 @@ import numpy as np
 
 from poleax.config import ConfigError, build_config
 from poleax.envs.registry import env_spec
+from poleax.files import MARKER, check_kind, write_marker
 from poleax.sweep.settings import (
     LOCK_SUFFIX,
     SweepSettings,
@@ -158,6 +159,9 @@ def _prepare_out(out: Path) -> list[Path]:
         folder = folder.parent
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
+        check_kind(out, "sweep", "--out")  # again, now that it is made
+        if not (Path(out) / MARKER).exists():
+            write_marker(out, "sweep")
     except OSError as error:
         raise ConfigError(f"cannot write to --out {out}: {error.strerror or error}") from None
     return made[::-1]
@@ -170,4 +174,5 @@ def _remove_made(made: list[Path], target: _Target) -> None:
             Path(str(target.path) + LOCK_SUFFIX).unlink()
     for folder in reversed(made):
         with contextlib.suppress(OSError):
+            (folder / MARKER).unlink(missing_ok=True)
             folder.rmdir()  # only if empty
