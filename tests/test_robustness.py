@@ -185,7 +185,8 @@ def test_resume_with_a_checkpoint_of_another_algorithm(small_run, tmp_path, caps
     bad = corrupt(small_run, tmp_path, "other-algo")
     assert main(["train", "--resume", str(bad), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "does not fit this algorithm" in err[0]
+    # config.json names another algorithm than the checkpoint recorded (issue 26, item 8)
+    assert len(err) == 1 and "differs from the configuration" in err[0] and "algo" in err[0]
 
 
 def test_resume_refuses_other_settings(small_run, capsys):

@@ -702,6 +702,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
             raise ConfigError("--resume continues a comparison in its own folder; drop --out")
+        from poleax.files import check_kind
+
+        check_kind(args.resume, "comparison", "--resume")
         settings = read_settings(args.resume)
         differ = differences(given, settings)
         if differ:

@@ -311,6 +311,7 @@ def _teams(policies: list) -> list[list[int]]:
 
 def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> dict:
     """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
+    check_evaluation([policy], env_id, episodes, seed)
     return evaluate_many([policy], env_id, episodes, seed)[0]
 
 
@@ -318,9 +319,12 @@ def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEE
 MAX_EPISODES = 1_000_000
 
 
-def check_evaluation(policies: list, env_id: str, episodes: int, seed: int) -> None:
+def check_evaluation(
+    policies: list, env_id: str, episodes: int, seed: int, memory: bool = True
+) -> None:
     """Raise ``ValueError`` (one line) for an episode count or a seed that cannot work, or
-    an evaluation that needs more memory than this machine has: before anything is played."""
+    (with ``memory``) an evaluation that needs more memory than this machine has: before
+    anything is played."""
     from poleax.resources import check_fits, evaluation_bytes
 
     if not isinstance(episodes, int) or isinstance(episodes, bool):
@@ -330,6 +334,8 @@ def check_evaluation(policies: list, env_id: str, episodes: int, seed: int) -> N
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be a whole number in [0, 2^31); got {seed!r}")
     spec = env_spec(env_id)
+    if not memory:
+        return
     bare = False
     if spec.judged_by_gymnasium:
         import gymnasium as gym
@@ -343,8 +349,9 @@ def check_evaluation(policies: list, env_id: str, episodes: int, seed: int) -> N
 
 
 def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> list:
-    """``evaluate_both`` of every policy, all played at once (many seeds in one loop)."""
-    check_evaluation(policies, env_id, episodes, seed)
+    """``evaluate_both`` of every policy, all played at once (many seeds in one loop). The
+    memory of a run's judging was counted when its config was validated."""
+    check_evaluation(policies, env_id, episodes, seed, memory=False)
     criterion = env_spec(env_id).solve
     players = [(policy, greedy) for policy in policies for greedy in (True, False)]
     results = _play(players, env_id, episodes, seed)

@@ -87,7 +87,9 @@ def train_bytes(config: TrainConfig) -> int:
         + 4 * minibatch * sum(hidden) * FLOAT * (1 if config.shared_trunk else 2)
         + 2 * params * FLOAT
     )
-    return config.seeds * per_seed + rows_at_once(config) * working
+    # The judging on gymnasium plays every seed's evaluation episodes side by side.
+    judging = evaluation_bytes(spec.observation_size, hidden, config.seeds * config.eval_episodes)
+    return config.seeds * per_seed + rows_at_once(config) * working + judging
 
 
 def evaluation_bytes(

@@ -134,7 +134,8 @@ def _check_folder(out: Path, flag: str, resume: bool) -> None:
     if resume:
         if kind is None or not (out / "compare.json").is_file():
             raise ConfigError(f"{out} holds no comparison (no compare.json) to resume")
-    elif kind is not None:
+    elif kind is not None and any((out / name).exists() for name in ("compare.json", "runs")):
+        # (a folder marked but with nothing saved yet was stopped at once: it starts again)
         raise ConfigError(f"{out} already holds a comparison; use --resume {out} or another --out")
 
 

@@ -44,8 +44,10 @@ def prepare_run_dir(path: str | Path, resume: bool = False) -> tuple[Path, RunLo
     try:
         from poleax.checkpoint import has_checkpoint
 
-        check_kind(path, "run", flag)  # again, under the lock
-        if not resume and has_checkpoint(path):
+        kind = check_kind(path, "run", flag)  # again, under the lock
+        # A run may be started again in its folder only where it saved nothing yet (stopped
+        # before its first checkpoint: "rerun the command").
+        if not resume and (has_checkpoint(path) or (kind and (path / "summary.json").exists())):
             raise ConfigError(
                 f"--out {path} already holds a run; use --resume {path} or another --out"
             )
