@@ -67,18 +67,8 @@ LOSS_METRICS = (
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     """Build the on-policy learner ``config.algo`` (ppo, a2c or td-ac) describes."""
     spec = network_spec(config)
-    batch_size = config.num_envs * config.num_steps
+    batch_size, updates_per_chunk, max_updates = chunking(config)
     minibatch_size = batch_size // config.minibatches
-    budget_updates = -(-config.total_steps // batch_size)
-    # A chunk never exceeds the budget: an --eval-every beyond it evaluates at the end only.
-    wanted = max(1, min(round(config.eval_every / batch_size), budget_updates))
-    # As many chunks as chunks of `wanted` updates need to cover the budget, each then just
-    # long enough that they do: the chunks overrun the budget by fewer updates than there
-    # are chunks (the same chunks as `wanted` where that is already so), never by most of
-    # a chunk (100,000 steps at --eval-every 100,000 once trained 199,936).
-    chunks = -(-budget_updates // wanted)
-    updates_per_chunk = -(-budget_updates // chunks)
-    max_updates = chunks * updates_per_chunk
     optimizer = make_optimizer(config)
     steps_per_update = config.epochs * config.minibatches
     total_steps = max_updates * steps_per_update
@@ -147,9 +137,49 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         return new_state, metrics
 
     with_hparams = functools.partial(_with_hparams, config)
+    if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:
+        update = _within_budget(update, max_updates)  # the last chunk's extra updates skip
     return Algorithm(
         config, spec, init, update, updates_per_chunk, max_updates, with_hparams=with_hparams
     )
+
+
+def chunking(config: TrainConfig) -> tuple[int, int, int]:
+    """``(env steps per update, updates per chunk, updates in the budget)``.
+
+    A chunk never exceeds the budget (an ``--eval-every`` beyond it evaluates at the end
+    only). There are as many chunks as chunks of ``eval_every``'s updates need to cover the
+    budget, each then just long enough that they do; where that overruns the budget, the
+    last chunk's extra updates are skipped (``_within_budget``), so a run never trains more
+    than its budget rounded up to a whole update.
+    """
+    batch_size = config.num_envs * config.num_steps
+    budget_updates = -(-config.total_steps // batch_size)
+    wanted = max(1, min(round(config.eval_every / batch_size), budget_updates))
+    chunks = -(-budget_updates // wanted)
+    return batch_size, -(-budget_updates // chunks), budget_updates
+
+
+def _within_budget(update, max_updates: int):
+    """``update``, skipped (state unchanged, no env steps) once ``max_updates`` are done."""
+
+    def skipped(state: TrainState):
+        zero, nan = jnp.float32(0.0), jnp.float32(jnp.nan)
+        metrics = {name: zero for name in LOSS_METRICS}
+        metrics.update(
+            {
+                "charts/episodic_return": nan,
+                "charts/episodes": jnp.int32(0),
+                "losses/explained_variance": nan,
+                "charts/env_steps": jnp.int32(0),
+            }
+        )
+        return state, metrics
+
+    def bounded(state: TrainState):
+        return jax.lax.cond(state.update < max_updates, update, skipped, state)
+
+    return bounded
 
 
 def _init(key: jax.Array, *, config, spec, env, env_params, optimizer) -> TrainState:
