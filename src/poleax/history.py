@@ -70,14 +70,11 @@ class History:
         return np.concatenate(chunks, axis=1) if chunks else np.zeros((self.seeds, 0))
 
     def to_saved(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data."""
+        """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data; not
+        the snapshots, which the checkpoint stacks with the policies (each array once)."""
         arrays = {"env_steps": np.asarray(self.env_steps)}
         for name in self.metrics:
             arrays[f"metrics/{name}"] = self.metric(name)
-        for i, params in self.snapshots.items():
-            for layer, values in params.items():
-                for key, value in values.items():
-                    arrays[f"snapshot{i}/{layer}/{key}"] = np.asarray(value)
         info = {
             "chunks": self.chunks,
             "seconds": self.seconds,
@@ -99,7 +96,8 @@ class History:
         """The history ``to_saved`` wrote, every field checked (``HistoryError`` otherwise).
 
         ``check_params(params, what)`` raises ``ValueError`` for a snapshot that does not fit
-        the run's network.
+        the run's network. Snapshots are read from ``snapshot{i}/{layer}/{name}`` arrays, as
+        poleax up to 0.3.0 saved them (format 1); format 2's are the checkpoint's to add.
         """
         _require(isinstance(info, dict), f"expected a JSON object, found {type(info).__name__}")
         names = ("chunks", "seconds", "evaluations", "steps_to_solve", "seconds_to_solve")

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from poleax.config import ConfigError, TrainConfig
 from poleax.files import write_json
 from poleax.run.folder import default_run_dir, prepare_run_dir
@@ -77,8 +75,7 @@ class _Session:
     def save_checkpoint(self, state, history, complete: bool = False, policies=None) -> None:
         from poleax import checkpoint
 
-        if policies is None:
-            policies = [_seed(state.params, i) for i in range(self.config.seeds)]
+        # policies None: each seed's policy is its parameters in the state (stored once)
         checkpoint.save(self.run_dir, {**self.meta, "complete": complete}, policies, state, history)
 
 
@@ -238,12 +235,6 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
     files["summary"] = files.pop("summary")  # listed after the pictures
     files["report"] = files.pop("report")
     return Run(run_dir, config, summary, files)
-
-
-def _seed(tree, i: int):
-    import jax
-
-    return jax.tree.map(lambda x: np.asarray(x[i]), tree)
 
 
 def _tensorboard_writer(run_dir: Path, config: TrainConfig):
