@@ -475,6 +475,26 @@ HISTORY_DAMAGE = {
             set_key("evaluations", [{"env_steps": [1], "greedy": [1.0], "sampled": [1.0]}]),
         ),
     ),
+    "evaluations more than chunks": (
+        "history.json",
+        lambda p: rewrite_json(p, set_key("evaluations", 3)),
+    ),
+    "evaluations fewer than the arrays'": (
+        "history.json",
+        lambda p: rewrite_json(p, set_key("evaluations", 1)),
+    ),
+    "evaluations/greedy ints": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("evaluations/greedy", np.zeros((2, SEEDS), np.int64))),
+    ),
+    "evaluations/episodes -2": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("evaluations/episodes", np.full((2, SEEDS), -2))),
+    ),
+    "no evaluations/sampled": (
+        "history.npz",
+        lambda p: rewrite_npz(p, drop_key("evaluations/sampled")),
+    ),
     "chunk_lengths 'x'": (
         "history.json",
         lambda p: rewrite_json(p, set_key("chunk_lengths", "x")),

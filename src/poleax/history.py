@@ -75,10 +75,11 @@ class History:
         arrays = {"env_steps": np.asarray(self.env_steps)}
         for name in self.metrics:
             arrays[f"metrics/{name}"] = self.metric(name)
+        arrays.update(_evaluation_arrays(self.evaluations, self.seeds))
         info = {
             "chunks": self.chunks,
             "seconds": self.seconds,
-            "evaluations": [e._asdict() for e in self.evaluations],
+            "evaluations": len(self.evaluations),  # in the arrays (format 1: a JSON list)
             "steps_to_solve": self.steps_to_solve,
             "seconds_to_solve": self.seconds_to_solve,
             "chunk_lengths": [c.shape[1] for c in next(iter(self.metrics.values()), [])],
@@ -113,7 +114,10 @@ class History:
                 f"{name} is not a list of {seeds} value(s)",
             )
             _require(all(v is None or ok(v) for v in values), f"{name} holds {values!r}")
-        evaluations = _evaluations(info["evaluations"], chunks, seeds)
+        if isinstance(info["evaluations"], list):  # as JSON, as poleax up to 0.3.0 saved them
+            evaluations = _evaluations(info["evaluations"], chunks, seeds)
+        else:
+            evaluations = _evaluations_of_arrays(arrays, info["evaluations"], chunks, seeds)
         lengths = info["chunk_lengths"]
         _require(
             isinstance(lengths, list)
@@ -178,6 +182,61 @@ def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
         )
         out.append(ChunkEvaluation(*(e[k] for k in required), episodes))
     return out
+
+
+#: The arrays of the evaluations, ``[evaluation, seed]`` each; episodes -1: not recorded.
+_EVALUATION_ARRAYS = {"env_steps": "iu", "greedy": "f", "sampled": "f", "episodes": "i"}
+
+
+def _evaluation_arrays(evaluations: list[ChunkEvaluation], seeds: int) -> dict[str, np.ndarray]:
+    """The evaluations as four ``[evaluation, seed]`` arrays (JSON of 1,024 seeds' numbers a
+    chunk took longer to write than all of a checkpoint's arrays)."""
+    rows = len(evaluations)
+
+    def column(name: str, dtype, missing=None) -> np.ndarray:
+        values = [getattr(e, name) for e in evaluations]
+        values = [[missing] * seeds if v is None else v for v in values]
+        return np.array(values, dtype).reshape(rows, seeds)
+
+    return {
+        "evaluations/env_steps": column("env_steps", np.int64),
+        "evaluations/greedy": column("greedy", np.float64),
+        "evaluations/sampled": column("sampled", np.float64),
+        "evaluations/episodes": column("episodes", np.int64, -1),
+    }
+
+
+def _evaluations_of_arrays(
+    arrays: dict[str, np.ndarray], count: Any, chunks: int, seeds: int
+) -> list[ChunkEvaluation]:
+    """``count`` evaluations from ``arrays`` (removed from it), each checked."""
+    _require(_is_count(count), f"evaluations is {count!r}, not a count")
+    _require(count <= chunks, f"{count} evaluations in {chunks} chunk(s)")
+    columns = {}
+    for name, kinds in _EVALUATION_ARRAYS.items():
+        value = arrays.pop(f"evaluations/{name}", None)
+        _require(value is not None, f"history.npz lacks evaluations/{name}")
+        _require(
+            value.shape == (count, seeds) and value.dtype.kind in kinds,
+            f"evaluations/{name} is {value.dtype}{list(value.shape)}, not [{count}, {seeds}]",
+        )
+        columns[name] = value
+    episodes = columns["episodes"]
+    recorded = episodes >= 0
+    _require(
+        bool(np.all(recorded.all(axis=1) | (episodes == -1).all(axis=1))),
+        "evaluations/episodes holds negative counts",
+    )
+    _require(bool(np.all(columns["env_steps"] >= 0)), "evaluations/env_steps holds negatives")
+    return [
+        ChunkEvaluation(
+            columns["env_steps"][i].tolist(),
+            columns["greedy"][i].tolist(),
+            columns["sampled"][i].tolist(),
+            episodes[i].tolist() if recorded[i].all() else None,
+        )
+        for i in range(count)
+    ]
 
 
 def _require(condition: bool, what: str) -> None:
