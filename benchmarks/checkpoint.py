@@ -16,6 +16,12 @@ policies: a solved seed's snapshot). Format 1 is written by a copy of poleax 0.3
 (``save_format_1``: the same files, each fsynced, the folder renamed into place), including
 the per-seed split of the parameters it did before saving; format 2 by ``checkpoint.save``.
 Loads: ``load_policy`` of one seed, and ``load_resume`` (state and history) for ``--resume``.
+
+``--signal-after S`` measures a real run instead: ``poleax train --env CartPole-v1 --seeds N
+--no-gifs`` in its own process, SIGTERM ``S`` seconds after launch; it reports the seconds
+from the signal to the exit, the exit status and the checkpoint written (its size, its
+chunks). ``--src PATH`` runs another poleax source tree (e.g. an export of an older commit:
+``git archive 67f7b6a src | tar -x -C /tmp/old``, then ``--src /tmp/old/src``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,10 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -199,13 +208,48 @@ def save_next(saves) -> None:
     writer(*arguments)
 
 
-def timed(fn, repeats: int) -> tuple[float, list[float]]:
-    times = []
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds of this process (less swayed by other
+    processes on a shared machine; a save's fsync waits are wall time only)."""
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(times), statistics.median(cpu)
+
+
+def signalled_run(seeds: int, after: float, out: Path, src: Path | None) -> None:
+    """A real run, SIGTERM ``after`` seconds after launch; what it left."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    run = out / "run"
+    command = [
+        sys.executable, "-m", "poleax", "train", "--env", "CartPole-v1", "--seeds", str(seeds),
+        "--no-gifs", "--no-progress", "--out", str(run),
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(after)
+    if proc.poll() is not None:
+        raise SystemExit(f"the run ended before the signal: {proc.stderr.read().decode()}")
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - sent
+    folder = Path(os.path.realpath(run / "checkpoint"))
+    sizes = folder_sizes(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    history = folder / "history.json"
+    chunks = json.loads(history.read_text())["chunks"] if history.exists() else 0
+    print(
+        f"{seeds} seeds, SIGTERM at {after:g} s: exit {proc.returncode} after {seconds:.2f} s; "
+        f"checkpoint format {meta['format_version']}, {sum(sizes.values()) / 1e6:.1f} MB, "
+        f"{chunks} chunk(s) trained; poleax {meta.get('poleax_version')} from {src or 'here'}"
+    )
+    if proc.returncode != 143:
+        print(err.decode())
 
 
 def main() -> int:
@@ -215,7 +259,15 @@ def main() -> int:
     parser.add_argument("--solved", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("bench-checkpoint"))
+    parser.add_argument("--signal-after", type=float, help="time a real run's SIGTERM instead")
+    parser.add_argument("--src", type=Path, help="with --signal-after: poleax's source tree")
     args = parser.parse_args()
+    if args.signal_after is not None:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        args.out.mkdir(parents=True)
+        signalled_run(args.seeds, args.signal_after, args.out, args.src)
+        return 0
     rng = np.random.default_rng(0)
     algo, state, history = build(args.seeds, args.updates, args.solved, rng)
     meta = meta_of(algo)
@@ -237,21 +289,23 @@ def main() -> int:
             for run in runs:
                 run.mkdir()
             saves = iter([(writer, run, meta, policies, state, history) for run in runs])
-            save_s, _ = timed(lambda s=saves: save_next(s), args.repeats)
+            save_s, save_cpu = timed(lambda s=saves: save_next(s), args.repeats)
             run = runs[0]
             sizes = folder_sizes(run / "checkpoint")
             policy_s, _ = timed(lambda r=run: checkpoint.load_policy_params(r, 1), args.repeats)
             resume_s, _ = timed(
                 lambda r=run: checkpoint.load_resume(r, template, args.seeds), args.repeats
             )
-            rows.append((kind, fmt, sum(sizes.values()), save_s, policy_s, resume_s, sizes))
+            rows.append(
+                (kind, fmt, sum(sizes.values()), save_s, save_cpu, policy_s, resume_s, sizes)
+            )
             for extra in runs[1:]:
                 shutil.rmtree(extra)
-    head = ("save", "format", "MB", "save s", "policy s", "resume s")
-    print("{:8} {:6} {:>7} {:>7} {:>9} {:>9}  files (MB)".format(*head))
-    for kind, fmt, size, save_s, policy_s, resume_s, sizes in rows:
+    head = ("save", "format", "MB", "save s", "cpu s", "policy s", "resume s")
+    print("{:8} {:6} {:>7} {:>7} {:>6} {:>9} {:>9}  files (MB)".format(*head))
+    for kind, fmt, size, save_s, save_cpu, policy_s, resume_s, sizes in rows:
         files = ", ".join(f"{name} {n / 1e6:.2f}" for name, n in sizes.items())
-        figures = f"{size / 1e6:7.1f} {save_s:7.3f} {policy_s:9.3f} {resume_s:9.3f}"
+        figures = f"{size / 1e6:7.1f} {save_s:7.3f} {save_cpu:6.3f} {policy_s:9.3f} {resume_s:9.3f}"
         print(f"{kind:8} {fmt:6} {figures}  {files}")
     return 0
 

@@ -524,9 +524,17 @@ HISTORY_DAMAGE = {
         "history.npz",
         lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.zeros((SEEDS, 5)))),
     ),
+    "metric_lengths beyond the updates": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("metric_lengths", np.full(SEEDS, 7))),
+    ),
+    "metric_lengths floats": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("metric_lengths", np.full(SEEDS, 6.0))),
+    ),
     "metrics strings": (
         "history.npz",
-        lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.full((SEEDS, 6), "a"))),
+        lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.full(SEEDS * 6, "a"))),
     ),
     "snapshot of seed 7": (
         "history.npz",

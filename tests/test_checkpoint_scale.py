@@ -149,6 +149,35 @@ def test_mid_run_the_policies_are_the_states_parameters(tmp_path):
         assert_params_equal(checkpoint.load_policy_params(tmp_path, i)[0], row(state.params, i))
 
 
+def test_the_metrics_keep_each_seeds_updates_up_to_its_last_value(tmp_path):
+    """A seed that stops training records NaN (0 for counts) from then on: not stored, and
+    restored exactly."""
+    state, history, delivered = make(np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    returns = rng.standard_normal((SEEDS, 6)).astype(np.float32)
+    episodes = rng.integers(1, 9, (SEEDS, 6)).astype(np.int32)
+    returns[1, 2:], episodes[1, 2:] = np.nan, 0  # seed 1 solved after 2 updates
+    returns[2, 4:], episodes[2, 4:] = np.nan, 0
+    returns[0, 3] = np.nan  # no episode ended in that update, but seed 0 trains on
+    returns[3, :] = np.nan  # never an episode, but counted
+    episodes[3, :] = 0
+    episodes[3, 1] = 2
+    history.metrics = {
+        "charts/episodic_return": [returns[:, :3], returns[:, 3:]],
+        "charts/episodes": [episodes[:, :3], episodes[:, 3:]],
+    }
+    checkpoint.save(tmp_path, META, delivered, state, history)
+    saved = npz(tmp_path / "checkpoint" / "history.npz")
+    assert saved["metric_lengths"].tolist() == [6, 2, 4, 2]
+    assert saved["metrics/charts/episodes"].shape == (14,)
+    h = checkpoint.load_history(tmp_path, SEEDS)
+    for name, chunks in history.metrics.items():
+        assert [c.shape for c in h.metrics[name]] == [(SEEDS, 3), (SEEDS, 3)]
+        for a, b in zip(h.metrics[name], chunks, strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
 # --- format 1, as poleax 0.1 to 0.3.0 wrote it ---------------------------------------------
 
 

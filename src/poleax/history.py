@@ -73,8 +73,7 @@ class History:
         """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data; not
         the snapshots, which the checkpoint stacks with the policies (each array once)."""
         arrays = {"env_steps": np.asarray(self.env_steps)}
-        for name in self.metrics:
-            arrays[f"metrics/{name}"] = self.metric(name)
+        arrays.update(_metric_arrays({name: self.metric(name) for name in self.metrics}))
         arrays.update(_evaluation_arrays(self.evaluations, self.seeds))
         info = {
             "chunks": self.chunks,
@@ -184,6 +183,31 @@ def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
     return out
 
 
+def _blank(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """What a seed that did not train records: NaN for float metrics, 0 for counts."""
+    return np.full(shape, np.nan if np.dtype(dtype).kind == "f" else 0, dtype)
+
+
+def _metric_arrays(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The metrics (``[seed, update]`` each) without what a seed records once it no longer
+    trains: ``metric_lengths`` [seed] says how many updates of each seed are kept (up to its
+    last value other than NaN or 0 in any metric) of ``metric_updates``; ``metrics/{name}``
+    holds those updates, seed after seed. Exact; at the end of a many-seed run, most of the
+    curves are such tails."""
+    if not metrics:
+        return {}
+    values = list(metrics.values())
+    updates = values[0].shape[1]
+    recorded = np.zeros(values[0].shape, bool)
+    for value in values:
+        recorded |= ~np.isnan(value) if value.dtype.kind == "f" else value != 0
+    last = updates - np.argmax(recorded[:, ::-1], axis=1)
+    lengths = np.where(recorded.any(axis=1), last, 0).astype(np.int64)
+    kept = np.arange(updates)[None, :] < lengths[:, None]
+    arrays = {f"metrics/{name}": value[kept] for name, value in metrics.items()}
+    return {"metric_updates": np.int64(updates), "metric_lengths": lengths, **arrays}
+
+
 #: The arrays of the evaluations, ``[evaluation, seed]`` each; episodes -1: not recorded.
 _EVALUATION_ARRAYS = {"env_steps": "iu", "greedy": "f", "sampled": "f", "episodes": "i"}
 
@@ -270,10 +294,35 @@ def _read_arrays(
     metrics: dict[str, list[np.ndarray]] = {}
     snapshots: dict[int, Params] = {}
     bounds = np.cumsum([0, *lengths])
+    trained = arrays.get("metric_lengths")
+    if trained is not None:
+        total = arrays.get("metric_updates")
+        _require(
+            total is not None and total.shape == () and total.dtype.kind in "iu",
+            "history.npz lacks metric_updates",
+        )
+        _require(total == updates, f"{int(total)} updates of metrics, chunk_lengths say {updates}")
+        _require(
+            trained.shape == (seeds,)
+            and trained.dtype.kind in "iu"
+            and bool(np.all((trained >= 0) & (trained <= updates))),
+            f"metric_lengths is {trained.dtype}{list(trained.shape)}, not {seeds} counts of "
+            f"at most {updates}",
+        )
+        kept = np.arange(updates)[None, :] < trained[:, None]
     for key, value in arrays.items():
-        if key == "env_steps":
+        if key in ("env_steps", "metric_lengths", "metric_updates"):
             continue
         if key.startswith("metrics/") and len(key) > len("metrics/"):
+            if trained is not None:  # format 2: each seed's updates up to its last value
+                _require(
+                    value.shape == (int(trained.sum()),) and value.dtype.kind in "biuf",
+                    f"{key} is {value.dtype}{list(value.shape)}, "
+                    f"expected [{int(trained.sum())}] by metric_lengths",
+                )
+                full = _blank((seeds, updates), value.dtype)
+                full[kept] = value
+                value = full
             _require(
                 value.shape == (seeds, updates) and value.dtype.kind in "biuf",
                 f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",
