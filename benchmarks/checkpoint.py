@@ -10,11 +10,13 @@ of PPO's metrics (4 a chunk, so an evaluation a chunk), a fraction ``--solved`` 
 solved early on (their metrics blank from then on, a snapshot each, a tenth of them trained
 on since), SPS as float64 as the trainer computes it.
 
-Two saves are timed, each the median of ``--repeats``: *mid-run* (what a periodic checkpoint
-or a signal writes: each seed's policy is its state's parameters) and *final* (the delivered
-policies: a solved seed's snapshot). Format 1 is written by a copy of poleax 0.3.0's writer
-(``save_format_1``: the same files, each fsynced, the folder renamed into place), including
-the per-seed split of the parameters it did before saving; format 2 by ``checkpoint.save``.
+Saves are timed, each the median of ``--repeats``. Format 1 (a copy of poleax 0.3.0's
+writer, ``save_format_1``: the same files, each fsynced, the folder renamed into place) as a
+run called it: *mid-run* (a periodic checkpoint or a signal's: the per-seed split of the
+state's parameters it did first, then the save) and *final* (the delivered policies, a solved
+seed's snapshot). Format 2 (``checkpoint.save``): *run* (what a run saves, mid-run and final
+alike: ``policies=None``, each seed delivering its snapshot or its state's parameters) and
+*explicit* (the delivered policies passed as a list, stacked and compared with the state's).
 Loads: ``load_policy`` of one seed, and ``load_resume`` (state and history) for ``--resume``.
 
 ``--signal-after S`` measures a real run instead: ``poleax train --env CartPole-v1 --seeds N
@@ -282,25 +284,27 @@ def main() -> int:
         f"{len(history.snapshots)} solved; median of {args.repeats}"
     )
     rows = []
-    for kind in ("mid-run", "final"):
-        policies = None if kind == "mid-run" else delivered(state, history)
-        for fmt, writer in (("1", save_format_1), ("2", checkpoint.save)):
-            runs = [args.out / f"{kind}-{fmt}-{i}" for i in range(args.repeats)]
-            for run in runs:
-                run.mkdir()
-            saves = iter([(writer, run, meta, policies, state, history) for run in runs])
-            save_s, save_cpu = timed(lambda s=saves: save_next(s), args.repeats)
-            run = runs[0]
-            sizes = folder_sizes(run / "checkpoint")
-            policy_s, _ = timed(lambda r=run: checkpoint.load_policy_params(r, 1), args.repeats)
-            resume_s, _ = timed(
-                lambda r=run: checkpoint.load_resume(r, template, args.seeds), args.repeats
-            )
-            rows.append(
-                (kind, fmt, sum(sizes.values()), save_s, save_cpu, policy_s, resume_s, sizes)
-            )
-            for extra in runs[1:]:
-                shutil.rmtree(extra)
+    cells = [
+        ("mid-run", "1", save_format_1, None),
+        ("final", "1", save_format_1, delivered(state, history)),
+        ("run", "2", checkpoint.save, None),
+        ("explicit", "2", checkpoint.save, delivered(state, history)),
+    ]
+    for kind, fmt, writer, policies in cells:
+        runs = [args.out / f"{kind}-{fmt}-{i}" for i in range(args.repeats)]
+        for run in runs:
+            run.mkdir()
+        saves = iter([(writer, run, meta, policies, state, history) for run in runs])
+        save_s, save_cpu = timed(lambda s=saves: save_next(s), args.repeats)
+        run = runs[0]
+        sizes = folder_sizes(run / "checkpoint")
+        policy_s, _ = timed(lambda r=run: checkpoint.load_policy_params(r, 1), args.repeats)
+        resume_s, _ = timed(
+            lambda r=run: checkpoint.load_resume(r, template, args.seeds), args.repeats
+        )
+        rows.append((kind, fmt, sum(sizes.values()), save_s, save_cpu, policy_s, resume_s, sizes))
+        for extra in runs[1:]:
+            shutil.rmtree(extra)
     head = ("save", "format", "MB", "save s", "cpu s", "policy s", "resume s")
     print("{:8} {:6} {:>7} {:>7} {:>6} {:>9} {:>9}  files (MB)".format(*head))
     for kind, fmt, size, save_s, save_cpu, policy_s, resume_s, sizes in rows:

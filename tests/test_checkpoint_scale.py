@@ -137,16 +137,17 @@ def test_format_2_stores_each_parameter_set_once_stacked_over_seeds(tmp_path):
     assert_loads_back(tmp_path, state, history, delivered)
 
 
-def test_mid_run_the_policies_are_the_states_parameters(tmp_path):
+def test_without_policies_a_seed_delivers_its_snapshot_else_its_parameters(tmp_path):
+    """What a run saves (``policies=None``): nothing stacked twice, and each seed's policy
+    what ``TrainResult.delivered_params`` holds."""
     state, history, _ = make(np.random.default_rng(1))
     checkpoint.save(tmp_path, META, None, state, history)
     policy = npz(tmp_path / "checkpoint" / "policy.npz")
-    assert not any(k.startswith("extra/") for k in policy) or all(
-        policy[k].shape[0] == 1 for k in policy if k.startswith("extra/")
-    )  # seed 2's snapshot only
-    assert policy["delivered"].tolist() == list(range(SEEDS))
+    assert all(policy[k].shape[0] == 1 for k in policy if k.startswith("extra/"))  # seed 2's
+    assert policy["delivered"].tolist() == [0, 1, SEEDS, 3]
+    delivered = [history.snapshots.get(i) or row(state.params, i) for i in range(SEEDS)]
     for i in range(SEEDS):
-        assert_params_equal(checkpoint.load_policy_params(tmp_path, i)[0], row(state.params, i))
+        assert_params_equal(checkpoint.load_policy_params(tmp_path, i)[0], delivered[i])
 
 
 def test_the_metrics_keep_each_seeds_updates_up_to_its_last_value(tmp_path):

@@ -156,7 +156,11 @@ def _pool(
         add(shots, np.flatnonzero(at < 0), at)
         snapshots = dict(zip(snapshot_rows.tolist(), at.tolist(), strict=True))
     delivered = np.arange(seeds, dtype=np.int64)
-    if policies is not None:
+    if policies is None:  # as the trainer delivers: the snapshot, else the state's parameters
+        for row, at in snapshots.items():
+            if row < seeds:
+                delivered[row] = at
+    else:
         stacked = _stack(policies, base)
         delivered = _placed(stacked, base, np.arange(len(policies)), seeds)
         apart = np.flatnonzero(delivered < 0)
@@ -202,7 +206,9 @@ def save(
     """Write a new checkpoint of ``run_dir`` and switch ``run_dir/checkpoint`` to it in one
     atomic step; return ``run_dir/checkpoint``.
 
-    ``policies``: each seed's delivered policy; ``None``: the state's parameters.
+    ``policies``: each seed's delivered policy; ``None``: as the trainer delivers them, a
+    seed's solve-time snapshot if ``history`` holds one, else its parameters in ``state``
+    (nothing to stack and compare: what a run saves).
     """
     run_dir = Path(run_dir)
     link = run_dir / CHECKPOINT_DIR

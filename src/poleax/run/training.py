@@ -72,11 +72,12 @@ class _Session:
     def interrupted(self, complete: bool = False) -> RunInterrupted:
         return RunInterrupted(self.run_dir, self.signals.signum or signal.SIGINT, complete)
 
-    def save_checkpoint(self, state, history, complete: bool = False, policies=None) -> None:
+    def save_checkpoint(self, state, history, complete: bool = False) -> None:
         from poleax import checkpoint
 
-        # policies None: each seed's policy is its parameters in the state (stored once)
-        checkpoint.save(self.run_dir, {**self.meta, "complete": complete}, policies, state, history)
+        # each seed's delivered policy: its snapshot, else its parameters in the state (as
+        # TrainResult.delivered_params), each stored once
+        checkpoint.save(self.run_dir, {**self.meta, "complete": complete}, None, state, history)
 
 
 def run_training(
@@ -209,9 +210,7 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
         session.save_checkpoint(result.state, result.history)
         raise session.interrupted() from None
     per_seed = per_seed_results(config, result, evaluations, gymnasium.rejected)
-    session.save_checkpoint(
-        result.state, result.history, complete=True, policies=result.delivered_params
-    )
+    session.save_checkpoint(result.state, result.history, complete=True)
     files["checkpoint"] = run_dir / "checkpoint"
     seconds_to_saved_policy = time.perf_counter() - session.process_start
     files["metrics"] = write_metrics(run_dir / "metrics.csv", result)
