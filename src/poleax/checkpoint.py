@@ -84,14 +84,6 @@ def _flat(params: dict) -> Flat:
     return {f"{layer}/{name}": v for layer, arrays in params.items() for name, v in arrays.items()}
 
 
-def _nested(flat: Flat) -> dict:
-    params: dict[str, dict[str, np.ndarray]] = {}
-    for key, value in flat.items():
-        layer, name = key.split("/")
-        params.setdefault(layer, {})[name] = value
-    return params
-
-
 def _stack(sets: list[dict], like: Flat | None) -> Flat:
     """Parameter sets (``{layer: {name: array}}``) as one array per parameter, a row each."""
     keys = list(like) if like else list(_flat(sets[0])) if sets else []
