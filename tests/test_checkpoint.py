@@ -476,6 +476,26 @@ HISTORY_DAMAGE = {
             set_key("evaluations", [{"env_steps": [1], "greedy": [1.0], "sampled": [1.0]}]),
         ),
     ),
+    "evaluations more than chunks": (
+        "history.json",
+        lambda p: rewrite_json(p, set_key("evaluations", 3)),
+    ),
+    "evaluations fewer than the arrays'": (
+        "history.json",
+        lambda p: rewrite_json(p, set_key("evaluations", 1)),
+    ),
+    "evaluations/greedy ints": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("evaluations/greedy", np.zeros((2, SEEDS), np.int64))),
+    ),
+    "evaluations/episodes -2": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("evaluations/episodes", np.full((2, SEEDS), -2))),
+    ),
+    "no evaluations/sampled": (
+        "history.npz",
+        lambda p: rewrite_npz(p, drop_key("evaluations/sampled")),
+    ),
     "chunk_lengths 'x'": (
         "history.json",
         lambda p: rewrite_json(p, set_key("chunk_lengths", "x")),
@@ -505,17 +525,40 @@ HISTORY_DAMAGE = {
         "history.npz",
         lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.zeros((SEEDS, 5)))),
     ),
+    "metric_lengths beyond the updates": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("metric_lengths", np.full(SEEDS, 7))),
+    ),
+    "metric_lengths floats": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("metric_lengths", np.full(SEEDS, 6.0))),
+    ),
     "metrics strings": (
         "history.npz",
-        lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.full((SEEDS, 6), "a"))),
+        lambda p: rewrite_npz(p, set_key("metrics/charts/SPS", np.full(SEEDS * 6, "a"))),
     ),
     "snapshot of seed 7": (
         "history.npz",
-        lambda p: rewrite_npz(p, set_key("snapshot7/actor_out/w", np.zeros((8, 2)))),
+        lambda p: rewrite_npz(p, set_key("snapshot/rows", np.array([7]))),
     ),
-    "snapshot misshapen": (
+    "snapshot outside the pool": (
         "history.npz",
-        lambda p: rewrite_npz(p, set_key("snapshot1/actor_out/w", np.zeros((3, 2)))),
+        lambda p: rewrite_npz(p, set_key("snapshot/pool", np.array([SEEDS]))),
+    ),
+    "snapshot twice": (
+        "history.npz",
+        lambda p: rewrite_npz(
+            p, lambda a: {**a, "snapshot/rows": np.array([1, 1]), "snapshot/pool": np.ones(2)}
+        ),
+    ),
+    "snapshot rows floats": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("snapshot/rows", np.array([1.0]))),
+    ),
+    "no snapshot rows": ("history.npz", lambda p: rewrite_npz(p, drop_key("snapshot/rows"))),
+    "snapshot as format 1 saved it": (
+        "history.npz",
+        lambda p: rewrite_npz(p, set_key("snapshot1/actor_out/w", np.zeros((8, 2)))),
     ),
     "unknown array": ("history.npz", lambda p: rewrite_npz(p, set_key("what", np.zeros(1)))),
 }
@@ -595,19 +638,37 @@ def test_malformed_metadata_is_one_checkpoint_error(run, damage):
 
 @pytest.mark.parametrize(
     "damage",
-    ["strings", "ints", "not a zip", "pickled objects"],
+    [
+        "strings",
+        "ints",
+        "not a zip",
+        "pickled objects",
+        "one seed short",
+        "delivered outside the pool",
+        "no delivered",
+        "non-finite",
+    ],
 )
 def test_a_malformed_policy_is_one_checkpoint_error(run, damage):
     save(run, 2)
     path = run / "checkpoint" / "policy.npz"
     if damage == "strings":
-        rewrite_npz(path, set_key("seed0/actor_out/w", np.full((8, 2), "x")))
+        rewrite_npz(path, set_key("params/actor_out/w", np.full((SEEDS, 8, 2), "x")))
     elif damage == "ints":
-        rewrite_npz(path, set_key("seed0/actor_out/b", np.zeros(2, np.int32)))
+        rewrite_npz(path, set_key("params/actor_out/b", np.zeros((SEEDS, 2), np.int32)))
     elif damage == "not a zip":
         path.write_text("hello")
+    elif damage == "one seed short":
+        rewrite_npz(path, set_key("params/actor_out/b", np.zeros((1, 2), np.float32)))
+    elif damage == "delivered outside the pool":
+        rewrite_npz(path, set_key("delivered", np.array([0, SEEDS])))
+    elif damage == "no delivered":
+        rewrite_npz(path, drop_key("delivered"))
+    elif damage == "non-finite":
+        rewrite_npz(path, set_key("params/actor_out/b", np.full((SEEDS, 2), np.nan, np.float32)))
     else:
-        rewrite_npz(path, set_key("seed0/actor_out/w", np.array([{"a": 1}] * 16).reshape(8, 2)))
+        objects = np.array([{"a": 1}] * 16 * SEEDS).reshape(SEEDS, 8, 2)
+        rewrite_npz(path, set_key("params/actor_out/w", objects))
     with pytest.raises(CheckpointError, match="checkpoint"):
         load_policy_params(run)
 

@@ -46,7 +46,7 @@ def test_main_job_writes_every_artifact(run_dir):
     assert seed["evaluation"]["sampled"]["mean"] >= 195
     assert seed["steps_to_solve"] == summary["env_steps"][0]
     meta = json.loads((run_dir / "checkpoint/meta.json").read_text())
-    assert meta["format_version"] == 1 and meta["poleax_version"] == poleax.__version__
+    assert meta["format_version"] == 2 and meta["poleax_version"] == poleax.__version__
     assert meta["network"]["hidden"] == [64, 64]
     with Image.open(run_dir / "curve.png") as image:
         assert image.size[0] > 300

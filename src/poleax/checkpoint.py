@@ -2,9 +2,23 @@
 
 A checkpoint is a folder of
 - ``meta.json``: format version, poleax version, env, algorithm, network, seeds, progress;
-- ``policy.npz``: the delivered policy of each seed (``seed{i}/{layer}/{w|b}``);
-- ``state.npz``: the full training state of all seeds, for ``--resume``;
+- ``policy.npz``: every parameter set the checkpoint holds, one stacked array per parameter
+  (format 2, below);
+- ``state.npz``: the training state of all seeds but its parameters, for ``--resume`` (one
+  array per leaf, the seed axis first);
 - ``history.npz`` and ``history.json``: curves and solve points so far.
+
+Format 2 stores each parameter array once. ``policy.npz`` holds
+``params/{layer}/{name}``, ``[seeds, ...]``: the state's parameters (or, saved without a
+state, the policies), then ``extra/{layer}/{name}``, ``[k, ...]``: the parameter sets that
+differ from their seed's row there (a seed's solve-time snapshot that trained on, a delivered
+policy that is neither). Together they are the *pool*: row ``j < seeds`` is ``params[j]``,
+row ``seeds + j`` is ``extra[j]``. ``delivered`` (``[seeds]`` int) names each seed's delivered
+policy in the pool; ``history.npz``'s ``snapshot/rows`` and ``snapshot/pool`` name each solved
+seed's snapshot there. ``state.npz`` leaves out the leaves ``.params[layer][name]`` that
+``params/`` holds. A 1,024-seed CartPole checkpoint is some 30 large arrays, not 12,288 small
+ones. Format 1 (poleax 0.1 to 0.3.0: ``seed{i}/{layer}/{name}`` per seed in ``policy.npz``,
+the whole state in ``state.npz``, ``snapshot{i}/...`` in ``history.npz``) still loads.
 
 In a run folder, ``checkpoint`` is a relative symbolic link to the current version::
 
@@ -42,7 +56,7 @@ from poleax._version import __version__
 from poleax.history import History, HistoryError, is_int
 from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, param_shapes
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHECKPOINT_DIR = "checkpoint"
 #: The version folders, beside ``checkpoint`` in the run folder.
 VERSIONS_DIR = ".checkpoints"
@@ -62,31 +76,132 @@ class CheckpointError(ValueError):
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _flatten_params(params_per_seed: list[dict]) -> dict[str, np.ndarray]:
+Flat = dict[str, np.ndarray]
+"""Parameters by ``{layer}/{name}``."""
+
+
+def _flat(params: dict) -> Flat:
+    return {f"{layer}/{name}": v for layer, arrays in params.items() for name, v in arrays.items()}
+
+
+def _stack(sets: list[dict], like: Flat | None) -> Flat:
+    """Parameter sets (``{layer: {name: array}}``) as one array per parameter, a row each."""
+    keys = list(like) if like else list(_flat(sets[0])) if sets else []
+    flats = [_flat(p) for p in sets]
     return {
-        f"seed{i}/{layer}/{name}": np.asarray(value)
-        for i, params in enumerate(params_per_seed)
-        for layer, arrays in params.items()
-        for name, value in arrays.items()
+        k: np.stack([np.asarray(f[k]) for f in flats]) for k in keys if all(k in f for f in flats)
     }
 
 
-def _tree_arrays(tree) -> dict[str, np.ndarray]:
+def _equal_rows(stacked: Flat, base: Flat, rows: np.ndarray) -> np.ndarray:
+    """[len(rows)] bool: row i of ``stacked`` is row ``rows[i]`` of ``base``, exactly."""
+    same = np.ones(len(rows), bool)
+    if not len(rows):
+        return same
+    if set(stacked) != set(base):
+        return ~same
+    for key, value in stacked.items():
+        other = base[key][rows]
+        if value.shape != other.shape or value.dtype != other.dtype:
+            return ~same
+        same &= (value == other).reshape(len(rows), -1).all(axis=1)
+    return same
+
+
+def _state_params(state) -> Flat | None:
+    """The state's parameters, stacked over seeds, if it has them as ``{layer: {name}}``."""
+    params = getattr(state, "params", None)
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        return None
+    return {k: np.asarray(v) for k, v in _flat(params).items()}
+
+
+def _state_key(key: str) -> str:
+    """The name the state's leaf ``params[layer][name]`` has in ``state.npz`` (format 1)."""
+    layer, name = key.split("/")
+    return f".params['{layer}']['{name}']"
+
+
+def _pool(
+    policies: list[dict] | None, state, history: History | None
+) -> tuple[dict[str, np.ndarray], dict[int, int], bool]:
+    """``policy.npz``'s arrays (each parameter set once), each snapshot's row in the pool,
+    and whether ``params/`` are the state's parameters."""
+    base = _state_params(state)
+    from_state = base is not None
+    if base is None:  # no state: the policies are the parameters
+        base, policies = _stack(policies or [], None), None
+    seeds = len(next(iter(base.values()))) if base else 0
+    extra: list[Flat] = []
+
+    def add(stacked: Flat, where: np.ndarray, at: np.ndarray) -> None:
+        """Rows ``where`` of ``stacked`` become new pool rows (``at[where]``)."""
+        if len(where):
+            at[where] = seeds + sum(len(e["rows"]) for e in extra) + np.arange(len(where))
+            extra.append({"rows": where, **{k: v[where] for k, v in stacked.items()}})
+
+    snapshots: dict[int, int] = {}
+    snapshot_rows = np.array(sorted(history.snapshots) if history else [], np.int64)
+    if len(snapshot_rows):
+        shots = _stack([history.snapshots[r] for r in snapshot_rows.tolist()], base)
+        at = _placed(shots, base, snapshot_rows, seeds)
+        add(shots, np.flatnonzero(at < 0), at)
+        snapshots = dict(zip(snapshot_rows.tolist(), at.tolist(), strict=True))
+    delivered = np.arange(seeds, dtype=np.int64)
+    if policies is None:  # as the trainer delivers: the snapshot, else the state's parameters
+        for row, at in snapshots.items():
+            if row < seeds:
+                delivered[row] = at
+    else:
+        stacked = _stack(policies, base)
+        delivered = _placed(stacked, base, np.arange(len(policies)), seeds)
+        apart = np.flatnonzero(delivered < 0)
+        with_shot = apart[np.isin(apart, snapshot_rows)]
+        if len(with_shot):  # a seed delivering its solve-time snapshot: that row
+            position = np.searchsorted(snapshot_rows, with_shot)
+            same = _equal_rows({k: v[with_shot] for k, v in stacked.items()}, shots, position)
+            delivered[with_shot[same]] = [snapshots[r] for r in with_shot[same].tolist()]
+        add(stacked, np.flatnonzero(delivered < 0), delivered)
+    arrays = {"delivered": delivered}
+    arrays.update({f"params/{k}": v for k, v in base.items()})
+    if extra:
+        keys = [k for k in extra[0] if k != "rows"]
+        arrays.update({f"extra/{k}": np.concatenate([e[k] for e in extra]) for k in keys})
+    return arrays, snapshots, from_state
+
+
+def _placed(stacked: Flat, base: Flat, rows: np.ndarray, seeds: int) -> np.ndarray:
+    """Each row's place in the pool: ``rows[i]`` where row i of ``stacked`` equals that row
+    of ``base``, else -1 (a row yet to add)."""
+    inside = rows < seeds
+    at = np.full(len(rows), -1, np.int64)
+    same = _equal_rows({k: v[inside] for k, v in stacked.items()}, base, rows[inside])
+    at[np.flatnonzero(inside)[same]] = rows[inside][same]
+    return at
+
+
+def _tree_arrays(tree, leave_out: set[str] = frozenset()) -> dict[str, np.ndarray]:
     import jax
 
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+    arrays = {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+    return {key: np.asarray(leaf) for key, leaf in arrays.items() if key not in leave_out}
 
 
 def save(
     run_dir: str | Path,
     meta: dict[str, Any],
-    policies: list[dict],
+    policies: list[dict] | None = None,
     state=None,
     history: History | None = None,
 ) -> Path:
     """Write a new checkpoint of ``run_dir`` and switch ``run_dir/checkpoint`` to it in one
-    atomic step; return ``run_dir/checkpoint``."""
+    atomic step; return ``run_dir/checkpoint``.
+
+    ``policies``: each seed's delivered policy; ``None``: as the trainer delivers them, a
+    seed's solve-time snapshot if ``history`` holds one, else its parameters in ``state``
+    (nothing to stack and compare: what a run saves).
+    """
     run_dir = Path(run_dir)
     link = run_dir / CHECKPOINT_DIR
     versions = run_dir / VERSIONS_DIR
@@ -95,11 +210,17 @@ def save(
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=versions))
     try:
         meta = {"format_version": FORMAT_VERSION, "poleax_version": __version__, **meta}
-        _write_npz(tmp / "policy.npz", _flatten_params(policies))
+        pool, snapshots, from_state = _pool(policies, state, history)
+        _write_npz(tmp / "policy.npz", pool)
         if state is not None:
-            _write_npz(tmp / "state.npz", _tree_arrays(state))
+            params = {k[len("params/") :] for k in pool if k.startswith("params/")}
+            held = {_state_key(k) for k in params} if from_state else set()
+            _write_npz(tmp / "state.npz", _tree_arrays(state, held))
         if history is not None:
             arrays, info = history.to_saved()
+            rows = sorted(snapshots)
+            arrays["snapshot/rows"] = np.array(rows, np.int64)
+            arrays["snapshot/pool"] = np.array([snapshots[r] for r in rows], np.int64)
             _write_npz(tmp / "history.npz", arrays)
             _write_text(tmp / "history.json", json.dumps(info))
         _write_text(tmp / "meta.json", json.dumps(meta, indent=2))
@@ -402,9 +523,12 @@ def _read_policy(run_dir: Path, folder: Path, seed_index: int) -> tuple[dict, di
         raise CheckpointError(f"checkpoint metadata lacks a valid seeds: {seeds!r}")
     if not 0 <= seed_index < seeds:
         raise CheckpointError(f"seed index {seed_index} out of range; the run has {seeds} seed(s)")
-    arrays = _load_npz(folder / "policy.npz", _shown(run_dir, "policy.npz"))
-    params = _layers(arrays, f"seed{seed_index}/", spec, "checkpoint does not match its network")
-    return params, meta
+    if meta["format_version"] == 1:
+        arrays = _load_npz(folder / "policy.npz", _shown(run_dir, "policy.npz"))
+        what = "checkpoint does not match its network"
+        return _layers(arrays, f"seed{seed_index}/", spec, what), meta
+    pool = _read_pool(run_dir, folder, meta, {})
+    return pool.row(int(pool.delivered[seed_index])), meta
 
 
 def load_policy_params(run_dir: str | Path, seed_index: int = 0) -> tuple[dict, dict[str, Any]]:
@@ -422,8 +546,16 @@ def load_policy(run_dir: str | Path, seed_index: int = 0):
     return Policy(params, spec, meta["env"], meta["algo"], meta)
 
 
-def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what: str) -> dict:
-    """The parameters ``{prefix}{layer}/{name}`` of ``spec``, checked: shapes, float, finite."""
+def _layers(
+    arrays: dict[str, np.ndarray],
+    prefix: str,
+    spec: NetworkSpec,
+    what: str,
+    rows: int | None = None,
+) -> dict:
+    """The parameters ``{prefix}{layer}/{name}`` of ``spec``, checked: shapes, float, finite.
+    ``rows``: each array stacks that many parameter sets (a first axis)."""
+    lead = () if rows is None else (rows,)
     params: dict[str, dict[str, np.ndarray]] = {}
     for layer, names in param_shapes(spec).items():
         params[layer] = {}
@@ -432,13 +564,14 @@ def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what:
             if key not in arrays:
                 raise CheckpointError(f"{what}: missing {key}")
             value = params[layer][name] = arrays[key]
-            if value.shape != shape:
+            if value.shape != (*lead, *shape):
                 need = list(shape)
-                if name == "w":  # said as the network's layer sizes
+                if name == "w" and value.shape[: len(lead)] == lead:  # the layer sizes
                     raise CheckpointError(
-                        f"{what}: {layer} is {list(value.shape)}, the network needs {need}"
+                        f"{what}: {layer} is {list(value.shape[len(lead) :])}, "
+                        f"the network needs {need}"
                     )
-                raise CheckpointError(f"{what}: {key} is {list(value.shape)}, not {need}")
+                raise CheckpointError(f"{what}: {key} is {list(value.shape)}, not {[*lead, *need]}")
             if value.dtype.kind != "f":
                 raise CheckpointError(f"{what}: {key} holds {value.dtype}, not floats")
             if not np.all(np.isfinite(value)):
@@ -446,14 +579,78 @@ def _layers(arrays: dict[str, np.ndarray], prefix: str, spec: NetworkSpec, what:
     return params
 
 
-def _read_state(run_dir: Path, folder: Path, template) -> Any:
+class _Pool:
+    """Format 2's ``policy.npz``: each parameter set once (see the module's docstring)."""
+
+    def __init__(self, params: dict, extra: dict | None, delivered: np.ndarray, seeds: int):
+        self.params, self.extra, self.delivered, self.seeds = params, extra, delivered, seeds
+        self.size = seeds + (len(next(iter(_flat(extra).values()))) if extra else 0)
+
+    def row(self, at: int) -> dict:
+        """Pool row ``at``'s parameters, ``{layer: {name: array}}``."""
+        source, i = (self.params, at) if at < self.seeds else (self.extra, at - self.seeds)
+        return {layer: {k: v[i].copy() for k, v in d.items()} for layer, d in source.items()}
+
+
+def _read_pool(run_dir: Path, folder: Path, meta: dict[str, Any], cache: dict) -> _Pool:
+    """The checkpoint's parameter pool, every array checked (read once per ``cache``)."""
+    if "pool" in cache:
+        return cache["pool"]
+    shown = _shown(run_dir, "policy.npz")
+    spec = _network(meta)
+    seeds = meta.get("seeds", 1)
+    if not is_int(seeds) or seeds < 1:
+        raise CheckpointError(f"checkpoint metadata lacks a valid seeds: {seeds!r}")
+    arrays = _load_npz(folder / "policy.npz", shown)
+    what = "checkpoint does not match its network"
+    params = _layers(arrays, "params/", spec, what, rows=seeds)
+    extra_keys = [k for k in arrays if k.startswith("extra/")]
+    extra = None
+    if extra_keys:
+        rows = arrays[extra_keys[0]].shape[:1]
+        extra = _layers(arrays, "extra/", spec, what, rows=rows[0] if rows else -1)
+    known = {"delivered"} | {f"{p}/{k}" for p in ("params", "extra") for k in _flat(params)}
+    unexpected = sorted(set(arrays) - known)
+    if unexpected:
+        raise CheckpointError(f"corrupt checkpoint file {shown}: unexpected {unexpected[:3]}")
+    pool = _Pool(params, extra, np.zeros(0, np.int64), seeds)
+    pool.delivered = _pool_rows(arrays.get("delivered"), (seeds,), pool.size, f"{shown}: delivered")
+    cache["pool"] = pool
+    return pool
+
+
+def _pool_rows(value, shape: tuple[int, ...], size: int, what: str) -> np.ndarray:
+    """``value`` checked as ``shape`` rows of a pool of ``size``."""
+    if value is None:
+        raise CheckpointError(f"corrupt checkpoint file {what} missing")
+    if (
+        value.shape != shape
+        or value.dtype.kind not in "iu"
+        or not np.all((value >= 0) & (value < size))
+    ):
+        raise CheckpointError(
+            f"corrupt checkpoint file {what} is {value.dtype}{list(value.shape)}, not "
+            f"{list(shape)} rows below {size}"
+        )
+    return value.astype(np.int64)
+
+
+def _read_state(run_dir: Path, folder: Path, template, cache: dict | None = None) -> Any:
     import jax
 
+    cache = {} if cache is None else cache
     arrays = _load_npz(folder / "state.npz", _shown(run_dir, "state.npz"))
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     restored = []
     for path, leaf in leaves:
         key = jax.tree_util.keystr(path)
+        if key not in arrays and key.startswith(".params[") and len(path) == 3:
+            meta = _read_meta(run_dir, folder)  # format 2 keeps the parameters in the pool
+            if meta["format_version"] >= 2:
+                params = _read_pool(run_dir, folder, meta, cache).params
+                layer, name = (getattr(p, "key", None) for p in path[1:])
+                if name in params.get(layer, {}):
+                    arrays[key] = params[layer][name]
         if key not in arrays and _legacy_key(key) in arrays:  # a 0.1 checkpoint's name
             arrays[key] = arrays.pop(_legacy_key(key))
         if key not in arrays:
@@ -498,10 +695,11 @@ def load_resume(run_dir: str | Path, template, seeds: int) -> tuple[dict, Any, H
     """``(meta, state, history)`` for ``--resume``, all three from one checkpoint."""
 
     def read(run: Path, folder: Path):
+        cache: dict = {}  # the parameter pool, read once for the state and the history
         return (
             _read_meta(run, folder),
-            _read_state(run, folder, template),
-            _read_history(run, folder, seeds),
+            _read_state(run, folder, template, cache),
+            _read_history(run, folder, seeds, cache),
         )
 
     return _reading(run_dir, read)
@@ -516,7 +714,7 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 # --- history ---------------------------------------------------------------------------------
 
 
-def _read_history(run_dir: Path, folder: Path, seeds: int) -> History:
+def _read_history(run_dir: Path, folder: Path, seeds: int, cache: dict | None = None) -> History:
     shown = _shown(run_dir, "history.json")
     arrays = _load_npz(folder / "history.npz", _shown(run_dir, "history.npz"))
     try:
@@ -525,7 +723,8 @@ def _read_history(run_dir: Path, folder: Path, seeds: int) -> History:
         raise CheckpointError(f"checkpoint file missing: {shown}") from None
     except (OSError, ValueError) as error:
         raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
-    spec = _snapshot_spec(run_dir, folder)
+    snapshots = _pooled_snapshots(run_dir, folder, arrays, seeds, {} if cache is None else cache)
+    spec = _snapshot_spec(run_dir, folder) if snapshots is None else None
 
     def check_params(params: dict, what: str) -> None:
         if spec is not None:
@@ -533,9 +732,38 @@ def _read_history(run_dir: Path, folder: Path, seeds: int) -> History:
             _layers(flat, "", spec, what)
 
     try:
-        return History.from_saved(arrays, info, seeds, check_params)
+        history = History.from_saved(arrays, info, seeds, check_params)
     except HistoryError as error:
         raise CheckpointError(f"corrupt checkpoint history in {shown}: {error}") from None
+    if snapshots:
+        history.snapshots.update(snapshots)
+    return history
+
+
+def _pooled_snapshots(
+    run_dir: Path, folder: Path, arrays: dict[str, np.ndarray], seeds: int, cache: dict
+) -> dict[int, dict] | None:
+    """Format 2: the snapshots ``snapshot/rows`` and ``snapshot/pool`` name (removed from
+    ``arrays``); ``None`` for format 1, whose snapshots are arrays of their own."""
+    meta = _read_meta(run_dir, folder)
+    if meta["format_version"] < 2:
+        return None
+    shown = _shown(run_dir, "history.npz")
+    apart = sorted(k for k in arrays if k.startswith("snapshot") and "/" in k[8:])
+    if any(k not in ("snapshot/rows", "snapshot/pool") for k in apart):
+        raise CheckpointError(f"corrupt checkpoint history in {shown}: unexpected {apart[:3]}")
+    rows, at = arrays.pop("snapshot/rows", None), arrays.pop("snapshot/pool", None)
+    if rows is None or at is None:
+        raise CheckpointError(f"corrupt checkpoint history in {shown}: no snapshot/rows, /pool")
+    one_axis = (rows.size,) if rows.ndim == 1 else (-1,)
+    rows = _pool_rows(rows, one_axis, seeds, f"{shown}: snapshot/rows")
+    if len(set(rows.tolist())) != len(rows):
+        raise CheckpointError(f"corrupt checkpoint history in {shown}: a seed's snapshot twice")
+    if not len(rows):
+        return {}
+    pool = _read_pool(run_dir, folder, meta, cache)
+    at = _pool_rows(at, rows.shape, pool.size, f"{shown}: snapshot/pool")
+    return {int(r): pool.row(int(j)) for r, j in zip(rows, at, strict=True)}
 
 
 def _snapshot_spec(run_dir: Path, folder: Path) -> NetworkSpec | None:

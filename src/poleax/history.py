@@ -70,18 +70,15 @@ class History:
         return np.concatenate(chunks, axis=1) if chunks else np.zeros((self.seeds, 0))
 
     def to_saved(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data."""
+        """``(arrays, info)``: the arrays for an ``.npz``, the rest as JSON-ready data; not
+        the snapshots, which the checkpoint stacks with the policies (each array once)."""
         arrays = {"env_steps": np.asarray(self.env_steps)}
-        for name in self.metrics:
-            arrays[f"metrics/{name}"] = self.metric(name)
-        for i, params in self.snapshots.items():
-            for layer, values in params.items():
-                for key, value in values.items():
-                    arrays[f"snapshot{i}/{layer}/{key}"] = np.asarray(value)
+        arrays.update(_metric_arrays({name: self.metric(name) for name in self.metrics}))
+        arrays.update(_evaluation_arrays(self.evaluations, self.seeds))
         info = {
             "chunks": self.chunks,
             "seconds": self.seconds,
-            "evaluations": [e._asdict() for e in self.evaluations],
+            "evaluations": len(self.evaluations),  # in the arrays (format 1: a JSON list)
             "steps_to_solve": self.steps_to_solve,
             "seconds_to_solve": self.seconds_to_solve,
             "chunk_lengths": [c.shape[1] for c in next(iter(self.metrics.values()), [])],
@@ -99,7 +96,8 @@ class History:
         """The history ``to_saved`` wrote, every field checked (``HistoryError`` otherwise).
 
         ``check_params(params, what)`` raises ``ValueError`` for a snapshot that does not fit
-        the run's network.
+        the run's network. Snapshots are read from ``snapshot{i}/{layer}/{name}`` arrays, as
+        poleax up to 0.3.0 saved them (format 1); format 2's are the checkpoint's to add.
         """
         _require(isinstance(info, dict), f"expected a JSON object, found {type(info).__name__}")
         names = ("chunks", "seconds", "evaluations", "steps_to_solve", "seconds_to_solve")
@@ -115,7 +113,10 @@ class History:
                 f"{name} is not a list of {seeds} value(s)",
             )
             _require(all(v is None or ok(v) for v in values), f"{name} holds {values!r}")
-        evaluations = _evaluations(info["evaluations"], chunks, seeds)
+        if isinstance(info["evaluations"], list):  # as JSON, as poleax up to 0.3.0 saved them
+            evaluations = _evaluations(info["evaluations"], chunks, seeds)
+        else:
+            evaluations = _evaluations_of_arrays(arrays, info["evaluations"], chunks, seeds)
         lengths = info["chunk_lengths"]
         _require(
             isinstance(lengths, list)
@@ -182,6 +183,86 @@ def _evaluations(values: Any, chunks: int, seeds: int) -> list[ChunkEvaluation]:
     return out
 
 
+def _blank(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """What a seed that did not train records: NaN for float metrics, 0 for counts."""
+    return np.full(shape, np.nan if np.dtype(dtype).kind == "f" else 0, dtype)
+
+
+def _metric_arrays(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The metrics (``[seed, update]`` each) without what a seed records once it no longer
+    trains: ``metric_lengths`` [seed] says how many updates of each seed are kept (up to its
+    last value other than NaN or 0 in any metric) of ``metric_updates``; ``metrics/{name}``
+    holds those updates, seed after seed. Exact; at the end of a many-seed run, most of the
+    curves are such tails."""
+    if not metrics:
+        return {}
+    values = list(metrics.values())
+    updates = values[0].shape[1]
+    recorded = np.zeros(values[0].shape, bool)
+    for value in values:
+        recorded |= ~np.isnan(value) if value.dtype.kind == "f" else value != 0
+    last = updates - np.argmax(recorded[:, ::-1], axis=1)
+    lengths = np.where(recorded.any(axis=1), last, 0).astype(np.int64)
+    kept = np.arange(updates)[None, :] < lengths[:, None]
+    arrays = {f"metrics/{name}": value[kept] for name, value in metrics.items()}
+    return {"metric_updates": np.int64(updates), "metric_lengths": lengths, **arrays}
+
+
+#: The arrays of the evaluations, ``[evaluation, seed]`` each; episodes -1: not recorded.
+_EVALUATION_ARRAYS = {"env_steps": "iu", "greedy": "f", "sampled": "f", "episodes": "i"}
+
+
+def _evaluation_arrays(evaluations: list[ChunkEvaluation], seeds: int) -> dict[str, np.ndarray]:
+    """The evaluations as four ``[evaluation, seed]`` arrays (JSON of 1,024 seeds' numbers a
+    chunk took longer to write than all of a checkpoint's arrays)."""
+    rows = len(evaluations)
+
+    def column(name: str, dtype, missing=None) -> np.ndarray:
+        values = [getattr(e, name) for e in evaluations]
+        values = [[missing] * seeds if v is None else v for v in values]
+        return np.array(values, dtype).reshape(rows, seeds)
+
+    return {
+        "evaluations/env_steps": column("env_steps", np.int64),
+        "evaluations/greedy": column("greedy", np.float64),
+        "evaluations/sampled": column("sampled", np.float64),
+        "evaluations/episodes": column("episodes", np.int64, -1),
+    }
+
+
+def _evaluations_of_arrays(
+    arrays: dict[str, np.ndarray], count: Any, chunks: int, seeds: int
+) -> list[ChunkEvaluation]:
+    """``count`` evaluations from ``arrays`` (removed from it), each checked."""
+    _require(_is_count(count), f"evaluations is {count!r}, not a count")
+    _require(count <= chunks, f"{count} evaluations in {chunks} chunk(s)")
+    columns = {}
+    for name, kinds in _EVALUATION_ARRAYS.items():
+        value = arrays.pop(f"evaluations/{name}", None)
+        _require(value is not None, f"history.npz lacks evaluations/{name}")
+        _require(
+            value.shape == (count, seeds) and value.dtype.kind in kinds,
+            f"evaluations/{name} is {value.dtype}{list(value.shape)}, not [{count}, {seeds}]",
+        )
+        columns[name] = value
+    episodes = columns["episodes"]
+    recorded = episodes >= 0
+    _require(
+        bool(np.all(recorded.all(axis=1) | (episodes == -1).all(axis=1))),
+        "evaluations/episodes holds negative counts",
+    )
+    _require(bool(np.all(columns["env_steps"] >= 0)), "evaluations/env_steps holds negatives")
+    return [
+        ChunkEvaluation(
+            columns["env_steps"][i].tolist(),
+            columns["greedy"][i].tolist(),
+            columns["sampled"][i].tolist(),
+            episodes[i].tolist() if recorded[i].all() else None,
+        )
+        for i in range(count)
+    ]
+
+
 def _require(condition: bool, what: str) -> None:
     if not condition:
         raise HistoryError(what)
@@ -213,10 +294,35 @@ def _read_arrays(
     metrics: dict[str, list[np.ndarray]] = {}
     snapshots: dict[int, Params] = {}
     bounds = np.cumsum([0, *lengths])
+    trained = arrays.get("metric_lengths")
+    if trained is not None:
+        total = arrays.get("metric_updates")
+        _require(
+            total is not None and total.shape == () and total.dtype.kind in "iu",
+            "history.npz lacks metric_updates",
+        )
+        _require(total == updates, f"{int(total)} updates of metrics, chunk_lengths say {updates}")
+        _require(
+            trained.shape == (seeds,)
+            and trained.dtype.kind in "iu"
+            and bool(np.all((trained >= 0) & (trained <= updates))),
+            f"metric_lengths is {trained.dtype}{list(trained.shape)}, not {seeds} counts of "
+            f"at most {updates}",
+        )
+        kept = np.arange(updates)[None, :] < trained[:, None]
     for key, value in arrays.items():
-        if key == "env_steps":
+        if key in ("env_steps", "metric_lengths", "metric_updates"):
             continue
         if key.startswith("metrics/") and len(key) > len("metrics/"):
+            if trained is not None:  # format 2: each seed's updates up to its last value
+                _require(
+                    value.shape == (int(trained.sum()),) and value.dtype.kind in "biuf",
+                    f"{key} is {value.dtype}{list(value.shape)}, "
+                    f"expected [{int(trained.sum())}] by metric_lengths",
+                )
+                full = _blank((seeds, updates), value.dtype)
+                full[kept] = value
+                value = full
             _require(
                 value.shape == (seeds, updates) and value.dtype.kind in "biuf",
                 f"{key} is {value.dtype}{list(value.shape)}, expected [{seeds}, {updates}]",

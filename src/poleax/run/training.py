@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from poleax.config import ConfigError, TrainConfig
 from poleax.files import write_json
 from poleax.run.folder import default_run_dir, prepare_run_dir
@@ -74,12 +72,12 @@ class _Session:
     def interrupted(self, complete: bool = False) -> RunInterrupted:
         return RunInterrupted(self.run_dir, self.signals.signum or signal.SIGINT, complete)
 
-    def save_checkpoint(self, state, history, complete: bool = False, policies=None) -> None:
+    def save_checkpoint(self, state, history, complete: bool = False) -> None:
         from poleax import checkpoint
 
-        if policies is None:
-            policies = [_seed(state.params, i) for i in range(self.config.seeds)]
-        checkpoint.save(self.run_dir, {**self.meta, "complete": complete}, policies, state, history)
+        # each seed's delivered policy: its snapshot, else its parameters in the state (as
+        # TrainResult.delivered_params), each stored once
+        checkpoint.save(self.run_dir, {**self.meta, "complete": complete}, None, state, history)
 
 
 def run_training(
@@ -212,9 +210,7 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
         session.save_checkpoint(result.state, result.history)
         raise session.interrupted() from None
     per_seed = per_seed_results(config, result, evaluations, gymnasium.rejected)
-    session.save_checkpoint(
-        result.state, result.history, complete=True, policies=result.delivered_params
-    )
+    session.save_checkpoint(result.state, result.history, complete=True)
     files["checkpoint"] = run_dir / "checkpoint"
     seconds_to_saved_policy = time.perf_counter() - session.process_start
     files["metrics"] = write_metrics(run_dir / "metrics.csv", result)
@@ -238,12 +234,6 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
     files["summary"] = files.pop("summary")  # listed after the pictures
     files["report"] = files.pop("report")
     return Run(run_dir, config, summary, files)
-
-
-def _seed(tree, i: int):
-    import jax
-
-    return jax.tree.map(lambda x: np.asarray(x[i]), tree)
 
 
 def _tensorboard_writer(run_dir: Path, config: TrainConfig):
