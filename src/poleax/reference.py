@@ -309,6 +309,21 @@ def _teams(policies: list) -> list[list[int]]:
     return list(teams.values())
 
 
+def confident(criterion, evaluation: dict) -> bool:
+    """Whether an evaluation (``reference.evaluate_many``'s) passes ``criterion`` by its
+    margin of standard errors (``SolveCriterion.passes_confidently``): "solved"."""
+    n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
+    return bool(
+        evaluation["solved"]
+        and criterion.passes_confidently(
+            evaluation["greedy"]["mean"],
+            evaluation["sampled"]["mean"],
+            evaluation["greedy"]["std"] / n**0.5,
+            evaluation["sampled"]["std"] / n**0.5,
+        )
+    )
+
+
 def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> dict:
     """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
     check_evaluation([policy], env_id, episodes, seed)

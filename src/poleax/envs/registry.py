@@ -236,9 +236,13 @@ def import_tasks(modules: str | list[str]) -> tuple[str, ...]:
     command line's ``--import my_tasks`` (comma-separated names allowed); return the ids they
     added. A module that cannot be imported raises ``ImportError`` naming it."""
     import importlib
+    import os
+    import sys
 
     names = [modules] if isinstance(modules, str) else list(modules)
     before = set(ENV_SPECS)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the current folder's modules, as ``python -m`` finds
     for name in (n.strip() for part in names for n in part.split(",")):
         if not name:
             continue

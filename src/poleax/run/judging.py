@@ -6,21 +6,7 @@ from __future__ import annotations
 import threading
 
 from poleax.config import TrainConfig, solve_criterion
-
-
-def confident(criterion, evaluation: dict) -> bool:
-    """Whether an evaluation (``reference.evaluate_many``'s) passes ``criterion`` by its
-    margin of standard errors (``SolveCriterion.passes_confidently``): "solved"."""
-    n = max(evaluation["episodes"] - 1, 1)  # standard errors from population stds
-    return bool(
-        evaluation["solved"]
-        and criterion.passes_confidently(
-            evaluation["greedy"]["mean"],
-            evaluation["sampled"]["mean"],
-            evaluation["greedy"]["std"] / n**0.5,
-            evaluation["sampled"]["std"] / n**0.5,
-        )
-    )
+from poleax.reference import confident
 
 
 def final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, dict]:

@@ -20,7 +20,8 @@ class Reporter:
         self.config = config
         label = f"{config.algo} {config.env}"
         self.progress = Progress(label, config.total_steps, "steps", enabled, console=console)
-        self.rule_log = make_stop_rule(config).new_log()
+        self.rule = make_stop_rule(config)
+        self.rule_log = self.rule.new_log()
         if history is not None and "charts/episodes" in history.metrics:
             # A resumed run goes on counting from its checkpoint's episodes.
             self.rule_log.start(int(history.metric("charts/episodes")[0].sum()))
@@ -45,7 +46,8 @@ class Reporter:
             parts.append(f"eval {np.median(greedy):.0f}/{np.median(sampled):.0f}")
         elif np.isfinite(report.episodic_return).any():  # else the episodes training ended
             parts.append(f"return {np.nanmedian(report.episodic_return):.1f}")
-        parts.append(f"solved {int(report.solved.sum())}/{len(report.solved)}")
+        done = "solved" if self.rule.stop_is_solve else "stopped"  # the tutorial's stop
+        parts.append(f"{done} {int(report.solved.sum())}/{len(report.solved)}")
         self.progress.update(float(np.median(report.env_steps)), "  ".join(parts))
 
     @staticmethod

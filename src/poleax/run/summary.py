@@ -10,7 +10,7 @@ import numpy as np
 
 from poleax.config import solve_criterion
 from poleax.envs.registry import env_spec
-from poleax.run.judging import confident
+from poleax.reference import confident
 from poleax.stop_rules import make_stop_rule
 
 
