@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from poleax.envs.registry import DEFAULT_ENV
 from poleax.envs.spec import EVAL_SEED
 from poleax.policy import Policy
 
 
 def train(
-    env: str = "CartPole-v0",
+    env: str = DEFAULT_ENV,
     algo: str = "ppo",
     seed: int = 0,
     preset: str | None = None,

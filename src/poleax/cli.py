@@ -18,7 +18,7 @@ from typing import Any
 
 from poleax._version import __version__
 from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
-from poleax.envs.registry import ENV_IDS
+from poleax.envs.registry import ENV_IDS, STANDARD_ENV, env_spec
 from poleax.envs.spec import EVAL_SEED
 
 EXIT_BAD_INPUT = 2
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage.",
     )
     sweep.add_argument("--algo", default="ppo", help="ppo or a2c (default: ppo)")
-    sweep.add_argument("--env", default="CartPole-v1", help="(default: CartPole-v1)")
+    sweep.add_argument("--env", default=STANDARD_ENV, help=f"(default: {STANDARD_ENV})")
     sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")
     sweep.add_argument(
         "--batch",
@@ -312,14 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--env",
         action="append",
-        help="environment id; repeat or comma-separate for several (default: CartPole-v1)",
+        help=f"environment id; repeat or comma-separate for several (default: {STANDARD_ENV})",
     )
     compare.add_argument("--algos", default=None, help="(default: ppo,a2c,td-ac,mc-ac)")
     compare.add_argument("--seeds", type=_number(int), default=None, help="(default: 20)")
     compare.add_argument(
         "--budget",
         type=_number(int),
-        help="env steps per seed (default per env: 50000 on CartPole)",
+        help="env steps per seed (default: each task's compare budget, e.g. "
+        f"{env_spec(STANDARD_ENV).compare_budget} on {STANDARD_ENV})",
     )
     compare.add_argument(
         "--config",

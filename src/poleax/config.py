@@ -9,7 +9,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from poleax.envs.registry import ENV_IDS, SpecTable, check_env_id, env_spec, find_spec
+from poleax.envs.registry import (
+    DEFAULT_ENV,
+    ENV_IDS,
+    TUTORIAL_ENV,
+    SpecTable,
+    check_env_id,
+    env_spec,
+    find_spec,
+)
 from poleax.envs.spec import SolveCriterion
 from poleax.errors import ConfigError
 from poleax.stop_rules import STOP_RULES, make_stop_rule
@@ -62,7 +70,7 @@ class TrainConfig:
     # No choices frozen here: the registry is asked when a config is validated, so a task
     # registered from user code (``--import``) is as good as a built-in one.
     env: str = _f(
-        "CartPole-v0", f"environment id: a registered task (built in: {', '.join(ENV_IDS)})"
+        DEFAULT_ENV, f"environment id: a registered task (built in: {', '.join(ENV_IDS)})"
     )
     algo: str = _f("ppo", "algorithm", choices=ALGOS)
     preset: str | None = _f(None, "named preset the other values started from", role="host")
@@ -199,7 +207,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The tutorial's program 1, as posted: v0, seed 42, one episode per update, advantage not
     # detached, stop when the running reward passes 195.
     "tutorial": {
-        "env": "CartPole-v0",
+        "env": TUTORIAL_ENV,
         "algo": "mc-ac",
         "seed": 42,
         "num_envs": 1,

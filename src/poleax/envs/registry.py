@@ -12,6 +12,8 @@ _CLASSIC = "gymnasium.envs.classic_control"
 
 #: The task a bare ``poleax train`` (and ``poleax.train()``) learns: the tutorial's.
 DEFAULT_ENV = "CartPole-v0"
+#: The tutorial's task (its preset trains on it).
+TUTORIAL_ENV = "CartPole-v0"
 #: The task ``poleax compare``, ``poleax sweep`` and a bare ``Policy`` default to.
 STANDARD_ENV = "CartPole-v1"
 
@@ -295,6 +297,7 @@ __all__ = [
     "ENV_IDS",
     "ENV_SPECS",
     "STANDARD_ENV",
+    "TUTORIAL_ENV",
     "Box",
     "Discrete",
     "SpecTable",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from poleax.config import ConfigError, TrainConfig, build_config
+from poleax.envs.registry import STANDARD_ENV
 from poleax.files import check_kind
 
 SWEEP_ALGOS = ("ppo", "a2c")
@@ -45,7 +46,7 @@ class SweepSettings:
     """What ``poleax sweep`` was asked to do."""
 
     algo: str = "ppo"
-    env: str = "CartPole-v1"
+    env: str = STANDARD_ENV
     trials: int = 20
     batch: int | None = None  # trials trained together; None: as many as fill the cores
     seeds: int = 2
