@@ -81,6 +81,7 @@ def test_report_is_offline_and_shows_every_image(compared, tmp_path):
     assert images_loaded(compared / "report.html", tmp_path / "profile") == (4, 4)
 
 
+@pytest.mark.slow
 def test_an_interrupted_comparison_keeps_finished_pairs_and_resumes(tmp_path, monkeypatch):
     out = tmp_path / "cmp"
     real = compare.train_pair

@@ -51,7 +51,7 @@ TUTORIAL = {"preset": "tutorial", "env": "CartPole-v0", "algo": "mc-ac", "seed":
 CASES: dict[str, tuple[dict[str, Any], bool]] = {
     "CartPole-v0/ppo": ({"env": "CartPole-v0", "total_steps": 2048, **TINY}, False),
     "CartPole-v1/ppo": ({"env": "CartPole-v1", "total_steps": 2048, **TINY}, True),
-    "Acrobot-v1/ppo": ({"env": "Acrobot-v1", "total_steps": 2048, **TINY}, False),
+    "Acrobot-v1/ppo": ({"env": "Acrobot-v1", "total_steps": 2048, **TINY}, True),
     "MountainCar-v0/ppo": ({"env": "MountainCar-v0", "total_steps": 2048, **TINY}, True),
     "Pendulum-v1/ppo": ({"env": "Pendulum-v1", "total_steps": 2048, **TINY}, False),
     "MountainCarContinuous-v0/ppo": (
