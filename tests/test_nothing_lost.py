@@ -163,6 +163,7 @@ def test_two_runs_into_one_folder_at_once_one_wins_whole(tmp_path):
     assert main(["evaluate", str(out), "--episodes", "2"]) == 0
 
 
+@pytest.mark.slow
 def test_two_resumes_of_one_run_at_once_one_goes_on(reference_run, tmp_path):
     import shutil
 
@@ -295,6 +296,7 @@ def test_resume_with_another_out_is_refused(reference_run, tmp_path, capsys):
     assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.slow
 def test_output_that_takes_nothing_is_one_line_and_the_run_is_saved(tmp_path):
     out = tmp_path / "run"
     with open("/dev/full", "w") as full:
@@ -319,6 +321,7 @@ def test_eval_every_beyond_the_budget_stays_within_it(tmp_path):
     assert json.loads((out / "summary.json").read_text())["env_steps"][0] <= 2048 + 128
 
 
+@pytest.mark.slow
 def test_a_resumed_tutorial_counts_on_and_draws_both_gifs(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--preset", "tutorial", "--lang", "en", "--no-progress", "--out", str(out)]
@@ -357,6 +360,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     assert ".tmp" not in done.stdout and "tmp-" not in done.stdout  # no half-written file
 
 
+@pytest.mark.slow
 def test_the_tutorial_told_to_train_on_trains_to_its_budget(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--preset", "tutorial", "--no-stop-when-solved", "--total-steps", "20000"]

@@ -171,6 +171,7 @@ def test_trials_counts_finished_trials_and_creates_no_failed_ones(tmp_path, caps
     assert summary["trials_run_here"] == 2
 
 
+@pytest.mark.slow
 def test_corrected_command_after_bad_input_runs_the_trials(tmp_path, capsys):
     """Issue 13.4: after a rejected --seed, the corrected command trains its trials (the
     rejected one left no RUNNING trial to count as claimed)."""

@@ -39,6 +39,7 @@ def test_same_seed_and_config_repeat_bit_for_bit(algo):
     assert np.all(first.metrics["charts/env_steps"].sum(axis=1) >= 3072)
 
 
+@pytest.mark.slow
 def test_seed_i_of_a_batch_is_the_run_of_seed_i():
     batch_of_three = train(short("ppo", seed=5, seeds=3))  # seeds 5, 6, 7
     batch_of_two = train(short("ppo", seed=6, seeds=2))  # seeds 6, 7
@@ -102,6 +103,7 @@ def test_a_solved_seed_stops_training_while_the_others_go_on():
     assert np.isnan(losses[stopped]).all() and np.isfinite(losses[~stopped]).all()
 
 
+@pytest.mark.slow
 def test_a_pass_the_confirmation_rejects_trains_on_until_one_is_accepted():
     config = build_config("ppo", "CartPole-v0", total_steps=30_000)
     plain = train(config)
