@@ -35,6 +35,7 @@ def policies(env: str, settings: dict, count: int) -> list[Policy]:
     return made
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env, settings", NETWORKS)
 def test_acting_together_is_acting_alone(env, settings):
     team = policies(env, settings, 5)
@@ -52,6 +53,7 @@ def test_acting_together_is_acting_alone(env, settings):
     np.testing.assert_array_equal(together, alone)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env, settings", NETWORKS)
 def test_judging_many_seeds_at_once_is_judging_each(env, settings):
     team = policies(env, settings, 3)

@@ -197,6 +197,7 @@ def tagged_processes(tag: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_a_signal_to_the_whole_group_while_training_is_one_line_and_ends_every_process(

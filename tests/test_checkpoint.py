@@ -275,6 +275,7 @@ def strace_works() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("before", ["linked", "0.1 folder"])
 def test_sigkill_at_every_system_call_of_a_save(before, tmp_path):
     """A real process, killed by SIGKILL (strace's fault injection) at each system call of a
@@ -357,6 +358,7 @@ WRITER_SCRIPT = script(
 )
 
 
+@pytest.mark.slow
 def test_readers_never_fail_nor_mix_two_saves_while_a_process_saves(run, tmp_path):
     """``poleax.load`` of a live run (0.1: one load in ~8,000 failed): two reader threads
     load while another process saves as fast as it can; every load must succeed and come

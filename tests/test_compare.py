@@ -74,6 +74,7 @@ def test_compare_writes_every_file(compared):
         assert set(entry["envs"]) == {"CartPole-v1"}
 
 
+@pytest.mark.slow
 def test_report_is_offline_and_shows_every_image(compared, tmp_path):
     page = (compared / "report.html").read_text()
     assert "http://" not in page and "https://" not in page
@@ -81,6 +82,7 @@ def test_report_is_offline_and_shows_every_image(compared, tmp_path):
     assert images_loaded(compared / "report.html", tmp_path / "profile") == (4, 4)
 
 
+@pytest.mark.slow
 def test_an_interrupted_comparison_keeps_finished_pairs_and_resumes(tmp_path, monkeypatch):
     out = tmp_path / "cmp"
     real = compare.train_pair

@@ -155,6 +155,7 @@ def code_sections(blob: bytes) -> list[tuple[int, int]]:
     return found
 
 
+@pytest.mark.slow
 def test_a_flipped_bit_in_the_machine_code_is_caught_before_it_runs(tmp_path):
     """0.1 ran it: SIGILL or SIGSEGV, on every later run, the entry never replaced."""
     script = tmp_path / "probe.py"
@@ -380,6 +381,7 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")}
 
 
+@pytest.mark.slow
 def test_a_read_only_mounted_cache_is_read_and_never_written(tmp_path):
     """A real read-only folder: the kernel refuses writes and touches (EROFS). A stored
     program loads without compiling; a missing one compiles, runs, and is not stored."""

@@ -95,6 +95,7 @@ def continuous_probe():
     ENV_SPECS.pop(CONTINUOUS.id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo,lr", [("ppo", 3e-3), ("a2c", 1e-2)])
 def test_ppo_and_a2c_learn_the_continuous_probe(algo, lr, continuous_probe):
     from poleax.config import build_config

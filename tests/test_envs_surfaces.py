@@ -16,6 +16,8 @@ import poleax
 from poleax.cli import main
 from poleax.envs import env_spec as poleax_env_spec
 
+pytestmark = pytest.mark.slow  # every env end to end, with subprocesses and sweeps: minutes
+
 ENVS = ["Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"]
 SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "5"]
 

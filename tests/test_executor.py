@@ -51,6 +51,7 @@ def test_an_inactive_slot_plays_no_evaluation_step():
     assert (greedy[~active] == 0).all() and (sampled[~active] == 0).all()
 
 
+@pytest.mark.slow
 def test_a_vmapped_seed_equals_itself_in_any_batch_of_the_same_width():
     """Seeds 3-5 trained beside 0-2, or alone: batches of width 3 either way, and the rows
     are repacked as seeds solve and stop."""
@@ -64,6 +65,7 @@ def test_a_vmapped_seed_equals_itself_in_any_batch_of_the_same_width():
         assert same([np.asarray(x) for x in a], [np.asarray(x) for x in b])
 
 
+@pytest.mark.slow
 def test_vmapped_and_rows_per_core_decide_alike():
     """The documented tolerance: every seed solved by both, median steps to solve within a
     factor of 1.5 (XLA rounds a vmapped program differently, so trajectories differ)."""
@@ -75,6 +77,7 @@ def test_vmapped_and_rows_per_core_decide_alike():
     assert 1 / 1.5 <= ratio <= 1.5, (by_row.steps_to_solve, by_batch.steps_to_solve)
 
 
+@pytest.mark.slow
 def test_the_screen_saves_full_evaluations_and_delays_no_solve_here(monkeypatch):
     full_evaluations = []
     original = RowsPerCore.evaluate_calls
@@ -97,6 +100,7 @@ def test_the_screen_saves_full_evaluations_and_delays_no_solve_here(monkeypatch)
     assert {n for e in unscreened.evaluations for n in e.episodes} <= {0, 100}
 
 
+@pytest.mark.slow
 def test_a_screen_that_passes_never_solves_a_policy_the_full_evaluation_fails(monkeypatch):
     monkeypatch.setattr(SolveCriterion, "might_pass", lambda self, g, s, gse, sse: g == g)
     config = build_config("ppo", "CartPole-v1", seeds=2, total_steps=1024, executor="vmapped")
@@ -128,6 +132,7 @@ def test_bad_executor_settings_are_one_line_and_exit_2(tmp_path, flags, message)
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_vmapped_run_resumed_from_its_state_ends_where_an_uninterrupted_one_does():
     config = vmapped(seeds=3, vmap_width=2, total_steps=4096, stop_when_solved=False)
     whole = train(config)

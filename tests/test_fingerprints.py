@@ -17,7 +17,8 @@ intended: say so in its commit message) and run
 
     python tests/test_fingerprints.py --record
 
-which retrains every case, rewrites ``tests/fingerprints.json`` and ``tests/data/run-0.2``.
+which retrains every case and rewrites ``tests/fingerprints.json`` (and ``tests/data/run-0.2``
+when it is missing: delete it to make it again).
 The cases marked slow (``pytest -m slow``) train to a solve or a longer budget.
 """
 
@@ -40,60 +41,89 @@ HERE = Path(__file__).parent
 FINGERPRINTS = HERE / "fingerprints.json"
 OLD_RUN = HERE / "data" / "run-0.2"
 
-#: A fixed budget: no stop at a solve, few evaluation episodes, no GIFs.
-TINY = {"stop_when_solved": False, "eval_episodes": 10}
+#: A fixed budget: no stop at a solve, few evaluation episodes.
+TINY = ["--no-stop-when-solved", "--eval-episodes", "10"]
+#: The short runs other tests train too (the same settings: one training per session).
+SHARED = ["--total-steps", "2048", "--no-stop-when-solved"]
 
-#: ``poleax.train``'s own env, algo and seed win over a preset's: named as the preset has them.
-TUTORIAL = {"preset": "tutorial", "env": "CartPole-v0", "algo": "mc-ac", "seed": 42}
-
-#: name -> (keyword arguments of ``poleax.train``, slow). Every task with its default
-#: algorithm (ppo), the other algorithms, the tutorial preset and the vmapped executor.
-CASES: dict[str, tuple[dict[str, Any], bool]] = {
-    "CartPole-v0/ppo": ({"env": "CartPole-v0", "total_steps": 2048, **TINY}, False),
-    "CartPole-v1/ppo": ({"env": "CartPole-v1", "total_steps": 2048, **TINY}, True),
-    "Acrobot-v1/ppo": ({"env": "Acrobot-v1", "total_steps": 2048, **TINY}, False),
-    "MountainCar-v0/ppo": ({"env": "MountainCar-v0", "total_steps": 2048, **TINY}, True),
-    "Pendulum-v1/ppo": ({"env": "Pendulum-v1", "total_steps": 2048, **TINY}, False),
+#: name -> (arguments of ``poleax train`` (always with --no-gifs), slow). Every task with its
+#: default algorithm (ppo), the other algorithms, the tutorial preset and both executors.
+CASES: dict[str, tuple[list[str], bool]] = {
+    "CartPole-v0/ppo": (["--env", "CartPole-v0", *SHARED], False),
+    "CartPole-v1/ppo": (["--env", "CartPole-v1", *SHARED], False),
+    "Acrobot-v1/ppo": (["--env", "Acrobot-v1", "--total-steps", "2048", *TINY], True),
+    "MountainCar-v0/ppo": (["--env", "MountainCar-v0", "--total-steps", "2048", *TINY], True),
+    "Pendulum-v1/ppo": (["--env", "Pendulum-v1", "--total-steps", "2048", *TINY], False),
     "MountainCarContinuous-v0/ppo": (
-        {"env": "MountainCarContinuous-v0", "total_steps": 4096, **TINY},
+        ["--env", "MountainCarContinuous-v0", "--total-steps", "4096", *TINY],
         True,
     ),
-    "CartPole-v1/a2c": ({"env": "CartPole-v1", "algo": "a2c", "total_steps": 2048, **TINY}, False),
+    "CartPole-v1/a2c": (
+        ["--env", "CartPole-v1", "--algo", "a2c", "--total-steps", "2048", *TINY],
+        True,
+    ),
     "CartPole-v1/td-ac": (
-        {"env": "CartPole-v1", "algo": "td-ac", "total_steps": 2048, **TINY},
-        False,
+        ["--env", "CartPole-v1", "--algo", "td-ac", "--total-steps", "2048", *TINY],
+        True,
     ),
     "CartPole-v1/mc-ac": (
-        {"env": "CartPole-v1", "algo": "mc-ac", "total_steps": 3000, **TINY},
+        ["--env", "CartPole-v1", "--algo", "mc-ac", "--total-steps", "3000", *TINY],
         True,
     ),
-    "Pendulum-v1/a2c": ({"env": "Pendulum-v1", "algo": "a2c", "total_steps": 2048, **TINY}, True),
+    "Pendulum-v1/a2c": (
+        ["--env", "Pendulum-v1", "--algo", "a2c", "--total-steps", "2048", *TINY],
+        True,
+    ),
     "MountainCarContinuous-v0/td-ac": (
-        {"env": "MountainCarContinuous-v0", "algo": "td-ac", "total_steps": 2048, **TINY},
+        ["--env", "MountainCarContinuous-v0", "--algo", "td-ac", "--total-steps", "2048", *TINY],
         True,
     ),
-    "tutorial": ({**TUTORIAL, "total_steps": 3000, **TINY}, False),
+    "tutorial": (["--preset", "tutorial", "--total-steps", "3000", *TINY], False),
     "CartPole-v1/ppo/vmapped": (
-        {"env": "CartPole-v1", "executor": "vmapped", "seeds": 2, "total_steps": 2048, **TINY},
+        [
+            "--env",
+            "CartPole-v1",
+            "--executor",
+            "vmapped",
+            "--seeds",
+            "2",
+            "--total-steps",
+            "2048",
+            *TINY,
+        ],
         False,
     ),
     "Pendulum-v1/ppo/vmapped": (
-        {"env": "Pendulum-v1", "executor": "vmapped", "seeds": 2, "total_steps": 2048, **TINY},
+        [
+            "--env",
+            "Pendulum-v1",
+            "--executor",
+            "vmapped",
+            "--seeds",
+            "2",
+            "--total-steps",
+            "2048",
+            *TINY,
+        ],
         True,
     ),
     "CartPole-v1/ppo/rows-per-core": (
-        {
-            "env": "CartPole-v1",
-            "executor": "rows-per-core",
-            "seeds": 2,
-            "total_steps": 2048,
-            **TINY,
-        },
+        [
+            "--env",
+            "CartPole-v1",
+            "--executor",
+            "rows-per-core",
+            "--seeds",
+            "2",
+            "--total-steps",
+            "2048",
+            *TINY,
+        ],
         True,
     ),
     # Trained until solved: the steps to solve, and the tutorial's running-reward stop.
-    "CartPole-v0/ppo/solved": ({"env": "CartPole-v0", "seed": 1}, True),
-    "tutorial/stopped": (TUTORIAL, True),
+    "CartPole-v0/ppo/solved": (["--env", "CartPole-v0", "--seed", "1"], True),
+    "tutorial/stopped": (["--preset", "tutorial"], True),
 }
 
 #: The run folder of ``tests/data``: small enough to keep in the repository.
@@ -161,9 +191,11 @@ def without_diagnostics(print_: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_case(name: str, out: Path) -> Path:
-    kwargs, _slow = CASES[name]
-    run = poleax.train(**kwargs, gifs=False, progress=False, out=out)
-    return run.path
+    from poleax.cli import main
+
+    args, _slow = CASES[name]
+    assert main(["train", *args, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
+    return out
 
 
 def toolchain() -> dict[str, str]:
@@ -209,8 +241,9 @@ def case_params():
 
 
 @pytest.mark.parametrize("name", list(case_params()))
-def test_a_fixed_budget_ends_where_it_did(name, tmp_path):
-    found = fingerprint(train_case(name, tmp_path / "run"))
+def test_a_fixed_budget_ends_where_it_did(name, train_once):
+    args, _slow = CASES[name]
+    found = fingerprint(train_once(*args, "--no-gifs"))
     assert_same(name, found, recorded()["cases"][name])
 
 
@@ -247,20 +280,19 @@ def test_a_0_2_config_json_still_trains_the_same_run(tmp_path):
 
 def record(work: Path) -> None:
     """Retrain every case and the old run folder; rewrite the recorded files."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    commit = subprocess.run(  # the last commit that changed the code (not only the tests)
+        ["git", "log", "-1", "--format=%h", "--", "src"], capture_output=True, text=True, cwd=HERE
     ).stdout.strip()
     cases = {}
     for name in CASES:
         print("recording", name, flush=True)
         cases[name] = fingerprint(train_case(name, work / name.replace("/", "_")))
-    if OLD_RUN.exists():
-        shutil.rmtree(OLD_RUN)
-    OLD_RUN.parent.mkdir(exist_ok=True)
-    argv = ["train", *OLD_RUN_ARGS, "--out", str(OLD_RUN)]
-    stopped = subprocess.run([sys.executable, "-c", STOP_AT_FIRST_CHUNK, *argv])
-    assert stopped.returncode == 143, stopped.returncode
-    (OLD_RUN / ".lock").unlink(missing_ok=True)
+    if not OLD_RUN.exists():  # kept once made: its bytes are what an old version wrote
+        OLD_RUN.parent.mkdir(exist_ok=True)
+        argv = ["train", *OLD_RUN_ARGS, "--out", str(OLD_RUN)]
+        stopped = subprocess.run([sys.executable, "-c", STOP_AT_FIRST_CHUNK, *argv])
+        assert stopped.returncode == 143, stopped.returncode
+        (OLD_RUN / ".lock").unlink(missing_ok=True)
     policy = poleax.load(OLD_RUN)
     obs = np.random.default_rng(0).normal(scale=0.1, size=(64, 4))
     finished = work / "old-finished"

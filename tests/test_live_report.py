@@ -228,6 +228,7 @@ window.setTimeout(() => {
 </script>"""
 
 
+@pytest.mark.slow
 def test_the_report_plays_the_trained_policy_and_it_recovers_from_a_push(trained_run, tmp_path):
     report = (trained_run / "report.html").read_text(encoding="utf-8")
     assert 'id="live-step"' in report and 'id="live-return"' in report

@@ -12,12 +12,18 @@ import poleax
 from poleax.maps import MAP_AXES, map_grid
 from poleax.report import write_report
 
-SHORT = ["--total-steps", "2048", "--no-stop-when-solved", "--eval-episodes", "2"]
+#: Short runs, with the settings of test_nothing_lost's and test_saved_policies' runs: one
+#: training each per session.
+SHORT = {
+    "CartPole-v1": ["--total-steps", "2048", "--no-stop-when-solved"],
+    "Pendulum-v1": ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"],
+}
+SHORT["Pendulum-v1"] += ["--eval-episodes", "5"]
 
 
-@pytest.fixture(scope="module", params=["CartPole-v1", "Pendulum-v1"])
+@pytest.fixture(scope="module", params=list(SHORT))
 def short_run(request, train_once):
-    return train_once("--env", request.param, *SHORT, "--no-gifs")
+    return train_once("--env", request.param, *SHORT[request.param], "--no-gifs")
 
 
 def test_every_run_folder_has_both_maps(short_run):

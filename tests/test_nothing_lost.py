@@ -101,6 +101,7 @@ def reference_run(train_once) -> Path:
     return train_once(*SHORT, "--no-gifs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_a_signal_during_the_final_evaluation_leaves_a_run_that_resumes(
     sig, reference_run, tmp_path
@@ -127,6 +128,7 @@ def test_a_signal_during_the_final_evaluation_leaves_a_run_that_resumes(
     assert a["env_steps"] == b["env_steps"] and a["per_seed"] == b["per_seed"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_a_signal_while_drawing_keeps_the_saved_run_complete(sig, tmp_path):
     out = tmp_path / "run"
@@ -142,6 +144,7 @@ def test_a_signal_while_drawing_keeps_the_saved_run_complete(sig, tmp_path):
     assert main(["evaluate", str(out), "--episodes", "2"]) == 0
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_folder_at_once_one_wins_whole(tmp_path):
     out = tmp_path / "shared"
     argvs = [
@@ -160,6 +163,7 @@ def test_two_runs_into_one_folder_at_once_one_wins_whole(tmp_path):
     assert main(["evaluate", str(out), "--episodes", "2"]) == 0
 
 
+@pytest.mark.slow
 def test_two_resumes_of_one_run_at_once_one_goes_on(reference_run, tmp_path):
     import shutil
 
@@ -292,6 +296,7 @@ def test_resume_with_another_out_is_refused(reference_run, tmp_path, capsys):
     assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.slow
 def test_output_that_takes_nothing_is_one_line_and_the_run_is_saved(tmp_path):
     out = tmp_path / "run"
     with open("/dev/full", "w") as full:
@@ -308,6 +313,7 @@ def test_output_that_takes_nothing_is_one_line_and_the_run_is_saved(tmp_path):
     assert (out / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_eval_every_beyond_the_budget_stays_within_it(tmp_path):
     out = tmp_path / "run"
     args = ["--env", "CartPole-v1", "--total-steps", "2048", "--eval-every", "1000000"]
@@ -315,6 +321,7 @@ def test_eval_every_beyond_the_budget_stays_within_it(tmp_path):
     assert json.loads((out / "summary.json").read_text())["env_steps"][0] <= 2048 + 128
 
 
+@pytest.mark.slow
 def test_a_resumed_tutorial_counts_on_and_draws_both_gifs(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--preset", "tutorial", "--lang", "en", "--no-progress", "--out", str(out)]
@@ -353,6 +360,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     assert ".tmp" not in done.stdout and "tmp-" not in done.stdout  # no half-written file
 
 
+@pytest.mark.slow
 def test_the_tutorial_told_to_train_on_trains_to_its_budget(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--preset", "tutorial", "--no-stop-when-solved", "--total-steps", "20000"]

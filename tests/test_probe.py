@@ -10,6 +10,8 @@ from poleax.envs import ENV_SPECS, Discrete, EnvSpec, SolveCriterion, register
 from poleax.policy import Policy
 from poleax.trainer import train
 
+pytestmark = pytest.mark.slow  # every algorithm learns the probe: trains to a criterion
+
 DISCRETE = EnvSpec(
     id="ProbeDiscrete-v0",
     name="ProbeDiscrete",

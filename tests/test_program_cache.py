@@ -29,6 +29,7 @@ def private_cache(tmp_path, monkeypatch):
     return tmp_path / "executables"
 
 
+@pytest.mark.slow
 def test_loaded_programs_train_exactly_like_compiled_ones(private_cache, monkeypatch):
     compiled = train(short())
     entries = sorted(p.name.split("-")[0] for p in private_cache.glob("*.bin"))
@@ -46,6 +47,7 @@ def test_loaded_programs_train_exactly_like_compiled_ones(private_cache, monkeyp
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_a_corrupt_entry_is_compiled_anew(private_cache):
     first = train(short())
     for entry in private_cache.glob("*.bin"):

@@ -36,6 +36,7 @@ def uninterrupted(train_once) -> Path:
     return train_once(*TRAIN)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
     sig, uninterrupted, tmp_path
@@ -72,6 +73,7 @@ def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
     assert a["env_steps"] == b["env_steps"]
 
 
+@pytest.mark.slow
 def test_a_run_stopped_while_compiling_resumes_from_the_start(tmp_path):
     out = tmp_path / "run"
     short = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-gifs", "--out", str(out)]
@@ -96,6 +98,7 @@ def test_a_run_stopped_while_compiling_resumes_from_the_start(tmp_path):
     assert json.loads((out / "summary.json").read_text())["env_steps"][0] > 0
 
 
+@pytest.mark.slow
 def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
     tmp_path, monkeypatch, capsys
 ):

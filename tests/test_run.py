@@ -135,6 +135,7 @@ def test_play_without_a_display_says_so(run_dir, capsys, monkeypatch):
     assert "no display" in err and "poleax render" in err
 
 
+@pytest.mark.slow
 def test_report_shows_every_image_in_a_real_browser(run_dir, tmp_path):
     shown, total = images_loaded(run_dir / "report.html", tmp_path / "profile")
     assert total == 5 and shown == total  # GIFs, curve, policy and value maps

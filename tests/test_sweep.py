@@ -35,6 +35,7 @@ def assert_exactly(trials, n: int) -> None:
     assert len(trials) == n, [(t.number, t.state.name) for t in trials]  # no FAIL, no RUNNING
 
 
+@pytest.mark.slow
 def test_sweep_end_to_end_on_sqlite(tmp_path, capsys):
     out = tmp_path / "sweep"
     args = ["sweep", *SMALL, "--trials", "4", "--batch", "2", "--study", "e2e", "--out", str(out)]
@@ -80,6 +81,7 @@ def run_workers(storage: str, study: str, trials: int, tmp_path: Path) -> None:
         assert worker.returncode == 0, err
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"  # created by whichever worker is first
     run_workers(storage, "pair", 6, tmp_path)
@@ -154,6 +156,7 @@ def test_bad_sweep_input_writes_nothing(tmp_path, capsys, args, needle):
     assert (tmp_path / "not-a-journal").read_text() == "plain text\n"
 
 
+@pytest.mark.slow
 def test_trials_counts_finished_trials_and_creates_no_failed_ones(tmp_path, capsys):
     """Issue 13.3: --trials is the number of finished (complete or pruned) trials; raising it
     on a finished study trains exactly the difference, and no trial is made and failed."""
@@ -168,6 +171,7 @@ def test_trials_counts_finished_trials_and_creates_no_failed_ones(tmp_path, caps
     assert summary["trials_run_here"] == 2
 
 
+@pytest.mark.slow
 def test_corrected_command_after_bad_input_runs_the_trials(tmp_path, capsys):
     """Issue 13.4: after a rejected --seed, the corrected command trains its trials (the
     rejected one left no RUNNING trial to count as claimed)."""
@@ -180,6 +184,7 @@ def test_corrected_command_after_bad_input_runs_the_trials(tmp_path, capsys):
     assert_exactly(trials_of(f"sqlite:///{out / 'study.db'}", "fix"), 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_stale_running_trial_is_failed_and_its_place_trained(tmp_path, monkeypatch, kind):
     """Issue 13.2, in one process: a RUNNING trial left by a dead worker (here: asked and

@@ -18,6 +18,8 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
+pytestmark = pytest.mark.slow  # worker processes that train: minutes
+
 if not hasattr(os, "mkfifo"):
     pytest.skip("needs POSIX FIFOs and signals", allow_module_level=True)
 

@@ -26,6 +26,7 @@ def short(algo: str, **kw):
     return build_config(algo, "CartPole-v1", **values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "a2c", "td-ac", "mc-ac"])
 def test_same_seed_and_config_repeat_bit_for_bit(algo):
     config = short(algo, seeds=2)
@@ -38,6 +39,7 @@ def test_same_seed_and_config_repeat_bit_for_bit(algo):
     assert np.all(first.metrics["charts/env_steps"].sum(axis=1) >= 3072)
 
 
+@pytest.mark.slow
 def test_seed_i_of_a_batch_is_the_run_of_seed_i():
     batch_of_three = train(short("ppo", seed=5, seeds=3))  # seeds 5, 6, 7
     batch_of_two = train(short("ppo", seed=6, seeds=2))  # seeds 6, 7
@@ -67,6 +69,7 @@ def test_metrics_have_cleanrl_names_and_seed_update_shape():
     assert len(result.evaluations[0].greedy) == 2
 
 
+@pytest.mark.slow
 def test_make_train_runs_the_whole_budget_under_vmap():
     config = short("a2c")
     train_fn = jax.jit(jax.vmap(make_train(config)))
@@ -85,6 +88,7 @@ def test_non_finite_loss_is_reported_with_its_update():
         check_finite(metrics, state, chunk=3, updates_per_chunk=2)
 
 
+@pytest.mark.slow
 def test_a_solved_seed_stops_training_while_the_others_go_on():
     result = train(build_config("ppo", "CartPole-v0", seeds=3, total_steps=30_000))
     trained = result.metrics["charts/env_steps"].sum(axis=1)
@@ -99,6 +103,7 @@ def test_a_solved_seed_stops_training_while_the_others_go_on():
     assert np.isnan(losses[stopped]).all() and np.isfinite(losses[~stopped]).all()
 
 
+@pytest.mark.slow
 def test_a_pass_the_confirmation_rejects_trains_on_until_one_is_accepted():
     config = build_config("ppo", "CartPole-v0", total_steps=30_000)
     plain = train(config)

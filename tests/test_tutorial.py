@@ -77,6 +77,7 @@ def test_detached_advantage_stops_the_actor_gradient_into_the_critic(batch):
     np.testing.assert_allclose(critic_grad(False), critic_grad(True) + extra, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_tutorial_preset_logs_stops_and_tells_the_truth(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--preset", "tutorial", "--out", str(out), "--no-progress"]) == 0
@@ -128,6 +129,7 @@ def test_english_log_lines(tmp_path, capsys):
     assert "running reward above 195, training finished" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["mc-ac", "td-ac"])
 def test_same_seed_gives_identical_parameters(algo):
     config = build_config(algo, "CartPole-v0", total_steps=3000)
@@ -170,6 +172,7 @@ def td_targets(state: EnvState, action: int):
     return float(targets[0, 0]), float(traj.next_value[0, 0]), traj, config.gamma
 
 
+@pytest.mark.slow
 def test_td_ac_target_at_termination_has_no_bootstrap():
     state = EnvState(jnp.array([2.39, 1.0, 0.0, 0.0], jnp.float32), 3)
     target, _, traj, _ = td_targets(state, 1)
