@@ -36,7 +36,7 @@ def test_per_env_defaults_appear_only_where_they_differ():
     # gamma: 0.99 is PPO's default and MountainCar-v0's tuned value alike; Pendulum's differs.
     gamma = text.split("--gamma GAMMA", 1)[1].split("--gae-lambda", 1)[0]
     assert "Pendulum-v1 0.9" in gamma and "MountainCar-v0" not in gamma
-    env = text.split("--env {", 1)[1].split("--algo", 1)[0]
+    env = text.split("--env ENV", 1)[1].split("--algo", 1)[0]
     assert "(default: CartPole-v0)" in env and " on " not in env
 
 
