@@ -99,7 +99,8 @@ def run_dir(tmp_path):
     policy = random_policy(spec, env_id)
     meta = {"env": env_id, "algo": "ppo", "network": spec.to_dict(), "seeds": 1}
     (tmp_path / "run").mkdir()
-    checkpoint.save(tmp_path / "run", meta, [policy.params])
+    checkpoint.save(tmp_path / "run", {**meta, "complete": True}, [policy.params])
+    (tmp_path / "run" / "summary.json").write_text("{}")  # a finished run (export takes no other)
     return tmp_path / "run"
 
 
