@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -260,7 +261,11 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Pa
 
         check_mp4_writer()
         try:
-            iio.imwrite(path, np.stack(frames), extension=".mp4", fps=fps)
+            with warnings.catch_warnings():
+                # Starting ffmpeg forks a process from a JAX-threaded one: the child only
+                # execs ffmpeg, so JAX's warning does not apply to it.
+                warnings.filterwarnings("ignore", message=r"os\.fork\(\)", category=RuntimeWarning)
+                iio.imwrite(path, _padded(np.stack(frames)), extension=".mp4", fps=fps)
         except Exception as error:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise RuntimeError(
@@ -269,6 +274,14 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 50) -> Pa
     else:
         raise ValueError(f"unsupported video type {suffix!r}; use .gif or .mp4")
     return path
+
+
+def _padded(frames: np.ndarray, block: int = 16) -> np.ndarray:
+    """Frames edge-padded to a multiple of ``block`` pixels each way: what most MP4 codecs and
+    players need, done here so imageio neither resizes nor warns."""
+    height, width = frames.shape[1:3]
+    pad = ((0, 0), (0, -height % block), (0, -width % block), (0, 0))
+    return np.pad(frames, pad, mode="edge") if any(p[1] for p in pad) else frames
 
 
 def encode_gif(frames: list, fps: int) -> bytes:
