@@ -489,6 +489,7 @@ def test_the_cli_trains_a_task_registered_by_an_imported_module(tmp_path):
     assert "Traceback" not in done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["env"] == "Seek-v0" and "poleax's own evaluation" in summary["verdict"]
+    assert (out / "policy_map.png").stat().st_size > 0  # drawn by a worker that imported it
     evaluate = [sys.executable, "-m", "poleax", "evaluate", str(out), "--import", "seek_tasks"]
     done = subprocess.run(
         [*evaluate, "--episodes", "5"], capture_output=True, text=True,

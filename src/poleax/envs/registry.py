@@ -217,11 +217,19 @@ def register(spec: EnvSpec) -> EnvSpec:
     Everything poleax knows of a task is in its spec: a module with the JAX env (the Env
     protocol of ``poleax.envs.base``) and one ``register(EnvSpec(...))`` make a task that
     ``poleax.train(env=spec.id)`` trains, judges (by gymnasium's env where the spec names a
-    ``gymnasium_id``, else by poleax's own evaluation of the JAX env), saves and reports. The
-    command line offers the built-in ids only.
+    ``gymnasium_id``, else by poleax's own evaluation of the JAX env), saves and reports; the
+    command line takes it with ``--import MODULE``.
     """
+    import sys
+
     ENV_SPECS[spec.id] = spec
+    REGISTERED_BY[spec.id] = sys._getframe(1).f_globals.get("__name__", "")
     return spec
+
+
+#: Task id -> the module that registered it from user code (another process, a run's picture
+#: worker, imports it to know the task).
+REGISTERED_BY: dict[str, str] = {}
 
 
 def env_spec(env_id: str) -> EnvSpec:

@@ -59,12 +59,14 @@ class Pictures:
     def start_after(self, result) -> None:
         if "maps" in self.jobs:
             return
-        from poleax import maps
         from poleax.policy import Policy
 
         config = self.config
         trained = Policy(result.delivered_params[0], self.algo.spec, config.env, config.algo)
-        self.jobs["maps"] = self.workers.maps.submit(maps.map_images, trained, config.seed)
+        from poleax.envs.registry import REGISTERED_BY
+
+        module = REGISTERED_BY.get(config.env, "")
+        self.jobs["maps"] = self.workers.maps.submit(_maps, module, trained, config.seed)
         if self.gifs:
             self.start_early()
             self.jobs["after"] = _in_thread(self._gif, result.delivered_params[0])
@@ -119,6 +121,21 @@ class Pictures:
         for name, data in _wait(self.jobs["maps"]).items():
             files[name] = write_bytes(self.run_dir / f"{name}.png", data)
         return files
+
+
+def _maps(task_module: str, policy, seed: int) -> dict[str, bytes]:
+    """``maps.map_images`` in a picture worker: a task registered from user code is known
+    there once the module that registered it is imported (none for a script's own
+    ``__main__``: then no maps, as before)."""
+    import importlib
+
+    from poleax import maps
+    from poleax.envs import find_spec
+
+    if find_spec(policy.env_id) is None and task_module not in ("", "__main__"):
+        with suppress(Exception):  # e.g. a class defined in a script: no maps, as before
+            importlib.import_module(task_module)
+    return maps.map_images(policy, seed)
 
 
 def _wait(job: Future):
