@@ -4,6 +4,7 @@ bootstrapping, the probe env learned, save -> load -> the same actions, resume b
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import jax
@@ -28,6 +29,7 @@ from poleax.distributions import Deterministic, TanhGaussian, make_distribution,
 from poleax.envs import ENV_SPECS, Box, EnvSpec, SolveCriterion, register
 from poleax.networks import NetworkSpec, actor_inputs, apply, init_params
 from poleax.policy import Policy
+from poleax.trainer import train
 
 RNG = np.random.default_rng(23)
 
@@ -94,7 +96,7 @@ def _mlp(rng, sizes):
             (rng.normal(size=(a, b)) * 0.5 / np.sqrt(a)).astype(np.float32),
             (rng.normal(size=b) * 0.1).astype(np.float32),
         )
-        for a, b in zip(sizes[:-1], sizes[1:], strict=False)
+        for a, b in itertools.pairwise(sizes)
     ]
 
 
@@ -121,7 +123,10 @@ def _fixture(actor_outputs: int):
 
 def _actor(layers, log_std=None):
     names = ["actor_0", "actor_1", "actor_out"]
-    params = {n: {"w": jnp.asarray(w), "b": jnp.asarray(b)} for n, (w, b) in zip(names, layers)}
+    params = {
+        n: {"w": jnp.asarray(w), "b": jnp.asarray(b)}
+        for n, (w, b) in zip(names, layers, strict=True)
+    }
     if log_std is not None:
         params["log_std"] = {"value": jnp.full((ACT,), log_std, jnp.float32)}
     return params
@@ -308,3 +313,156 @@ def test_one_gradient_step_equals_sb3s_own(algo):
         for layer, arrays in reference_params[part].items():
             for key, value in arrays.items():
                 np.testing.assert_allclose(params[part][layer][key], value, atol=1e-5, rtol=0)
+
+
+# --- the replay buffer ---------------------------------------------------------------------
+
+
+def _rows(start: int, n: int) -> Batch:
+    values = np.arange(start, start + n, dtype=np.float32)
+    return Batch(
+        values[:, None].repeat(2, 1),
+        values[:, None],
+        values,
+        -values[:, None].repeat(2, 1),
+        values % 2 == 1,
+    )
+
+
+def test_buffer_is_a_ring_that_overwrites_the_oldest():
+    buffer = buffer_init(5, obs_size=2, action_size=1)
+    buffer = buffer_add(buffer, _rows(0, 3))
+    assert int(buffer.position) == 3 and int(buffer.size) == 3
+    buffer = buffer_add(buffer, _rows(3, 3))  # rows 3, 4 fill it; 5 overwrites row 0
+    assert int(buffer.position) == 1 and int(buffer.size) == 5
+    np.testing.assert_array_equal(np.asarray(buffer.reward), [5, 1, 2, 3, 4])
+    np.testing.assert_array_equal(np.asarray(buffer.next_obs[:, 0]), [-5, -1, -2, -3, -4])
+    np.testing.assert_array_equal(np.asarray(buffer.terminated), [True, True, False, True, False])
+    # Sampling reads whole transitions of the filled rows only.
+    partial = buffer_add(buffer_init(5, 2, 1), _rows(10, 2))
+    raw = jnp.arange(100, dtype=jnp.uint32) * jnp.uint32(2654435761)
+    batch = buffer_sample(partial, raw)
+    assert set(np.asarray(batch.reward).tolist()) == {10.0, 11.0}
+    np.testing.assert_array_equal(np.asarray(batch.obs[:, 0]), np.asarray(batch.reward))
+    np.testing.assert_array_equal(np.asarray(batch.next_obs[:, 1]), -np.asarray(batch.reward))
+
+
+def test_target_bootstraps_at_the_time_limit_and_not_at_a_true_end():
+    spec = NetworkSpec(2, 1, (8,), "relu", continuous=True, actor_head="deterministic")
+    dist = make_distribution(Box((-1.0,), (1.0,)), "deterministic")
+    actor = init_params(jax.random.PRNGKey(0), spec)
+    critic = offpolicy.init_critics(jax.random.PRNGKey(1), spec, 2)
+    batch = Batch(
+        jnp.zeros((2, 2)),
+        jnp.zeros((2, 1)),
+        jnp.ones(2),
+        jnp.ones((2, 2)),
+        jnp.array([False, True]),
+    )
+    target = offpolicy.td3_target(actor, critic, batch, None, 0.5, 0.9, spec, dist)
+    next_action = dist.squashed_mode(actor_inputs(actor, batch.next_obs, spec))
+    next_q = offpolicy.q_values(critic, batch.next_obs, next_action, "relu").min(0)
+    assert float(target[0]) == pytest.approx(1.0 + 0.9 * float(next_q[0]), rel=1e-6)
+    assert float(target[1]) == 1.0  # terminated: the reward alone
+
+
+def test_the_buffer_keeps_the_final_observation_and_truncation_apart():
+    config = build_config(
+        "td3", "Pendulum-v1", total_steps=400, eval_every=400, hidden=(8,), learning_starts=400
+    )
+    algo = make_algorithm(config)
+    state = jax.jit(algo.init)(jax.random.PRNGKey(0))
+    update = jax.jit(algo.update)
+    for _ in range(201):
+        state, _ = update(state)
+    buffer = jax.tree.map(np.asarray, state.extra.buffer)
+    assert buffer.size == 201 and not buffer.terminated[:201].any()  # Pendulum never ends
+    # Within an episode, a transition's next observation is the next one's observation.
+    np.testing.assert_array_equal(buffer.next_obs[:199], buffer.obs[1:200])
+    # At the time limit (step 200) the next observation is the final one, not the reset's.
+    assert not np.array_equal(buffer.next_obs[199], buffer.obs[200])
+    theta_dot = buffer.obs[199, 2]
+    assert abs(buffer.next_obs[199, 2] - theta_dot) < 1.0  # continues the same swing
+    assert np.all(np.abs(buffer.action[:201]) <= 1.0)  # stored in [-1, 1] units
+
+
+def test_memory_of_buffers_times_seeds_is_refused_in_one_line():
+    config = build_config("sac", "Pendulum-v1", total_steps=1_000_000, seeds=1024)
+    with pytest.raises(ConfigError) as error:
+        offpolicy.check_memory(config, 1_000_000, available=16 * 10**9)
+    message = str(error.value)
+    assert "\n" not in message and "33.8 GB" in message and "--buffer-size" in message
+    offpolicy.check_memory(config.replace(seeds=1), 1_000_000, available=16 * 10**9)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_off_policy_algorithms_are_refused_on_discrete_tasks_in_one_line(algo):
+    with pytest.raises(ConfigError) as error:
+        build_config(algo, "CartPole-v1")
+    assert str(error.value).startswith(f"{algo} is for continuous actions; CartPole-v1")
+    assert "\n" not in str(error.value)
+
+
+# --- learning, saving, resuming --------------------------------------------------------------
+
+CONTINUOUS = EnvSpec(
+    id="ProbeContinuousOff-v0",
+    name="ProbeContinuous",
+    observation_size=1,
+    action_space=Box(low=(-1.0,), high=(1.0,)),
+    max_steps=1,
+    solve=SolveCriterion(-0.05, source="a probe: 0 is the best return"),
+    env_class="poleax.envs.probe:ProbeContinuous",
+    gymnasium_class="",
+    render_fps=1,
+)
+
+
+@pytest.fixture(scope="module")
+def probe():
+    register(CONTINUOUS)
+    yield CONTINUOUS.id
+    ENV_SPECS.pop(CONTINUOUS.id)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
+def test_each_learns_the_continuous_probe(algo, probe):
+    # Rewards of a few hundredths: SAC starts from a small entropy coefficient here.
+    extra = {"lr": 1e-3, "ent_coef_init": 0.05} if algo == "sac" else {}
+    config = build_config(
+        algo,
+        probe,
+        total_steps=3000,
+        eval_every=500,
+        hidden=(32, 32),
+        batch_size=64,
+        learning_starts=200,
+        eval_episodes=20,
+        seed=1,
+        **extra,
+    )
+    result = train(config)
+    assert result.steps_to_solve[0] is not None, f"{algo} did not learn the probe"
+    policy = Policy(result.delivered_params[0], result.algorithm.spec, probe, algo)
+    actions = policy.act(np.array([[0.5], [-0.5]]))
+    np.testing.assert_allclose(actions[:, 0], [0.5, -0.5], atol=0.1)
+
+
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_numpy_policy_acts_as_the_jax_actor(algo):
+    config = build_config(algo, "Pendulum-v1", hidden=(16, 16))
+    algo_ = make_algorithm(config)
+    params = jax.tree.map(np.asarray, algo_.init(jax.random.PRNGKey(3)).params)
+    policy = Policy(params, algo_.spec, "Pendulum-v1", algo)
+    obs = RNG.normal(size=(20, 3)).astype(np.float32)
+    jax_greedy = algo_.dist.mode(actor_inputs(params, obs, algo_.spec))
+    np.testing.assert_allclose(policy.act(obs), jax_greedy, rtol=1e-5, atol=1e-6)
+    inputs, value = apply(params, obs, algo_.spec)
+    assert np.isnan(np.asarray(value)).all()  # no state-value critic in the delivered params
+    u = RNG.random((20, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        algo_.dist.sample(policy.logits_and_value(obs)[0], u, xp=np),
+        algo_.dist.sample(inputs, u),
+        rtol=1e-4,
+        atol=1e-5,
+    )
