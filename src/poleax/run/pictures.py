@@ -3,6 +3,7 @@ processes that load while the run trains; each written once the policy is saved.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -75,8 +76,15 @@ class Pictures:
         if "curve" in self.jobs:
             return
         config = self.config
-        self.jobs["curve"] = self.workers.curve.submit(
+        # The worker takes positional arguments only: the keywords ride in a partial.
+        curve_png = functools.partial(
             plots.curve_png,
+            episodes=result.metrics.get("charts/episodes"),
+            # Before every env could have played a whole capped episode, only short ones end.
+            start_step=config.num_envs * env_spec(config.env).max_steps,
+        )
+        self.jobs["curve"] = self.workers.curve.submit(
+            curve_png,
             np.cumsum(result.metrics["charts/env_steps"], axis=1),
             result.metrics["charts/episodic_return"],
             env_spec(config.env).solve.threshold,
@@ -84,9 +92,6 @@ class Pictures:
             f"{config.algo} on {config.env}",
             result.evaluations,
             [s.get("steps_to_stop") for s in per_seed],
-            episodes=result.metrics.get("charts/episodes"),
-            # Before every env could have played a whole capped episode, only short ones end.
-            start_step=config.num_envs * env_spec(config.env).max_steps,
         )
 
     def _before_gif(self) -> bytes:
