@@ -425,6 +425,7 @@ def probe():
     ENV_SPECS.pop(CONTINUOUS.id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["sac", "td3", "ddpg"])
 def test_each_learns_the_continuous_probe(algo, probe):
     # Rewards of a few hundredths: SAC starts from a small entropy coefficient here.
@@ -466,3 +467,72 @@ def test_numpy_policy_acts_as_the_jax_actor(algo):
         rtol=1e-4,
         atol=1e-5,
     )
+
+
+def _resume_config(algo: str):
+    return build_config(
+        algo,
+        "Pendulum-v1",
+        total_steps=900,
+        eval_every=300,
+        hidden=(16, 16),
+        batch_size=32,
+        learning_starts=100,
+        buffer_size=600,  # a ring that wraps within the run
+        stop_when_solved=False,
+        seeds=2,
+        seed=4,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_resume_from_a_saved_checkpoint_continues_bit_for_bit(algo, tmp_path):
+    import jax.numpy as jnp
+
+    from poleax import checkpoint
+    from poleax.trainer import seed_keys
+
+    config = _resume_config(algo)
+    whole = train(config)
+    saved = []
+    train(
+        config,
+        checkpoint_every=1,
+        on_checkpoint=lambda state, history: saved.append((state, history)),
+        should_stop=lambda: len(saved) >= 1,
+    )
+    state, history = saved[0]
+    assert int(np.asarray(state.update)[0]) < int(np.asarray(whole.state.update)[0])
+    meta = {"env": config.env, "algo": algo, "seeds": 2, "network": {}}
+    checkpoint.save(tmp_path, meta, [], state, history)
+    template = jax.eval_shape(jax.vmap(make_algorithm(config).init), seed_keys(config))
+    _, loaded, loaded_history = checkpoint.load_resume(tmp_path, template, 2)
+    resumed = train(config, state=loaded, history=loaded_history)
+    leaves = jax.tree.leaves(whole.state)
+    assert len(leaves) == len(jax.tree.leaves(resumed.state))
+    for a, b in zip(leaves, jax.tree.leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(np.asarray(whole.state.extra.buffer.size)[0]) == 600  # the ring wrapped
+    assert jnp.isfinite(whole.metrics["losses/value_loss"]).all()
+
+
+@pytest.mark.slow
+def test_cli_trains_saves_and_loads_a_policy_that_acts_the_same(tmp_path):
+    from poleax.checkpoint import load_policy
+    from poleax.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--env", "Pendulum-v1", "--algo", "sac", "--total-steps", "2000"]
+    assert main([*args, "--no-gifs", "--no-progress", "--out", str(out)]) == 0
+    policy = load_policy(out)
+    assert policy.algo == "sac" and policy.spec.actor_head == "squashed"
+    obs = RNG.normal(size=(16, 3))
+    spec = policy.spec
+    greedy = make_distribution(Box((-2.0,), (2.0,)), "squashed").mode(
+        actor_inputs(jax.tree.map(jnp.asarray, policy.params), obs.astype(np.float32), spec)
+    )
+    np.testing.assert_allclose(policy.act(obs), np.asarray(greedy), rtol=1e-5, atol=1e-5)
+    again = load_policy(out)
+    np.testing.assert_array_equal(again.act(obs), policy.act(obs))
+    assert np.all(np.abs(policy.act(obs)) <= 2.0)

@@ -150,6 +150,10 @@ ENV_SPECS: dict[str, EnvSpec] = {
                     "lr": 2e-3,
                     "total_steps": 300_000,
                 },
+                # rl-zoo's learning rate; 64x64 networks (rl-zoo: 256x256) and 20k steps.
+                "sac": {"hidden": (64, 64), "lr": 1e-3, "total_steps": 20_000},
+                "td3": {"hidden": (64, 64), "lr": 1e-3, "total_steps": 20_000},
+                "ddpg": {"hidden": (64, 64), "lr": 1e-3, "total_steps": 20_000},
             },
             compare_budget=200_000,
             map_axes=MapAxes(
