@@ -40,7 +40,7 @@ from poleax import draws
 from poleax.algos.base import Algorithm, TrainState, apply_step, learning_rate, network_spec
 from poleax.algos.onpolicy import episode_metrics
 from poleax.config import ConfigError, TrainConfig
-from poleax.distributions import _normal_quantile, make_distribution
+from poleax.distributions import make_distribution
 from poleax.envs import env_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, init_params
 from poleax.rollout import start
@@ -113,6 +113,20 @@ LOSS_METRICS = (
 )
 #: Bytes of one stored transition beyond its observations and action (reward, terminated).
 _TRANSITION_OVERHEAD = 4 + 1
+
+
+#: Standard-normal noise is drawn from uniforms clipped into [2^-24, 1 - 2^-24] and clipped
+#: to +-Z_MAX: a fused XLA program was seen to turn the largest uniform into an infinite
+#: quantile (and a NaN critic target) where the same quantile compiled alone is finite.
+Z_MAX = 6.0
+
+
+def standard_normal(u: jax.Array) -> jax.Array:
+    """The standard normal quantile of uniforms ``u`` in [0, 1), always finite."""
+    from jax.scipy.special import ndtri
+
+    u = jnp.clip(u + 2.0**-25, 2.0**-24, 1.0 - 2.0**-24)
+    return jnp.clip(ndtri(u), -Z_MAX, Z_MAX)
 
 
 # --- the replay buffer ------------------------------------------------------------------
@@ -478,10 +492,11 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             envs, buffer, env_steps = carry
             u, reset = step_draws
             inputs = actor_inputs(params, envs.obs, spec)
+            z = standard_normal(u)
             if sac:
-                policy, _ = dist.squashed_sample_and_log_prob(inputs, u)
+                policy, _ = dist.squashed_from_normal(inputs, z)
             else:
-                policy = dist.squashed_sample(inputs, u)
+                policy = jnp.clip(dist.squashed_mode(inputs) + jnp.exp(inputs[1]) * z, -1.0, 1.0)
             warming_up = env_steps < config.learning_starts
             action = jnp.where(warming_up, 2.0 * u - 1.0, policy)
             obs, env_state, reward, terminated, truncated, info = step_env(
@@ -512,7 +527,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         raw, u, u_next = step_draws
         batch = buffer_sample(extra.buffer, raw)
         lr = learning_rate(config, extra.hparams.lr, extra.gradient_steps, total_gradient_steps)
-        z, z_next = _normal_quantile(u, jnp), _normal_quantile(u_next, jnp)
+        z, z_next = standard_normal(u), standard_normal(u_next)
         return sac_update(learners, params, opt, extra, batch, z, z_next, lr), None
 
     def td3_step(carry, step_draws):
@@ -520,7 +535,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         raw, noise_u, _ = step_draws
         batch = buffer_sample(extra.buffer, raw)
         lr = learning_rate(config, extra.hparams.lr, extra.gradient_steps, total_gradient_steps)
-        noise = extra.hparams.target_noise * _normal_quantile(noise_u, jnp) if smoothing else None
+        noise = extra.hparams.target_noise * standard_normal(noise_u) if smoothing else None
         return td3_update(learners, params, opt, extra, batch, noise, lr), None
 
     gradient_step = sac_step if sac else td3_step
