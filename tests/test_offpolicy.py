@@ -27,7 +27,7 @@ from poleax.algos.offpolicy import (
 from poleax.config import ConfigError, build_config
 from poleax.distributions import Deterministic, TanhGaussian, make_distribution, tanh_log_det
 from poleax.envs import ENV_SPECS, Box, EnvSpec, SolveCriterion, register
-from poleax.networks import NetworkSpec, actor_inputs, apply, init_params
+from poleax.networks import NetworkSpec, actor_inputs, apply, init_params, param_shapes
 from poleax.policy import Policy
 from poleax.trainer import train
 
@@ -536,3 +536,31 @@ def test_cli_trains_saves_and_loads_a_policy_that_acts_the_same(tmp_path):
     again = load_policy(out)
     np.testing.assert_array_equal(again.act(obs), policy.act(obs))
     assert np.all(np.abs(policy.act(obs)) <= 2.0)
+
+
+@pytest.mark.parametrize("head", ["squashed", "deterministic"])
+def test_onnx_export_outputs_the_squashed_greedy_action_mean_and_log_std(head):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from poleax.export import policy_dict, policy_from_json, to_onnx_model
+
+    spec = NetworkSpec(3, 1, (32, 32), "relu", continuous=True, actor_head=head)
+    rng = np.random.default_rng(5)
+    params = {
+        layer: {name: rng.normal(0, 0.6, shape).astype(np.float32) for name, shape in n.items()}
+        for layer, n in param_shapes(spec).items()
+    }
+    policy = Policy(params, spec, "Pendulum-v1", "sac" if head == "squashed" else "td3")
+    model = to_onnx_model(policy)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    obs = rng.normal(0, 2, (300, 3)).astype(np.float32)
+    names = [o.name for o in session.get_outputs()]
+    assert names == ["action", "mean", "log_std"]
+    out = dict(zip(names, session.run(None, {"obs": obs}), strict=True))
+    inputs, _ = policy.logits_and_value(obs)
+    np.testing.assert_allclose(out["mean"], inputs[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["log_std"], inputs[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["action"], policy.act(obs), rtol=1e-5, atol=1e-5)
+    assert np.all(np.abs(out["action"]) <= 2.0)
+    again = policy_from_json(policy_dict(policy))
+    np.testing.assert_array_equal(again.act(obs), policy.act(obs))
