@@ -5,6 +5,7 @@ bootstrapping, the probe env learned, save -> load -> the same actions, resume b
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import jax
@@ -564,3 +565,58 @@ def test_onnx_export_outputs_the_squashed_greedy_action_mean_and_log_std(head):
     assert np.all(np.abs(out["action"]) <= 2.0)
     again = policy_from_json(policy_dict(policy))
     np.testing.assert_array_equal(again.act(obs), policy.act(obs))
+
+
+@pytest.mark.parametrize("head", ["squashed", "deterministic"])
+def test_live_page_acts_as_the_numpy_policy(head, tmp_path):
+    """The report's JavaScript policy of a sac (td3) network: the same greedy actions as the
+    numpy Policy on gymnasium's Pendulum, its own closed loop included."""
+    from browser import run_page
+    from test_live_report import (
+        CASES_SCRIPT,
+        CONTENT_SECURITY_POLICY,
+        START_SEEDS,
+        gymnasium_episode,
+        max_diff,
+    )
+
+    from poleax import live
+
+    spec = NetworkSpec(3, 1, (16, 16), "relu", continuous=True, actor_head=head)
+    rng = np.random.default_rng(11)
+    params = {
+        layer: {name: rng.normal(0, 0.7, shape) for name, shape in n.items()}
+        for layer, n in param_shapes(spec).items()
+    }
+    policy = Policy(params, spec, "Pendulum-v1", "sac")
+    cases, references = [], {}
+    for seed in START_SEEDS:
+        references[seed] = reference = gymnasium_episode(policy, seed)
+        cases.append(
+            {
+                "key": str(seed),
+                "data": "policy",
+                "start": reference["start"],
+                "actions": reference["actions"],
+                "steps": len(reference["actions"]),
+            }
+        )
+    page = tmp_path / "page.html"
+    page.write_text(
+        f"""<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"></head><body>
+{live.data_script(live.live_data(policy), "policy")}{live.data_script(cases, "cases")}
+<pre id="result"></pre>{live.inline_script()}{CASES_SCRIPT}</body></html>""",
+        encoding="utf-8",
+    )
+    run = run_page(page, tmp_path / "profile", budget_ms=1000)
+    assert run.console == []
+    results = json.loads(run.text("result"))
+    for seed, reference in references.items():
+        closed, replay = results[str(seed)]["closed"], results[str(seed)]["replay"]
+        inputs, _ = policy.logits_and_value(np.asarray(replay["observations"], np.float64))
+        outputs = np.asarray([row[:-1] for row in replay["outputs"]], np.float64)
+        np.testing.assert_allclose(outputs[:, :1], inputs[0], rtol=1e-12, atol=1e-12)
+        assert replay["actions"] == reference["actions"]
+        assert closed["actions"] == reference["actions"]
+        assert max_diff(closed["states"], reference["states"]) <= 1e-9
