@@ -159,7 +159,15 @@ def _ours(algo: str):
     log_alpha = jnp.float32(math.log(ALPHA))
     actor_target = _actor(nets["actor_target"], math.log(0.1)) if not sac else {}
     extra = OffPolicyExtra(
-        hp, critic, target, actor_target, log_alpha, buffer_init(1, OBS, ACT), 0, 0
+        hp,
+        critic,
+        target,
+        actor_target,
+        log_alpha,
+        buffer_init(1, OBS, ACT),
+        0,
+        0,
+        jnp.zeros((1, ACT)),
     )
     opt = OffPolicyOpt(adam.init(actor), adam.init(critic), ent_adam.init(log_alpha))
     learners = Learners(adam, ent_adam, spec, dist, policy_delay=1)

@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "together, a row per core at a time. Start the same command on many machines with one "
         "--storage.",
     )
-    sweep.add_argument("--algo", default="ppo", help="ppo or a2c (default: ppo)")
+    sweep.add_argument("--algo", default="ppo", help="ppo, a2c, sac, td3 or ddpg (default: ppo)")
     sweep.add_argument("--env", default="CartPole-v1", help="(default: CartPole-v1)")
     sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")
     sweep.add_argument(

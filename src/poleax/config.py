@@ -41,6 +41,7 @@ COUNT_LIMITS: dict[str, int] = {
     "train_freq": 65_536,
     "gradient_steps": 65_536,
     "policy_delay": 1_000,
+    "warmup_repeat": 100_000,
 }
 MAX_HIDDEN_WIDTH = 4096
 MAX_HIDDEN_LAYERS = 8
@@ -141,6 +142,9 @@ class TrainConfig:
         1, "sac/td3/ddpg: steps of the vectorised envs between rounds of gradient steps"
     )
     gradient_steps: int = _f(1, "sac/td3/ddpg: gradient steps per round")
+    warmup_repeat: int = _f(
+        1, "sac/td3/ddpg: each uniform random action of the warm-up is held this many steps"
+    )
     tau: float = _f(0.005, "sac/td3/ddpg: Polyak coefficient of the target networks", role="traced")
     policy_delay: int = _f(2, "td3: critic updates per actor and target update (ddpg: 1)")
     target_noise: float = _f(

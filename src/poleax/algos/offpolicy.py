@@ -100,6 +100,7 @@ class OffPolicyExtra(NamedTuple):
     buffer: ReplayBuffer
     env_steps: jax.Array  # int32, env steps taken (all envs)
     gradient_steps: jax.Array  # int32, gradient steps taken (td3's policy delay counts them)
+    warmup_action: jax.Array  # [num_envs, act]: the random action held while warming up
 
 
 #: Metrics of an update: its last gradient step's (0 while the buffer warms up).
@@ -485,11 +486,11 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def _scale(squashed):
         return low + (squashed + 1.0) * (0.5 * (high - low))
 
-    def collect(params, envs, buffer, env_steps, action_u, reset_u):
+    def collect(params, envs, buffer, env_steps, held, action_u, reset_u):
         """``train_freq`` steps of the envs, every transition into the buffer."""
 
         def body(carry, step_draws):
-            envs, buffer, env_steps = carry
+            envs, buffer, env_steps, held = carry
             u, reset = step_draws
             inputs = actor_inputs(params, envs.obs, spec)
             z = standard_normal(u)
@@ -497,8 +498,11 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
                 policy, _ = dist.squashed_from_normal(inputs, z)
             else:
                 policy = jnp.clip(dist.squashed_mode(inputs) + jnp.exp(inputs[1]) * z, -1.0, 1.0)
+            # Uniform random actions while warming up, each held ``warmup_repeat`` steps.
+            refresh = (env_steps // n) % config.warmup_repeat == 0
+            held = jnp.where(refresh, 2.0 * u - 1.0, held)
             warming_up = env_steps < config.learning_starts
-            action = jnp.where(warming_up, 2.0 * u - 1.0, policy)
+            action = jnp.where(warming_up, held, policy)
             obs, env_state, reward, terminated, truncated, info = step_env(
                 reset, envs.env_state, dist.to_env(_scale(action)), env_params
             )
@@ -513,12 +517,12 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
                 episode_length=jnp.where(done, 0, envs.episode_length + 1),
             )
             ended = jnp.where(done, episode_return, 0.0)
-            return (envs, buffer, env_steps + n), (ended, done)
+            return (envs, buffer, env_steps + n, held), (ended, done)
 
-        (envs, buffer, env_steps), (ended, done) = jax.lax.scan(
-            body, (envs, buffer, env_steps), (action_u, reset_u)
+        (envs, buffer, env_steps, held), (ended, done) = jax.lax.scan(
+            body, (envs, buffer, env_steps, held), (action_u, reset_u)
         )
-        return envs, buffer, env_steps, episode_metrics(ended, done)
+        return envs, buffer, env_steps, held, episode_metrics(ended, done)
 
     learners = Learners(adam, ent_adam, spec, dist, policy_delay)
 
@@ -543,15 +547,16 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def update(state: TrainState):
         key, action_bits, reset_bits, index_bits, u, u_next = draws.bits(state.key, draw_shapes)
         extra = state.extra
-        envs, buffer, env_steps, episodes = collect(
+        envs, buffer, env_steps, held, episodes = collect(
             state.params,
             state.rollout,
             extra.buffer,
             extra.env_steps,
+            extra.warmup_action,
             draws.to_unit(action_bits),
             draws.to_unit(reset_bits),
         )
-        extra = extra._replace(buffer=buffer, env_steps=env_steps)
+        extra = extra._replace(buffer=buffer, env_steps=env_steps, warmup_action=held)
         no_losses = {name: jnp.float32(0.0) for name in LOSS_METRICS}
 
         def learn(_):
@@ -606,6 +611,7 @@ def _init(
         log_ent_coef=log_ent_coef,
         buffer=buffer_init(capacity, spec.observation_size, spec.num_actions),
         env_steps=jnp.int32(0),
+        warmup_action=jnp.zeros((config.num_envs, spec.num_actions), jnp.float32),
         gradient_steps=jnp.int32(0),
     )
     opt = OffPolicyOpt(adam.init(params), adam.init(critic), ent_adam.init(log_ent_coef))

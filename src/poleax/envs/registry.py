@@ -197,6 +197,24 @@ ENV_SPECS: dict[str, EnvSpec] = {
                     "log_std_init": -0.5,
                     "total_steps": 200_000,
                 },
+                # rl-zoo's SAC without its gSDE: that exploration is replaced by a warm-up of
+                # uniform random actions each held 100 steps, long pushes that find the goal
+                # (white-noise exploration stands still: 0/1 at 50k on seed 0).
+                "sac": {
+                    "hidden": (64, 64),
+                    "lr": 3e-4,
+                    "buffer_size": 50_000,
+                    "batch_size": 512,
+                    "ent_coef_init": 0.1,
+                    "train_freq": 32,
+                    "gradient_steps": 32,
+                    "gamma": 0.9999,
+                    "tau": 0.01,
+                    "learning_starts": 10_000,
+                    "warmup_repeat": 100,
+                    "total_steps": 50_000,
+                    "eval_every": 2048,
+                },
             },
             compare_budget=200_000,
             map_axes=_MOUNTAIN_MAP,
