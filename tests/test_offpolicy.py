@@ -173,12 +173,12 @@ def _ours(algo: str):
     learners = Learners(adam, ent_adam, spec, dist, policy_delay=1)
     jb = Batch(*map(jnp.asarray, batch))
     if sac:
-        params, _, extra, losses = offpolicy.sac_update(
+        params, _, extra, losses = jax.jit(offpolicy.sac_update, static_argnums=0)(
             learners, actor, opt, extra, jb, z, z_next, jnp.float32(LR)
         )
     else:
         noise = jnp.asarray(0.2 * z)
-        params, _, extra, losses = offpolicy.td3_update(
+        params, _, extra, losses = jax.jit(offpolicy.td3_update, static_argnums=0)(
             learners, actor, opt, extra, jb, noise, jnp.float32(LR)
         )
     out = {name.split("/")[1]: float(value) for name, value in losses.items()}
@@ -339,16 +339,17 @@ def _rows(start: int, n: int) -> Batch:
 
 
 def test_buffer_is_a_ring_that_overwrites_the_oldest():
+    add = jax.jit(buffer_add)
     buffer = buffer_init(5, obs_size=2, action_size=1)
-    buffer = buffer_add(buffer, _rows(0, 3))
+    buffer = add(buffer, _rows(0, 3))
     assert int(buffer.position) == 3 and int(buffer.size) == 3
-    buffer = buffer_add(buffer, _rows(3, 3))  # rows 3, 4 fill it; 5 overwrites row 0
+    buffer = add(buffer, _rows(3, 3))  # rows 3, 4 fill it; 5 overwrites row 0
     assert int(buffer.position) == 1 and int(buffer.size) == 5
     np.testing.assert_array_equal(np.asarray(buffer.reward), [5, 1, 2, 3, 4])
     np.testing.assert_array_equal(np.asarray(buffer.next_obs[:, 0]), [-5, -1, -2, -3, -4])
     np.testing.assert_array_equal(np.asarray(buffer.terminated), [True, True, False, True, False])
     # Sampling reads whole transitions of the filled rows only.
-    partial = buffer_add(buffer_init(5, 2, 1), _rows(10, 2))
+    partial = add(buffer_init(5, 2, 1), _rows(10, 2))
     raw = jnp.arange(100, dtype=jnp.uint32) * jnp.uint32(2654435761)
     batch = buffer_sample(partial, raw)
     assert set(np.asarray(batch.reward).tolist()) == {10.0, 11.0}
@@ -359,8 +360,8 @@ def test_buffer_is_a_ring_that_overwrites_the_oldest():
 def test_target_bootstraps_at_the_time_limit_and_not_at_a_true_end():
     spec = NetworkSpec(2, 1, (8,), "relu", continuous=True, actor_head="deterministic")
     dist = make_distribution(Box((-1.0,), (1.0,)), "deterministic")
-    actor = init_params(jax.random.PRNGKey(0), spec)
-    critic = offpolicy.init_critics(jax.random.PRNGKey(1), spec, 2)
+    actor = jax.jit(init_params, static_argnums=1)(jax.random.PRNGKey(0), spec)
+    critic = jax.jit(offpolicy.init_critics, static_argnums=(1, 2))(jax.random.PRNGKey(1), spec, 2)
     batch = Batch(
         jnp.zeros((2, 2)),
         jnp.zeros((2, 1)),
@@ -368,7 +369,9 @@ def test_target_bootstraps_at_the_time_limit_and_not_at_a_true_end():
         jnp.ones((2, 2)),
         jnp.array([False, True]),
     )
-    target = offpolicy.td3_target(actor, critic, batch, None, 0.5, 0.9, spec, dist)
+    target = jax.jit(offpolicy.td3_target, static_argnums=(3, 6, 7))(
+        actor, critic, batch, None, 0.5, 0.9, spec, dist
+    )
     next_action = dist.squashed_mode(actor_inputs(actor, batch.next_obs, spec))
     next_q = offpolicy.q_values(critic, batch.next_obs, next_action, "relu").min(0)
     assert float(target[0]) == pytest.approx(1.0 + 0.9 * float(next_q[0]), rel=1e-6)
@@ -462,7 +465,7 @@ def test_each_learns_the_continuous_probe(algo, probe):
 def test_numpy_policy_acts_as_the_jax_actor(algo):
     config = build_config(algo, "Pendulum-v1", hidden=(16, 16))
     algo_ = make_algorithm(config)
-    params = jax.tree.map(np.asarray, algo_.init(jax.random.PRNGKey(3)).params)
+    params = jax.tree.map(np.asarray, jax.jit(algo_.init)(jax.random.PRNGKey(3)).params)
     policy = Policy(params, algo_.spec, "Pendulum-v1", algo)
     obs = RNG.normal(size=(20, 3)).astype(np.float32)
     jax_greedy = algo_.dist.mode(actor_inputs(params, obs, algo_.spec))
