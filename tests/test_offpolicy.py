@@ -631,3 +631,54 @@ def test_live_page_acts_as_the_numpy_policy(head, tmp_path):
         assert replay["actions"] == reference["actions"]
         assert closed["actions"] == reference["actions"]
         assert max_diff(closed["states"], reference["states"]) <= 1e-9
+
+
+@pytest.mark.slow
+def test_vmapped_executor_trains_the_seeds_as_rows_per_core_does():
+    config = _resume_config("sac").replace(total_steps=600, buffer_size=1000)
+    rows = train(config.replace(executor="rows-per-core"))
+    vmapped = train(config.replace(executor="vmapped"))
+    for a, b in zip(
+        jax.tree.leaves(rows.state.params), jax.tree.leaves(vmapped.state.params), strict=True
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_compare_and_sweep_take_the_off_policy_algorithms():
+    import optuna
+
+    from poleax.compare.settings import CompareSettings, check_settings, pair_config
+    from poleax.sweep.settings import suggest
+
+    settings = CompareSettings(
+        envs=("Pendulum-v1",), algos=("ppo", "sac", "td3", "ddpg"), budget=20_000
+    )
+    check_settings(settings)
+    assert pair_config(settings, "sac", "Pendulum-v1").total_steps == 20_000
+    with pytest.raises(ConfigError, match="sac is for continuous actions"):
+        check_settings(CompareSettings(envs=("CartPole-v1",), algos=("sac",)))
+    trial = optuna.trial.FixedTrial(
+        {"lr": 1e-3, "gamma": 0.98, "tau": 0.01, "target_entropy": -2.0, "batch_size": 128}
+        | {"train_freq": 4}
+    )
+    values = suggest(trial, "sac", search_shapes=True)
+    assert values["target_entropy"] == -2.0 and values["gradient_steps"] == 4
+    config = build_config("sac", "Pendulum-v1", **values)
+    state = jax.eval_shape(make_algorithm(config).init, jax.random.PRNGKey(0))
+    assert state.extra.hparams.tau.shape == ()
+    noise = optuna.trial.FixedTrial({"lr": 1e-3, "gamma": 0.98, "tau": 0.01})
+    with pytest.raises(ValueError):  # td3 searches its exploration noise, not the entropy
+        suggest(noise, "td3")
+
+
+def test_with_hparams_gives_each_row_its_own_values():
+    config = build_config("td3", "Pendulum-v1", hidden=(8,))
+    algo = make_algorithm(config)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    state = jax.tree.map(np.array, jax.jit(jax.vmap(algo.init))(keys))
+    state = algo.with_hparams(state, [{"tau": 0.02, "exploration_noise": 0.3}, {"lr": 5e-4}])
+    np.testing.assert_allclose(state.extra.hparams.tau, [0.02, config.tau])
+    np.testing.assert_allclose(state.extra.hparams.lr, [config.lr, 5e-4])
+    log_std = np.log([0.3, config.exploration_noise])
+    np.testing.assert_allclose(state.params["log_std"]["value"][:, 0], log_std, rtol=1e-6)
+    np.testing.assert_allclose(state.extra.actor_target["log_std"]["value"][:, 0], log_std, 1e-6)
