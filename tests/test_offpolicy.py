@@ -682,3 +682,20 @@ def test_with_hparams_gives_each_row_its_own_values():
     log_std = np.log([0.3, config.exploration_noise])
     np.testing.assert_allclose(state.params["log_std"]["value"][:, 0], log_std, rtol=1e-6)
     np.testing.assert_allclose(state.extra.actor_target["log_std"]["value"][:, 0], log_std, 1e-6)
+
+
+def test_maps_draw_the_greedy_action_and_no_value_map_without_a_value_critic():
+    from poleax.maps import map_grid, map_images
+
+    spec = NetworkSpec(3, 1, (8,), "relu", continuous=True, actor_head="squashed")
+    rng = np.random.default_rng(2)
+    params = {
+        layer: {name: rng.normal(0, 0.5, shape) for name, shape in n.items()}
+        for layer, n in param_shapes(spec).items()
+    }
+    policy = Policy(params, spec, "Pendulum-v1", "sac")
+    grid = map_grid(policy, size=8)
+    np.testing.assert_allclose(
+        grid.actions.ravel(), policy.act(grid.observations.reshape(-1, 3))[:, 0]
+    )
+    assert set(map_images(policy)) == {"policy_map"}
