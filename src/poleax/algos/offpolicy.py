@@ -2,7 +2,8 @@
 
 An update is one round of SB3's ``OffPolicyAlgorithm``: ``train_freq`` steps of the
 ``num_envs`` envs, each transition written into the seed's replay buffer, then (once more
-than ``learning_starts`` env steps were taken; before that the actions are uniform random)
+than ``learning_starts`` env steps were taken; before that the actions are uniform random,
+each held ``warmup_repeat`` steps)
 ``gradient_steps`` gradient steps on minibatches drawn uniformly from the buffer. The buffer
 keeps ``terminated`` apart from the time limit: the target bootstraps from the observation
 after the step (the pre-reset one at an episode's end) unless the episode truly ended.
