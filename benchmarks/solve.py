@@ -57,8 +57,8 @@ BENCH: dict[str, Bench] = {
     "CartPole-v1": Bench(100_000, ("ppo", "a2c"), ("ppo", "a2c")),
     "Acrobot-v1": Bench(100_000),
     "MountainCar-v0": Bench(1_000_000),
-    "Pendulum-v1": Bench(200_000),
-    "MountainCarContinuous-v0": Bench(200_000),
+    "Pendulum-v1": Bench(200_000, ("ppo", "sac", "td3")),
+    "MountainCarContinuous-v0": Bench(200_000, ("ppo", "sac")),
 }
 
 

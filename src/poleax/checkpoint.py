@@ -54,7 +54,7 @@ import numpy as np
 
 from poleax._version import __version__
 from poleax.history import History, HistoryError, is_int
-from poleax.networks import ACTIVATIONS, INITS, NetworkSpec, param_shapes
+from poleax.networks import ACTIVATIONS, ACTOR_HEADS, INITS, NetworkSpec, param_shapes
 
 FORMAT_VERSION = 2
 CHECKPOINT_DIR = "checkpoint"
@@ -500,6 +500,7 @@ def _network(meta: dict[str, Any]) -> NetworkSpec:
             and isinstance(spec.continuous, bool)
             and isinstance(spec.normalize_obs, bool)
             and isinstance(spec.log_std_init, int | float)
+            and spec.actor_head in ACTOR_HEADS
         )
     except (KeyError, TypeError, ValueError):
         ok = False

@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "together, a row per core at a time. Start the same command on many machines with one "
         "--storage.",
     )
-    sweep.add_argument("--algo", default="ppo", help="ppo or a2c (default: ppo)")
+    sweep.add_argument("--algo", default="ppo", help="ppo, a2c, sac, td3 or ddpg (default: ppo)")
     sweep.add_argument("--env", default=STANDARD_ENV, help=f"(default: {STANDARD_ENV})")
     sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")
     sweep.add_argument(

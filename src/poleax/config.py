@@ -22,7 +22,9 @@ from poleax.envs.spec import SolveCriterion
 from poleax.errors import ConfigError
 from poleax.stop_rules import STOP_RULES, make_stop_rule
 
-ALGOS = ("ppo", "a2c", "mc-ac", "td-ac")
+ALGOS = ("ppo", "a2c", "mc-ac", "td-ac", "sac", "td3", "ddpg")
+#: The off-policy actor-critics (``poleax.algos.offpolicy``): continuous actions only.
+OFF_POLICY_ALGOS = ("sac", "td3", "ddpg")
 EXECUTORS = ("auto", "rows-per-core", "vmapped")
 
 
@@ -39,6 +41,12 @@ COUNT_LIMITS: dict[str, int] = {
     "eval_every": 2**31 - 1,
     "eval_episodes": 10_000,
     "log_every_episodes": 1_000_000,
+    "buffer_size": 100_000_000,
+    "batch_size": 65_536,
+    "train_freq": 65_536,
+    "gradient_steps": 65_536,
+    "policy_delay": 1_000,
+    "warmup_repeat": 100_000,
 }
 MAX_HIDDEN_WIDTH = 4096
 MAX_HIDDEN_LAYERS = 8
@@ -131,6 +139,36 @@ class TrainConfig:
     lang: str = _f(
         "zh", "language of the running-reward log lines", choices=("zh", "en"), role="host"
     )
+    # The off-policy actor-critics (sac, td3, ddpg).
+    buffer_size: int = _f(
+        1_000_000, "sac/td3/ddpg: replay buffer capacity per seed (at most the budget is used)"
+    )
+    batch_size: int = _f(256, "sac/td3/ddpg: transitions per gradient step")
+    learning_starts: int = _f(
+        100, "sac/td3/ddpg: env steps of uniform random actions before learning starts"
+    )
+    train_freq: int = _f(
+        1, "sac/td3/ddpg: steps of the vectorised envs between rounds of gradient steps"
+    )
+    gradient_steps: int = _f(1, "sac/td3/ddpg: gradient steps per round")
+    warmup_repeat: int = _f(
+        1, "sac/td3/ddpg: each uniform random action of the warm-up is held this many steps"
+    )
+    tau: float = _f(0.005, "sac/td3/ddpg: Polyak coefficient of the target networks", role="traced")
+    policy_delay: int = _f(2, "td3: critic updates per actor and target update (ddpg: 1)")
+    target_noise: float = _f(
+        0.2, "td3: std of the target policy's smoothing noise, in [-1, 1] units", role="traced"
+    )
+    target_noise_clip: float = _f(
+        0.5, "td3: the smoothing noise is clipped to +-this", role="traced"
+    )
+    exploration_noise: float = _f(
+        0.1, "td3/ddpg: std of the Gaussian exploration noise, in [-1, 1] units", role="traced"
+    )
+    ent_coef_init: float = _f(1.0, "sac: initial entropy coefficient (learned)", role="traced")
+    target_entropy: float = _f(
+        -1.0, "sac: target entropy per action dimension (SB3: -1, i.e. -dim(A))", role="traced"
+    )
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -196,6 +234,49 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
         "normalize_advantages": False,
         "total_steps": 300_000,
         "eval_every": 4000,
+    },
+    # SB3's off-policy defaults (rl-zoo tunes per task on the env spec): one env, one
+    # gradient step per env step, 256x256 ReLU networks, Adam without clipping.
+    "sac": {
+        "num_envs": 1,
+        "lr": 3e-4,
+        "lr_schedule": "constant",
+        "gamma": 0.99,
+        "hidden": (256, 256),
+        "activation": "relu",
+        "init": "glorot",
+        "max_grad_norm": 0.0,
+        "adam_eps": 1e-8,
+        "total_steps": 100_000,
+        "eval_every": 1000,
+    },
+    "td3": {
+        "num_envs": 1,
+        "lr": 1e-3,
+        "lr_schedule": "constant",
+        "gamma": 0.99,
+        "hidden": (256, 256),
+        "activation": "relu",
+        "init": "glorot",
+        "max_grad_norm": 0.0,
+        "adam_eps": 1e-8,
+        "total_steps": 100_000,
+        "eval_every": 1000,
+    },
+    "ddpg": {
+        "num_envs": 1,
+        "lr": 1e-3,
+        "lr_schedule": "constant",
+        "gamma": 0.99,
+        "hidden": (256, 256),
+        "activation": "relu",
+        "init": "glorot",
+        "max_grad_norm": 0.0,
+        "adam_eps": 1e-8,
+        "policy_delay": 1,
+        "target_noise": 0.0,
+        "total_steps": 100_000,
+        "eval_every": 1000,
     },
 }
 
@@ -354,6 +435,8 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"mc-ac is the tutorial's softmax actor, for discrete actions; {config.env} has "
             "continuous ones (use ppo, a2c or td-ac)"
         )
+    if config.algo in OFF_POLICY_ALGOS:
+        _check_off_policy(config)
     if config.normalize_obs and config.algo == "mc-ac":
         raise ConfigError("normalize_obs is for ppo, a2c and td-ac; mc-ac keeps raw inputs")
     refusal = make_stop_rule(config).refusal()
@@ -396,6 +479,33 @@ def _check_sizes(config: TrainConfig) -> None:
         f"{config.num_steps:,} steps, hidden {','.join(map(str, config.hidden))}",
         "use fewer --seeds, --num-envs, --num-steps, a smaller --hidden or --vmap-width",
     )
+
+
+def _check_off_policy(config: TrainConfig) -> None:
+    """The off-policy learners' own settings (sac, td3, ddpg)."""
+    task = env_spec(config.env)
+    if task.discrete:
+        raise ConfigError(
+            f"{config.algo} is for continuous actions; {config.env} has discrete ones "
+            "(use ppo, a2c, td-ac or mc-ac)"
+        )
+    if config.normalize_obs:
+        raise ConfigError(
+            f"normalize_obs is for ppo, a2c and td-ac; {config.algo} keeps raw inputs"
+        )
+    if config.shared_trunk:
+        raise ConfigError(f"shared_trunk is not for {config.algo}: its critics are Q networks")
+    starts = config.learning_starts
+    if not isinstance(starts, int) or isinstance(starts, bool) or starts < 0:
+        raise ConfigError(
+            f"learning_starts must be a whole number of env steps, 0 or more; got {starts!r}"
+        )
+    _in_range(config, "tau", 0.0, 1.0, low_open=True)
+    _in_range(config, "target_noise", 0.0, 10.0)
+    _in_range(config, "target_noise_clip", 0.0, 10.0)
+    _in_range(config, "exploration_noise", 0.0, 10.0, low_open=True)
+    _in_range(config, "ent_coef_init", 0.0, 1e6, low_open=True)
+    _in_range(config, "target_entropy", -1e3, 1e3)
 
 
 def _in_range(

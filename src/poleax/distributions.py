@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from poleax.envs.spec import ActionSpace, Box, Discrete
 
 
@@ -140,15 +142,191 @@ class DiagGaussian(NamedTuple):
         return xp.clip(action, low, high)
 
 
-Distribution = Categorical | DiagGaussian
+def _scale(squashed, low, high, xp):
+    """An action in [-1, 1] mapped linearly onto ``[low, high]``."""
+    low = xp.asarray(low, squashed.dtype)
+    high = xp.asarray(high, squashed.dtype)
+    return low + (squashed + 1.0) * (0.5 * (high - low))
 
 
-def make_distribution(action_space: ActionSpace) -> Distribution:
-    """The distribution that acts in ``action_space``."""
+def _unscale(action, low, high, xp):
+    """An action in ``[low, high]`` mapped linearly onto [-1, 1]."""
+    low = xp.asarray(low, action.dtype)
+    high = xp.asarray(high, action.dtype)
+    return 2.0 * (action - low) / (high - low) - 1.0
+
+
+def _softplus(x, xp):
+    if xp is _jnp():
+        import jax
+
+        return jax.nn.softplus(x)
+    return np.logaddexp(0.0, x)
+
+
+def tanh_log_det(pre_tanh, xp: Any = None):
+    """``log(1 - tanh(x)^2)`` per element in a stable form: ``2 (log 2 - x - softplus(-2x))``
+    (finite where ``tanh(x)`` rounds to +-1)."""
+    xp = xp or _jnp()
+    return 2.0 * (math.log(2.0) - pre_tanh - _softplus(-2.0 * pre_tanh, xp))
+
+
+class TanhGaussian(NamedTuple):
+    """A diagonal Gaussian squashed by tanh into [-1, 1], then scaled onto the action
+    space's bounds (SAC's actor); ``inputs`` are the Gaussian's ``(mean, log_std)``.
+
+    Actions are in the env's units. ``log_prob`` is the density of the squashed action in
+    [-1, 1] (SB3's convention, so that a target entropy of minus the action dimension means
+    the same as there): the Gaussian's log-density of ``x = atanh(a)`` minus
+    ``sum log(1 - tanh(x)^2)``. The constant of the linear scaling onto the bounds is left
+    out. ``sample_and_log_prob`` computes it from the pre-squash sample (what SAC's losses
+    use); ``log_prob`` of a given action inverts the squash, clipped just inside (-1, 1).
+    The greedy action is the squashed mean.
+    """
+
+    action_kind = "float32"
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @property
+    def draw_shape(self) -> tuple[int, ...]:
+        return (len(self.low),)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return (len(self.low),)
+
+    def pre_tanh_sample(self, inputs, u, xp: Any = None):
+        """``mean + std * z``, ``z`` the standard normal quantile of ``u``: before the squash."""
+        xp = xp or _jnp()
+        mean, log_std = inputs
+        return mean + xp.exp(log_std) * _normal_quantile(u, xp)
+
+    def sample(self, inputs, u, xp: Any = None):
+        xp = xp or _jnp()
+        return _scale(xp.tanh(self.pre_tanh_sample(inputs, u, xp)), self.low, self.high, xp)
+
+    def squashed_sample_and_log_prob(self, inputs, u, xp: Any = None):
+        """``(a, log_prob)`` of one reparameterised sample, ``a`` in [-1, 1] (not scaled)."""
+        xp = xp or _jnp()
+        return self.squashed_from_normal(inputs, _normal_quantile(u, xp), xp)
+
+    def squashed_from_normal(self, inputs, z, xp: Any = None):
+        """``(a, log_prob)`` of the sample ``tanh(mean + std * z)`` in [-1, 1], ``z`` standard
+        normal noise."""
+        xp = xp or _jnp()
+        mean, log_std = inputs
+        x = mean + xp.exp(log_std) * z
+        gaussian = (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return xp.tanh(x), gaussian - tanh_log_det(x, xp).sum(-1)
+
+    def sample_and_log_prob(self, inputs, u, xp: Any = None):
+        """``(action, log_prob)`` of one sample, the action in the env's units."""
+        xp = xp or _jnp()
+        squashed, log_prob = self.squashed_sample_and_log_prob(inputs, u, xp)
+        return _scale(squashed, self.low, self.high, xp), log_prob
+
+    def mode(self, inputs, xp: Any = None):
+        xp = xp or _jnp()
+        return _scale(xp.tanh(inputs[0]), self.low, self.high, xp)
+
+    def log_prob(self, inputs, action, xp: Any = None):
+        xp = xp or _jnp()
+        mean, log_std = inputs
+        squashed = _unscale(action, self.low, self.high, xp)
+        bound = 1.0 - float(np.finfo(np.float32).eps)
+        x = xp.arctanh(xp.clip(squashed, -bound, bound))
+        z = (x - mean) * xp.exp(-log_std)
+        gaussian = (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return gaussian - tanh_log_det(x, xp).sum(-1)
+
+    def entropy(self, inputs, xp: Any = None):
+        """The entropy of the Gaussian before the squash (the squashed one has no closed
+        form; SAC estimates it by ``-log_prob`` of samples)."""
+        return DiagGaussian(self.low, self.high).entropy(inputs, xp)
+
+    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
+        log_prob = None if action is None else self.log_prob(inputs, action, xp)
+        return log_prob, self.entropy(inputs, xp)
+
+    def to_env(self, action, xp: Any = None):
+        """The action clipped into ``[low, high]`` (it is inside but for rounding)."""
+        return DiagGaussian(self.low, self.high).to_env(action, xp)
+
+
+class Deterministic(NamedTuple):
+    """A deterministic actor with Gaussian exploration noise (TD3, DDPG); ``inputs`` are the
+    head's pre-tanh output and the noise's log-std ``(pre_tanh, log_std)``.
+
+    The greedy action is ``tanh(pre_tanh)`` scaled onto the action space's bounds; a sampled
+    action adds ``std * z`` in [-1, 1] units before the scaling and clips to [-1, 1], as SB3
+    adds its action noise. ``log_prob`` and ``entropy`` are the unclipped noise's (in [-1, 1]
+    units), for diagnostics only.
+    """
+
+    action_kind = "float32"
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @property
+    def draw_shape(self) -> tuple[int, ...]:
+        return (len(self.low),)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return (len(self.low),)
+
+    def squashed_mode(self, inputs, xp: Any = None):
+        """The greedy action in [-1, 1] (not scaled)."""
+        xp = xp or _jnp()
+        return xp.tanh(inputs[0])
+
+    def squashed_sample(self, inputs, u, xp: Any = None):
+        """The greedy action plus noise, clipped to [-1, 1] (not scaled)."""
+        xp = xp or _jnp()
+        noisy = xp.tanh(inputs[0]) + xp.exp(inputs[1]) * _normal_quantile(u, xp)
+        return xp.clip(noisy, -1.0, 1.0)
+
+    def sample(self, inputs, u, xp: Any = None):
+        xp = xp or _jnp()
+        return _scale(self.squashed_sample(inputs, u, xp), self.low, self.high, xp)
+
+    def mode(self, inputs, xp: Any = None):
+        xp = xp or _jnp()
+        return _scale(self.squashed_mode(inputs, xp), self.low, self.high, xp)
+
+    def log_prob(self, inputs, action, xp: Any = None):
+        xp = xp or _jnp()
+        squashed = _unscale(action, self.low, self.high, xp)
+        centre = (self.squashed_mode(inputs, xp), inputs[1])
+        return DiagGaussian(self.low, self.high).log_prob(centre, squashed, xp)
+
+    def entropy(self, inputs, xp: Any = None):
+        return DiagGaussian(self.low, self.high).entropy(inputs, xp)
+
+    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
+        log_prob = None if action is None else self.log_prob(inputs, action, xp)
+        return log_prob, self.entropy(inputs, xp)
+
+    def to_env(self, action, xp: Any = None):
+        return DiagGaussian(self.low, self.high).to_env(action, xp)
+
+
+Distribution = Categorical | DiagGaussian | TanhGaussian | Deterministic
+
+
+def make_distribution(action_space: ActionSpace, actor_head: str = "gaussian") -> Distribution:
+    """The distribution that acts in ``action_space``, for a continuous actor of head
+    ``actor_head`` (``NetworkSpec.actor_head``: gaussian, squashed or deterministic)."""
     if isinstance(action_space, Discrete):
         return Categorical(action_space.n)
     if isinstance(action_space, Box):
-        return DiagGaussian(tuple(action_space.low), tuple(action_space.high))
+        kind = {"gaussian": DiagGaussian, "squashed": TanhGaussian, "deterministic": Deterministic}
+        if actor_head not in kind:
+            raise ValueError(f"unknown actor head {actor_head!r}")
+        return kind[actor_head](tuple(action_space.low), tuple(action_space.high))
     raise TypeError(f"no distribution for action space {action_space!r}")
 
 

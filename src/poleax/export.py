@@ -18,7 +18,14 @@ import numpy as np
 
 from poleax.envs.registry import env_spec
 from poleax.envs.spec import Box, Discrete
-from poleax.networks import NORM_CLIP, NORM_EPS, NetworkSpec, layer_names
+from poleax.networks import (
+    LOG_STD_MAX,
+    LOG_STD_MIN,
+    NORM_CLIP,
+    NORM_EPS,
+    NetworkSpec,
+    layer_names,
+)
 from poleax.policy import Policy
 
 FORMATS = ("onnx", "json")
@@ -62,7 +69,10 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
             "(the trunk_i layers when network.shared, else actor_i and critic_i towers) -> "
             "actor_out gives logits (discrete; greedy action = argmax) or the mean "
             "(continuous; greedy action = mean clipped to the action space, std = "
-            "exp(log_std.value)); critic_out gives the state value"
+            "exp(log_std.value)); critic_out gives the state value. network.actor_head "
+            "squashed (sac): actor_out gives the mean then the log-std (clipped to [-20, 2]); "
+            "squashed or deterministic (td3, ddpg): greedy action = low + (tanh(mean) + 1) * "
+            "(high - low) / 2, and there is no critic"
         ),
         "params": {
             layer: {name: np.asarray(value, np.float32).tolist() for name, value in arrays.items()}
@@ -130,7 +140,10 @@ class _Graph:
 def to_onnx_model(policy: Policy):
     """The policy as an ``onnx.ModelProto``: input ``obs`` [N, obs_size] float32; outputs
     ``action`` (int64 [N], or float32 [N, k]), ``logits`` (or ``mean`` and ``log_std``) and
-    ``value`` [N]."""
+    ``value`` [N]. For sac, td3 and ddpg (``spec.actor_head`` squashed or deterministic)
+    ``action`` is the greedy squashed action ``tanh(mean)`` scaled onto the bounds, ``mean`` and
+    ``log_std`` are before the squash, and there is no ``value`` (their critics are Q networks
+    kept out of the policy)."""
     onnx = _onnx()
     helper, TensorProto = onnx.helper, onnx.TensorProto
     spec, params = policy.spec, policy.params
@@ -161,18 +174,38 @@ def to_onnx_model(policy: Policy):
 
     if spec.shared:
         actor_h = critic_h = tower("trunk")
-    else:
+    elif spec.has_value:
         actor_h, critic_h = tower("actor"), tower("critic")
+    else:  # sac, td3, ddpg: the actor alone (their Q critics are not part of the policy)
+        actor_h, critic_h = tower("actor"), None
     k = spec.num_actions
     outputs = []
     if spec.continuous:
         space = env_spec(policy.env_id).action_space
-        mean = dense(actor_h, "actor_out", "mean")
         low = g.const("action.low", np.asarray(space.low, np.float32))
         high = g.const("action.high", np.asarray(space.high, np.float32))
-        g.op("Min", [g.op("Max", [mean, low]), high], "action")
-        log_std = g.const("log_std.value", params["log_std"]["value"].astype(np.float32))
-        g.op("Expand", [log_std, g.op("Shape", [mean])], "log_std")
+        if spec.actor_head == "squashed":  # one head: mean, then the state-dependent log-std
+            head = dense(actor_h, "actor_out")
+            mean = g.op("Slice", [head, *_slice(g, 0, k)], "mean")
+            raw = g.op("Slice", [head, *_slice(g, k, 2 * k)])
+            bounds = (g.const("log_std.min", np.float32(LOG_STD_MIN)),)
+            bounds += (g.const("log_std.max", np.float32(LOG_STD_MAX)),)
+            g.op("Clip", [raw, *bounds], "log_std")
+        else:
+            mean = dense(actor_h, "actor_out", "mean")
+            log_std = g.const("log_std.value", params["log_std"]["value"].astype(np.float32))
+            g.op("Expand", [log_std, g.op("Shape", [mean])], "log_std")
+        if spec.actor_head == "gaussian":
+            g.op("Min", [g.op("Max", [mean, low]), high], "action")
+        else:  # the squashed mean scaled onto the bounds: low + (tanh(mean) + 1) (high - low) / 2
+            half = g.const(
+                "action.half_range", ((np.asarray(space.high) - space.low) / 2).astype(np.float32)
+            )
+            one = g.const("one", np.float32(1.0))
+            scaled = g.op(
+                "Add", [low, g.op("Mul", [g.op("Add", [g.op("Tanh", [mean]), one]), half])]
+            )
+            g.op("Min", [g.op("Max", [scaled, low]), high], "action")
         outputs += [
             helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", k]),
             helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N", k]),
@@ -185,9 +218,10 @@ def to_onnx_model(policy: Policy):
             helper.make_tensor_value_info("action", TensorProto.INT64, ["N"]),
             helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", k]),
         ]
-    value = dense(critic_h, "critic_out")
-    g.op("Squeeze", [value, g.const("squeeze.axes", np.asarray([1], np.int64))], "value")
-    outputs.append(helper.make_tensor_value_info("value", TensorProto.FLOAT, ["N"]))
+    if critic_h is not None:
+        value = dense(critic_h, "critic_out")
+        g.op("Squeeze", [value, g.const("squeeze.axes", np.asarray([1], np.int64))], "value")
+        outputs.append(helper.make_tensor_value_info("value", TensorProto.FLOAT, ["N"]))
     graph = helper.make_graph(
         g.nodes,
         f"poleax_{policy.algo or 'policy'}_{policy.env_id}".replace("-", "_"),
@@ -203,6 +237,15 @@ def to_onnx_model(policy: Policy):
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     return model
+
+
+def _slice(g: _Graph, start: int, end: int) -> list[str]:
+    """Constants of ONNX's Slice along the last axis: starts, ends, axes."""
+    g.count += 1
+    return [
+        g.const(f"slice{g.count}.{name}", np.asarray([value], np.int64))
+        for name, value in (("starts", start), ("ends", end), ("axes", -1))
+    ]
 
 
 def to_onnx(policy: Policy, path: str | Path) -> Path:

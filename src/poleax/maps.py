@@ -133,7 +133,8 @@ def map_images(policy: Policy, seed: int = 0) -> dict[str, bytes]:
     extent = (*axes.x_range, *axes.y_range)
     images = {}
     name = spec.name
-    for kind in ("policy", "value"):
+    # sac, td3 and ddpg deliver no state-value critic (theirs are Q networks): no value map.
+    for kind in ("policy", "value") if policy.spec.has_value else ("policy",):
         fig, ax = figure((5, 4), 80)
         if kind == "value":
             image = ax.imshow(grid.values, origin="lower", extent=extent, aspect="auto")

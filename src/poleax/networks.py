@@ -20,6 +20,11 @@ Params = dict[str, dict[str, Any]]
 
 ACTIVATIONS = ("relu", "tanh")
 INITS = ("glorot", "orthogonal")
+#: What a continuous actor's head is (``NetworkSpec.actor_head``).
+ACTOR_HEADS = ("gaussian", "squashed", "deterministic")
+#: The bounds of a squashed actor's state-dependent log-std (SB3's ``LOG_STD_MIN``/``MAX``).
+LOG_STD_MIN = -20.0
+LOG_STD_MAX = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,18 @@ class NetworkSpec:
     normalize_obs: bool = False
     """Observations are standardised by running statistics kept in the parameters
     (``obs_norm``: mean, variance, count), before the first layer."""
+    actor_head: str = "gaussian"
+    """A continuous actor's head. ``gaussian``: the mean beside a state-independent
+    ``log_std`` parameter, with a state-value critic (PPO, A2C). ``squashed``: the head
+    outputs the mean and a state-dependent log-std (clipped to [-20, 2]) of a tanh-squashed
+    Gaussian (SAC). ``deterministic``: the head outputs the pre-tanh action; ``log_std`` is the
+    fixed scale of the exploration noise (TD3, DDPG). The off-policy heads have no state-value
+    critic in these parameters: their Q critics are the algorithm's own."""
+
+    @property
+    def has_value(self) -> bool:
+        """Whether the parameters hold a state-value critic (``critic_*`` layers)."""
+        return self.actor_head == "gaussian"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "hidden": list(self.hidden)}
@@ -59,6 +76,8 @@ def layer_names(spec: NetworkSpec) -> list[str]:
     if spec.shared:
         return [f"trunk_{i}" for i in range(n)] + ["actor_out", "critic_out"]
     actor = [f"actor_{i}" for i in range(n)] + ["actor_out"]
+    if not spec.has_value:
+        return actor
     critic = [f"critic_{i}" for i in range(n)] + ["critic_out"]
     return actor + critic
 
@@ -70,7 +89,8 @@ def layer_shapes(spec: NetworkSpec) -> dict[str, tuple[int, int, float]]:
     for prefix in ["trunk"] if spec.shared else ["actor", "critic"]:
         for i in range(len(spec.hidden)):
             shapes[f"{prefix}_{i}"] = (sizes[i], sizes[i + 1], math.sqrt(2))
-    shapes["actor_out"] = (sizes[-1], spec.num_actions, 0.01)
+    outputs = spec.num_actions * (2 if spec.actor_head == "squashed" else 1)
+    shapes["actor_out"] = (sizes[-1], outputs, 0.01)
     shapes["critic_out"] = (sizes[-1], 1, 1.0)
     return {name: shapes[name] for name in layer_names(spec)}
 
@@ -88,7 +108,7 @@ def param_shapes(spec: NetworkSpec) -> dict[str, dict[str, tuple[int, ...]]]:
         name: {"w": (fan_in, fan_out), "b": (fan_out,)}
         for name, (fan_in, fan_out, _) in layer_shapes(spec).items()
     }
-    if spec.continuous:
+    if spec.continuous and spec.actor_head != "squashed":
         shapes["log_std"] = {"value": (spec.num_actions,)}
     if spec.normalize_obs:
         size = spec.observation_size
@@ -123,7 +143,7 @@ def init_params(key, spec: NetworkSpec) -> Params:
         else:
             w = block.reshape(fan_in, fan_out) * math.sqrt(6.0 / (fan_in + fan_out))
         params[name] = {"w": w, "b": jnp.zeros((fan_out,), jnp.float32)}
-    if spec.continuous:
+    if spec.continuous and spec.actor_head != "squashed":
         params["log_std"] = {"value": jnp.full((spec.num_actions,), spec.log_std_init, jnp.float32)}
     if spec.normalize_obs:
         size = spec.observation_size
@@ -203,10 +223,14 @@ def orthonormal_columns(a):
 
 
 def apply(params: Params, obs, spec: NetworkSpec, xp: Any = None):
-    """Return ``(logits, value)`` for observations ``obs[..., observation_size]``."""
+    """Return ``(logits, value)`` for observations ``obs[..., observation_size]``; the value
+    is NaN where the spec has no state-value critic (``spec.has_value``)."""
     if xp is None:
         import jax.numpy as xp
 
+    if not spec.has_value:
+        inputs = actor_inputs(params, obs, spec, xp)
+        return inputs, xp.full(obs.shape[:-1], xp.nan, inputs[0].dtype)
     obs = normalized(params, obs, spec, xp)
     if spec.shared:
         actor_h = critic_h = _tower(params, "trunk", obs, spec, xp)
@@ -233,6 +257,9 @@ def _with_log_std(params: Params, head, spec: NetworkSpec, xp: Any):
         return head
     if xp is None:
         import jax.numpy as xp
+    if spec.actor_head == "squashed":
+        k = spec.num_actions
+        return head[..., :k], xp.clip(head[..., k:], LOG_STD_MIN, LOG_STD_MAX)
     return head, xp.broadcast_to(params["log_std"]["value"], head.shape)
 
 

@@ -52,7 +52,7 @@ class Policy:
 
     @property
     def distribution(self) -> Distribution:
-        return make_distribution(env_spec(self.env_id).action_space)
+        return make_distribution(env_spec(self.env_id).action_space, self.spec.actor_head)
 
     def logits_and_value(self, obs: np.ndarray) -> tuple[Any, np.ndarray]:
         """The distribution's inputs (action logits, or the mean and log-std) and the state

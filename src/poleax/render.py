@@ -39,7 +39,7 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
 
     task = env_spec(env_id)
     env, env_params = task.make()
-    dist = make_distribution(task.action_space)
+    dist = make_distribution(task.action_space, spec.actor_head)
     steps = env_params.max_steps_in_episode
 
     def play(params, key):

@@ -18,6 +18,10 @@ def make_algorithm(config: TrainConfig) -> Algorithm:
         from poleax.algos import mc_ac
 
         return mc_ac.make_algorithm(config, env, env_params)
+    if config.algo in ("sac", "td3", "ddpg"):
+        from poleax.algos import offpolicy
+
+        return offpolicy.make_algorithm(config, env, env_params)
     from poleax.algos import onpolicy
 
     return onpolicy.make_algorithm(config, env, env_params)

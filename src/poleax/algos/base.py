@@ -59,7 +59,7 @@ class Algorithm(NamedTuple):
     @property
     def dist(self) -> Distribution:
         """The action distribution of the config's env."""
-        return make_distribution(self.env_spec.action_space)
+        return make_distribution(self.env_spec.action_space, self.spec.actor_head)
 
 
 def network_spec(config: TrainConfig) -> NetworkSpec:

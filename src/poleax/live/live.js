@@ -497,9 +497,16 @@
     }
     const space = data.action_space;
     const continuous = space.type === "box";
-    const logStd = continuous ? params.log_std.value : null;
+    // gaussian (ppo, a2c): mean and a log-std parameter, V(s) critic; squashed (sac): the head
+    // gives mean then log-std, tanh-squashed; deterministic (td3, ddpg): tanh(mean) + noise.
+    const actorHead = net.actor_head || "gaussian";
+    const hasValue = actorHead === "gaussian";
+    const logStd = continuous && actorHead !== "squashed" ? params.log_std.value : null;
     const low = continuous ? space.low : null;
     const high = continuous ? space.high : null;
+    const k = continuous ? space.low.length : 0;
+    /** A squashed action in [-1, 1] scaled onto the bounds. */
+    const scaled = (s, i) => low[i] + (s + 1) * ((high[i] - low[i]) / 2);
 
     /** The actor's output and V(s) for an observation (float32 values, as the env gives). */
     function forward(obs) {
@@ -510,11 +517,17 @@
         actorH = criticH = tower("trunk", x);
       } else {
         actorH = tower("actor", x);
-        criticH = tower("critic", x);
+        criticH = hasValue ? tower("critic", x) : null;
       }
       const head = apply(layers.actor_out, actorH);
-      const value = apply(layers.critic_out, criticH)[0];
-      if (continuous) return { mean: head, logStd, value };
+      const value = hasValue ? apply(layers.critic_out, criticH)[0] : NaN;
+      if (continuous) {
+        if (actorHead === "squashed") {
+          const std = head.slice(k).map((v) => Math.min(Math.max(v, -20), 2));
+          return { mean: head.slice(0, k), logStd: std, value };
+        }
+        return { mean: head, logStd, value };
+      }
       const top = Math.max(...head);
       const z = head.map((v) => Math.exp(v - top));
       const total = z.reduce((a, b) => a + b, 0);
@@ -535,12 +548,24 @@
       }
       // clipped in float64, then float32 (the numpy Policy's continuous actions)
       return out.mean.map((mean, i) => {
-        const a = greedy ? mean : mean + Math.exp(logStd[i]) * normal(rand);
+        const noise = greedy ? 0 : Math.exp(out.logStd[i]) * normal(rand);
+        let a = mean + noise;
+        if (actorHead === "squashed") a = scaled(Math.tanh(a), i);
+        if (actorHead === "deterministic") {
+          a = scaled(Math.min(Math.max(Math.tanh(mean) + noise, -1), 1), i);
+        }
         return f32(Math.min(Math.max(a, low[i]), high[i]));
       });
     }
 
-    return { forward, act, continuous, actionSize: continuous ? low.length : space.n, space };
+    return {
+      forward,
+      act,
+      continuous,
+      hasValue,
+      actionSize: continuous ? low.length : space.n,
+      space,
+    };
   }
 
   function normal(rand) {
@@ -665,22 +690,25 @@
       const labels = sim.env.actionLabels || [];
       for (let i = 0; i < sim.policy.actionSize; i++) bars.push(addBar(labels[i] || `${i}`, "prob"));
     }
-    barsEl.append(el("p", { class: "live-caption" }, "critic: V(s)"));
-    const valueBar = addBar("V(s)", "value");
+    // sac, td3 and ddpg deliver no state-value critic (theirs are Q networks): no bar.
+    const valueBar = sim.policy.hasValue ? addBar("V(s)", "value") : null;
+    if (valueBar) valueBar.row.before(el("p", { class: "live-caption" }, "critic: V(s)"));
 
     function showBars() {
       const out = sim.lastOutput;
       if (sim.policy.continuous) {
         const space = sim.policy.space;
+        const greedy = sim.policy.act(out, true, sim.rand);
         out.mean.forEach((mean, i) => {
           const lo = space.low[i];
           const hi = space.high[i];
-          const clipped = Math.min(Math.max(mean, lo), hi);
+          const clipped = greedy[i];
           const zero = Math.min(Math.max(-lo / (hi - lo), 0), 1);
           const at = (clipped - lo) / (hi - lo);
           bars[i].fill.style.left = `${100 * Math.min(zero, at)}%`;
           bars[i].fill.style.width = `${100 * Math.abs(at - zero)}%`;
-          bars[i].num.textContent = `${mean.toFixed(2)} ± ${Math.exp(out.logStd[i]).toFixed(2)}`;
+          const shown = sim.policy.hasValue ? mean : greedy[i];
+          bars[i].num.textContent = `${shown.toFixed(2)} ± ${Math.exp(out.logStd[i]).toFixed(2)}`;
         });
       } else {
         const chosen = sim.policy.act(out, true, sim.rand);
@@ -691,6 +719,7 @@
           bars[i].num.textContent = p.toFixed(2);
         });
       }
+      if (!valueBar) return;
       valueScale = Math.max(valueScale, Math.abs(out.value));
       const half = (50 * Math.abs(out.value)) / valueScale;
       valueBar.fill.style.left = `${out.value >= 0 ? 50 : 50 - half}%`;

@@ -8,11 +8,11 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from poleax.config import ConfigError, TrainConfig, build_config
+from poleax.config import OFF_POLICY_ALGOS, ConfigError, TrainConfig, build_config
 from poleax.envs.registry import STANDARD_ENV
 from poleax.files import check_kind
 
-SWEEP_ALGOS = ("ppo", "a2c")
+SWEEP_ALGOS = ("ppo", "a2c", "sac", "td3", "ddpg")
 SHAPE_KEYS = ("num_envs", "num_steps", "minibatches", "epochs")
 SHAPE_CHOICES = {
     "num_envs": (4, 8, 16),
@@ -85,6 +85,8 @@ def suggest(
     """The search space: continuous settings (with continuous actions the log-std
     initialisation too), and with ``search_shapes`` the shape-changing ones too (trials that
     differ in shape train in separate programs)."""
+    if algo in OFF_POLICY_ALGOS:
+        return _suggest_off_policy(trial, algo, search_shapes)
     values = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "gamma": trial.suggest_float("gamma", 0.95, 0.999),
@@ -105,6 +107,26 @@ def suggest(
                 "minibatches", list(choices["minibatches"])
             )
             values["epochs"] = trial.suggest_categorical("epochs", list(choices["epochs"]))
+    return values
+
+
+def _suggest_off_policy(trial, algo: str, search_shapes: bool) -> dict[str, Any]:
+    """sac, td3 and ddpg: learning rate, discount, Polyak tau, and the entropy target (sac)
+    or the exploration noise (td3, ddpg); with ``search_shapes`` the batch size and the
+    rhythm of env steps and gradient steps."""
+    values = {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+        "gamma": trial.suggest_float("gamma", 0.95, 0.999),
+        "tau": trial.suggest_float("tau", 1e-3, 5e-2, log=True),
+    }
+    if algo == "sac":
+        values["target_entropy"] = trial.suggest_float("target_entropy", -3.0, 0.0)
+    else:
+        values["exploration_noise"] = trial.suggest_float("exploration_noise", 0.05, 0.5, log=True)
+    if search_shapes:
+        values["batch_size"] = trial.suggest_categorical("batch_size", [64, 128, 256])
+        values["train_freq"] = trial.suggest_categorical("train_freq", [1, 4, 16])
+        values["gradient_steps"] = values["train_freq"]
     return values
 
 
