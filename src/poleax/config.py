@@ -190,6 +190,21 @@ class TrainConfig:
         return validate(cls(**values))
 
 
+#: SB3's off-policy defaults (rl-zoo tunes per task on the env spec): one env, one gradient
+#: step per env step, 256x256 ReLU networks, Adam without clipping.
+_OFF_POLICY_DEFAULTS: dict[str, Any] = {
+    "num_envs": 1,
+    "lr_schedule": "constant",
+    "gamma": 0.99,
+    "hidden": (256, 256),
+    "activation": "relu",
+    "init": "glorot",
+    "max_grad_norm": 0.0,
+    "adam_eps": 1e-8,
+    "total_steps": 100_000,
+    "eval_every": 1000,
+}
+
 # Tuned defaults per algorithm, on top of the field defaults (which are PPO's).
 ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     "ppo": {},
@@ -235,49 +250,9 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
         "total_steps": 300_000,
         "eval_every": 4000,
     },
-    # SB3's off-policy defaults (rl-zoo tunes per task on the env spec): one env, one
-    # gradient step per env step, 256x256 ReLU networks, Adam without clipping.
-    "sac": {
-        "num_envs": 1,
-        "lr": 3e-4,
-        "lr_schedule": "constant",
-        "gamma": 0.99,
-        "hidden": (256, 256),
-        "activation": "relu",
-        "init": "glorot",
-        "max_grad_norm": 0.0,
-        "adam_eps": 1e-8,
-        "total_steps": 100_000,
-        "eval_every": 1000,
-    },
-    "td3": {
-        "num_envs": 1,
-        "lr": 1e-3,
-        "lr_schedule": "constant",
-        "gamma": 0.99,
-        "hidden": (256, 256),
-        "activation": "relu",
-        "init": "glorot",
-        "max_grad_norm": 0.0,
-        "adam_eps": 1e-8,
-        "total_steps": 100_000,
-        "eval_every": 1000,
-    },
-    "ddpg": {
-        "num_envs": 1,
-        "lr": 1e-3,
-        "lr_schedule": "constant",
-        "gamma": 0.99,
-        "hidden": (256, 256),
-        "activation": "relu",
-        "init": "glorot",
-        "max_grad_norm": 0.0,
-        "adam_eps": 1e-8,
-        "policy_delay": 1,
-        "target_noise": 0.0,
-        "total_steps": 100_000,
-        "eval_every": 1000,
-    },
+    "sac": {**_OFF_POLICY_DEFAULTS, "lr": 3e-4},
+    "td3": {**_OFF_POLICY_DEFAULTS, "lr": 1e-3},
+    "ddpg": {**_OFF_POLICY_DEFAULTS, "lr": 1e-3, "policy_delay": 1, "target_noise": 0.0},
 }
 
 #: Tuned defaults per env and algorithm, on top of the algorithm's: each task's spec holds
