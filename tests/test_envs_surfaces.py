@@ -137,8 +137,9 @@ def test_a_sweep_on_pendulum_searches_the_log_std_initialisation(tmp_path, capsy
     study = optuna.load_study(study_name="pend", storage=f"sqlite:///{out / 'study.db'}")
     values = [t.params["log_std_init"] for t in study.trials]
     assert len(values) == 2 and all(-2.0 <= v <= 0.5 for v in values)
-    best = json.loads((out / "best_config.json").read_text())
-    assert best["env"] == "Pendulum-v1" and best["log_std_init"] in values
+    # 2,048 steps solve no Pendulum seed: no trial is the best, and no best_config.json
+    # claims one.
+    assert not (out / "best_config.json").exists()
 
 
 def test_rows_of_a_sweep_start_from_their_trials_log_std(monkeypatch):

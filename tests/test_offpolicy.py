@@ -518,6 +518,9 @@ def test_resume_from_a_saved_checkpoint_continues_bit_for_bit(algo, tmp_path):
     assert int(np.asarray(state.update)[0]) < int(np.asarray(whole.state.update)[0])
     meta = {"env": config.env, "algo": algo, "seeds": 2, "network": {}}
     checkpoint.save(tmp_path, meta, [], state, history)
+    with np.load(tmp_path / "checkpoint" / "state.npz") as saved:  # only the filled part
+        assert saved[".extra.buffer.obs"].shape == (2, 300, 3)
+        assert saved[".extra.buffer.reward"].shape == (2, 300)
     template = jax.eval_shape(jax.vmap(make_algorithm(config).init), seed_keys(config))
     _, loaded, loaded_history = checkpoint.load_resume(tmp_path, template, 2)
     resumed = train(config, state=loaded, history=loaded_history)

@@ -180,12 +180,41 @@ def _placed(stacked: Flat, base: Flat, rows: np.ndarray, seeds: int) -> np.ndarr
     return at
 
 
+def _filled_part(node) -> bool:
+    """A state node saved up to its filled rows only: it names its ``ROW_FIELDS`` (arrays
+    ``[seed, capacity, ...]``) and says ``filled_rows()`` (a replay buffer)."""
+    return hasattr(node, "ROW_FIELDS") and hasattr(node, "filled_rows")
+
+
 def _tree_arrays(tree, leave_out: set[str] = frozenset()) -> dict[str, np.ndarray]:
+    """The tree's leaves by path, but ``leave_out``; a filled part up to its filled rows."""
     import jax
 
-    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-    arrays = {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_filled_part)
+    arrays = {}
+    for path, leaf in leaves:
+        key = jax.tree_util.keystr(path)
+        if not _filled_part(leaf):
+            arrays[key] = leaf
+            continue
+        rows = leaf.filled_rows()
+        for name, value in zip(leaf._fields, leaf, strict=True):
+            value = np.asarray(value)
+            arrays[f"{key}.{name}"] = value[:, :rows] if name in leaf.ROW_FIELDS else value
     return {key: np.asarray(leaf) for key, leaf in arrays.items() if key not in leave_out}
+
+
+def _row_keys(template) -> set[str]:
+    """The keys of the template's leaves that a checkpoint may hold up to their filled rows."""
+    import jax
+
+    nodes, _ = jax.tree_util.tree_flatten_with_path(template, is_leaf=_filled_part)
+    return {
+        f"{jax.tree_util.keystr(path)}.{name}"
+        for path, node in nodes
+        if _filled_part(node)
+        for name in node.ROW_FIELDS
+    }
 
 
 def save(
@@ -642,6 +671,7 @@ def _read_state(run_dir: Path, folder: Path, template, cache: dict | None = None
     cache = {} if cache is None else cache
     arrays = _load_npz(folder / "state.npz", _shown(run_dir, "state.npz"))
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    row_keys = _row_keys(template)
     restored = []
     for path, leaf in leaves:
         key = jax.tree_util.keystr(path)
@@ -659,7 +689,18 @@ def _read_state(run_dir: Path, folder: Path, template, cache: dict | None = None
                 f"checkpoint state does not fit this algorithm/network (missing {key})"
             )
         value = arrays[key]
-        if value.shape != tuple(leaf.shape) or value.dtype != leaf.dtype:
+        shape = tuple(leaf.shape)
+        filled_rows = (
+            key in row_keys
+            and value.ndim == len(shape) >= 2
+            and value.shape[1] < shape[1]
+            and value.shape[:1] + value.shape[2:] == shape[:1] + shape[2:]
+        )
+        if filled_rows:  # saved up to the filled rows: the rest are zeros
+            padded = np.zeros(shape, value.dtype)
+            padded[:, : value.shape[1]] = value
+            value = padded
+        if value.shape != shape or value.dtype != leaf.dtype:
             raise CheckpointError(
                 f"checkpoint state does not fit this algorithm/network: {key} is "
                 f"{value.dtype}{list(value.shape)}, expected {leaf.dtype}{list(leaf.shape)}"

@@ -73,6 +73,14 @@ class ReplayBuffer(NamedTuple):
     position: jax.Array  # int32
     size: jax.Array  # int32
 
+    #: A checkpoint saves these only up to the filled rows (``poleax.checkpoint``); the rows
+    #: past ``size`` are zeros, as ``buffer_init`` left them.
+    ROW_FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
+
+    def filled_rows(self) -> int:
+        """Rows filled in any seed of a host state (``[seed, capacity, ...]`` arrays)."""
+        return int(np.max(np.asarray(self.size), initial=0))
+
 
 class Batch(NamedTuple):
     obs: jax.Array
