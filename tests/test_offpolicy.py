@@ -516,7 +516,8 @@ def test_resume_from_a_saved_checkpoint_continues_bit_for_bit(algo, tmp_path):
     )
     state, history = saved[0]
     assert int(np.asarray(state.update)[0]) < int(np.asarray(whole.state.update)[0])
-    meta = {"env": config.env, "algo": algo, "seeds": 2, "network": {}}
+    network = make_algorithm(config).spec.to_dict()
+    meta = {"env": config.env, "algo": algo, "seeds": 2, "network": network}
     checkpoint.save(tmp_path, meta, [], state, history)
     with np.load(tmp_path / "checkpoint" / "state.npz") as saved:  # only the filled part
         assert saved[".extra.buffer.obs"].shape == (2, 300, 3)

@@ -239,6 +239,8 @@ def save(
     tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=versions))
     try:
         meta = {"format_version": FORMAT_VERSION, "poleax_version": __version__, **meta}
+        if state is not None and not policies:  # an empty list: as the trainer delivers
+            policies = None
         pool, snapshots, from_state = _pool(policies, state, history)
         _write_npz(tmp / "policy.npz", pool)
         if state is not None:
