@@ -71,7 +71,9 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     minibatch_size = batch_size // config.minibatches
     optimizer = make_optimizer(config)
     steps_per_update = config.epochs * config.minibatches
-    total_steps = max_updates * steps_per_update
+    # The learning-rate schedule spans whole chunks, as it always has (the updates past the
+    # budget in the last chunk are skipped, so it never quite reaches its end).
+    total_steps = -(-max_updates // updates_per_chunk) * updates_per_chunk * steps_per_update
     clipped = config.algo == "ppo"
     dist = make_distribution(env_spec(config.env).action_space)
     action_width = math.prod(dist.action_shape)
