@@ -255,7 +255,12 @@ def test_the_report_plays_the_trained_policy_and_it_recovers_from_a_push(trained
 
     # the page's closed loop is gymnasium's with the numpy policy
     for episode, reference in zip(out["episodes"], references, strict=True):
-        assert max_diff(episode["states"], reference["states"]) <= 1e-9
+        # The first 100 steps to 1e-9; after that a 1-ulp difference between the browser's
+        # Math.sin/cos and glibc's can grow along a trained policy's trajectory (seen: 1.1e-5
+        # at step ~400 with Chromium 156 for one trained policy), so the whole episode is
+        # held to 1e-4 and to the same length and return.
+        assert max_diff(episode["states"][:100], reference["states"][:100]) <= 1e-9
+        assert max_diff(episode["states"], reference["states"]) <= 1e-4
         assert int(episode["step"]) == len(reference["states"])
         assert float(episode["ret"]) == sum(reference["rewards"])
 
