@@ -620,6 +620,37 @@ def test_a_trained_run_stops_within_one_update_of_its_budget():
     assert result.metrics["charts/env_steps"].sum() == 1024
 
 
+@pytest.mark.parametrize("eval_every", [1, 2_000, 1_000_000])
+def test_the_tutorials_algorithm_stops_within_one_update_of_its_budget(eval_every):
+    """mc-ac's updates play whole episodes of any length, so no count of updates keeps its
+    budget: its state counts env steps and the updates past the budget are skipped, whatever
+    the chunking (an update is one episode here: at most 200 steps past the budget)."""
+    from poleax.trainer import train
+
+    config = build_config(
+        env="CartPole-v0",
+        algo="mc-ac",
+        total_steps=1_500,
+        eval_every=eval_every,
+        stop_when_solved=False,
+    )
+    result = train(config)
+    steps = int(result.history.env_steps[0])
+    assert 1_500 <= steps < 1_500 + 200
+    assert int(result.state.extra.env_steps[0]) == steps
+
+
+def test_a_0_2_tutorial_checkpoint_resumes_within_its_budget(tmp_path, capsys):
+    """A tutorial run stopped by SIGTERM at its first chunk under 0.2 (c46da14), whose state
+    has no env-step counter yet: it resumes (the counter taken from its history) and ends
+    within one update of its budget of 1,500 steps."""
+    run = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "tutorial-0.2", run, symlinks=True)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert 1_500 <= summary["env_steps"][0] < 1_500 + 200
+
+
 # --- 11: a signal counts from the first instant, whatever the machine's speed -----------------
 
 

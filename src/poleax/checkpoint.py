@@ -667,11 +667,23 @@ def _pool_rows(value, shape: tuple[int, ...], size: int, what: str) -> np.ndarra
     return value.astype(np.int64)
 
 
-def _read_state(run_dir: Path, folder: Path, template, cache: dict | None = None) -> Any:
+def _read_state(
+    run_dir: Path,
+    folder: Path,
+    template,
+    cache: dict | None = None,
+    known: dict[str, np.ndarray] | None = None,
+) -> Any:
+    """The state shaped like ``template``; ``known`` gives the leaves an older checkpoint
+    lacks (by key), where the rest of the checkpoint determines them."""
     import jax
 
     cache = {} if cache is None else cache
     arrays = _load_npz(folder / "state.npz", _shown(run_dir, "state.npz"))
+    leaf_keys = {
+        jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(template)[0]
+    }
+    arrays.update({k: v for k, v in (known or {}).items() if k in leaf_keys and k not in arrays})
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     row_keys = _row_keys(template)
     restored = []
@@ -740,11 +752,11 @@ def load_resume(run_dir: str | Path, template, seeds: int) -> tuple[dict, Any, H
 
     def read(run: Path, folder: Path):
         cache: dict = {}  # the parameter pool, read once for the state and the history
-        return (
-            _read_meta(run, folder),
-            _read_state(run, folder, template, cache),
-            _read_history(run, folder, seeds, cache),
-        )
+        meta = _read_meta(run, folder)
+        history = _read_history(run, folder, seeds, cache)
+        # mc-ac counts its env steps in its state since 0.3; before, only the history did.
+        known = {".extra.env_steps": np.asarray(history.env_steps, np.int32)}
+        return meta, _read_state(run, folder, template, cache, known), history
 
     return _reading(run_dir, read)
 

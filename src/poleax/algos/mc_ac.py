@@ -74,12 +74,14 @@ def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
 
 
 class RunningReward(NamedTuple):
-    """The tutorial's control data: the running reward, episodes played, and whether the
-    running-reward rule has stopped training."""
+    """The tutorial's control data: the running reward, episodes played, whether the
+    running-reward rule has stopped training, and the env steps played (an update past the
+    budget is skipped: episodes vary in length, so no count of updates keeps it)."""
 
     running_reward: jax.Array
     episodes: jax.Array
     stopped: jax.Array
+    env_steps: jax.Array
 
 
 def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
@@ -100,7 +102,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     def init(key: jax.Array) -> TrainState:
         params_key, train_key = jax.random.split(key)
         params = init_params(params_key, spec)
-        extra = RunningReward(jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
+        extra = RunningReward(jnp.float32(0.0), jnp.int32(0), jnp.bool_(False), jnp.int32(0))
         return TrainState(params, optimizer.init(params), None, train_key, jnp.int32(0), extra)
 
     def loss_fn(params, obs, actions, returns, mask):
@@ -124,6 +126,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         params = apply_step(state.params, direction, lr)
 
         episode_returns = (traj.reward * mask).sum(0)
+        env_steps = mask.sum().astype(jnp.int32)
 
         def follow(running, episode_return):
             running = 0.05 * episode_return + 0.95 * running
@@ -134,13 +137,14 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
             running_reward=running,
             episodes=state.extra.episodes + config.num_envs,
             stopped=stop_on_running_reward & (running > config.running_reward_threshold),
+            env_steps=state.extra.env_steps + env_steps,
         )
         metrics = {
             **aux,
             "charts/episodic_return": episode_returns.mean(),
             "charts/episodes": jnp.int32(config.num_envs),
             "charts/running_reward": running,
-            "charts/env_steps": mask.sum().astype(jnp.int32),
+            "charts/env_steps": env_steps,
         }
         return TrainState(params, opt_state, None, key, state.update + 1, extra), metrics
 
@@ -157,7 +161,8 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         return state, metrics
 
     def update(state: TrainState):
-        return jax.lax.cond(state.extra.stopped, frozen, play_and_learn, state)
+        spent = state.extra.env_steps >= config.total_steps
+        return jax.lax.cond(state.extra.stopped | spent, frozen, play_and_learn, state)
 
     return Algorithm(config, spec, init, update, updates_per_chunk, max_updates, stopped=_stopped)
 
