@@ -19,7 +19,6 @@ import numpy as np
 from poleax import draws
 from poleax.algos import Algorithm, TrainState
 from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
-from poleax.envs import make
 from poleax.evaluation import greedy_and_sampled_means
 
 #: Random streams of the evaluations: the full one folds ``EVAL_STREAM + chunk`` into the
@@ -51,7 +50,7 @@ class Programs:
 
     def __init__(self, algo: Algorithm, width: int | None = None, screen_episodes: int = 0):
         config = algo.config
-        env, env_params = make(config.env)
+        env, env_params = algo.task.env, algo.task.params
 
         def train_chunk(state: TrainState):
             return jax.lax.scan(

@@ -6,25 +6,24 @@ from collections.abc import Callable
 
 import jax
 
-from poleax.algos.base import Algorithm, Metrics, TrainState
+from poleax.algos.base import Algorithm, Metrics, Task, TrainState, task_of
 from poleax.config import TrainConfig
-from poleax.envs import make
 
 
 def make_algorithm(config: TrainConfig) -> Algorithm:
-    """The learner ``config.algo`` names, on ``config.env``."""
-    env, env_params = make(config.env)
+    """The learner ``config.algo`` names, on ``config.env`` (looked up here, once)."""
+    task = task_of(config)
     if config.algo == "mc-ac":
         from poleax.algos import mc_ac
 
-        return mc_ac.make_algorithm(config, env, env_params)
+        return mc_ac.make_algorithm(config, task)
     if config.algo in ("sac", "td3", "ddpg"):
         from poleax.algos import offpolicy
 
-        return offpolicy.make_algorithm(config, env, env_params)
+        return offpolicy.make_algorithm(config, task)
     from poleax.algos import onpolicy
 
-    return onpolicy.make_algorithm(config, env, env_params)
+    return onpolicy.make_algorithm(config, task)
 
 
 def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, Metrics]]:
@@ -45,4 +44,4 @@ def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, M
     return train
 
 
-__all__ = ["Algorithm", "Metrics", "TrainState", "make_algorithm", "make_train"]
+__all__ = ["Algorithm", "Metrics", "Task", "TrainState", "make_algorithm", "make_train"]

@@ -11,7 +11,7 @@ import optax
 
 from poleax.config import TrainConfig
 from poleax.distributions import Distribution, make_distribution
-from poleax.envs import EnvSpec, env_spec
+from poleax.envs import EnvSpec, env_spec, make
 from poleax.networks import NetworkSpec
 from poleax.stop_rules import StopRule, make_stop_rule
 
@@ -29,10 +29,30 @@ class TrainState(NamedTuple):
     extra: Any  # the algorithm's own typed part (its hyperparameters, its counters)
 
 
+class Task(NamedTuple):
+    """The env a config names, looked up once: its spec, its JAX env and its parameters."""
+
+    spec: EnvSpec
+    env: Any
+    params: Any
+
+
+def task_of(config: TrainConfig) -> Task:
+    """``config.env``'s spec, env and env parameters: the one lookup by id of a training."""
+    env, params = make(config.env)
+    return Task(env_spec(config.env), env, params)
+
+
 class Algorithm(NamedTuple):
-    """A trainable algorithm: the trainer scans ``update`` and reads ``metrics``."""
+    """A trainable algorithm: the trainer scans ``update`` and reads ``metrics``.
+
+    It carries its task (spec, env, env parameters) and its action distribution, so programs
+    and policies take those from it rather than looking ``config.env`` up again.
+    """
 
     config: TrainConfig
+    task: Task
+    dist: Distribution
     spec: NetworkSpec
     init: Callable[[jax.Array], TrainState]
     update: Callable[[TrainState], tuple[TrainState, Metrics]]
@@ -54,17 +74,17 @@ class Algorithm(NamedTuple):
 
     @property
     def env_spec(self) -> EnvSpec:
-        return env_spec(self.config.env)
-
-    @property
-    def dist(self) -> Distribution:
-        """The action distribution of the config's env."""
-        return make_distribution(self.env_spec.action_space, self.spec.actor_head)
+        return self.task.spec
 
 
-def network_spec(config: TrainConfig) -> NetworkSpec:
-    """The network a config asks for, sized from its env's spec."""
-    task = env_spec(config.env)
+def distribution_of(task: Task, spec: NetworkSpec) -> Distribution:
+    """The action distribution of ``task``'s action space for an actor head of ``spec``."""
+    return make_distribution(task.spec.action_space, spec.actor_head)
+
+
+def network_spec(config: TrainConfig, task: EnvSpec | None = None) -> NetworkSpec:
+    """The network a config asks for, sized from its env's spec (``task``, else looked up)."""
+    task = env_spec(config.env) if task is None else task
     return NetworkSpec(
         observation_size=task.observation_size,
         num_actions=task.action_size,

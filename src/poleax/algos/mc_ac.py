@@ -25,6 +25,7 @@ import optax
 
 from poleax.algos.base import (
     Algorithm,
+    Task,
     TrainState,
     apply_step,
     critic_loss,
@@ -84,9 +85,10 @@ class RunningReward(NamedTuple):
     env_steps: jax.Array
 
 
-def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
+def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     """Build the Monte-Carlo actor-critic of ``config``."""
-    spec = network_spec(config)
+    env, env_params = task.env, task.params
+    spec = network_spec(config, task.spec)
     dist = Categorical(spec.num_actions)  # the tutorial's softmax actor
     cap = env_params.max_steps_in_episode
     rule = make_stop_rule(config)
@@ -164,7 +166,9 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
         spent = state.extra.env_steps >= config.total_steps
         return jax.lax.cond(state.extra.stopped | spent, frozen, play_and_learn, state)
 
-    return Algorithm(config, spec, init, update, updates_per_chunk, max_updates, stopped=_stopped)
+    return Algorithm(
+        config, task, dist, spec, init, update, updates_per_chunk, max_updates, stopped=_stopped
+    )
 
 
 def _stopped(state: TrainState) -> jax.Array:

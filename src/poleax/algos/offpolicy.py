@@ -38,10 +38,17 @@ import numpy as np
 import optax
 
 from poleax import draws
-from poleax.algos.base import Algorithm, TrainState, apply_step, learning_rate, network_spec
+from poleax.algos.base import (
+    Algorithm,
+    Task,
+    TrainState,
+    apply_step,
+    distribution_of,
+    learning_rate,
+    network_spec,
+)
 from poleax.algos.onpolicy import episode_metrics
 from poleax.config import ConfigError, TrainConfig
-from poleax.distributions import make_distribution
 from poleax.envs import env_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, init_params
 from poleax.rollout import start
@@ -440,15 +447,16 @@ def td3_update(learners: Learners, params, opt: OffPolicyOpt, extra, batch: Batc
 # --- the algorithm ------------------------------------------------------------------------
 
 
-def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
+def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     """Build the off-policy learner ``config.algo`` (sac, td3 or ddpg) describes."""
+    env, env_params = task.env, task.params
     algo = config.algo
     sac = algo == "sac"
     head = "squashed" if sac else "deterministic"
-    base = network_spec(config)
+    base = network_spec(config, task.spec)
     log_std = 0.0 if sac else math.log(config.exploration_noise)
     spec = dataclasses.replace(base, actor_head=head, log_std_init=log_std)
-    dist = make_distribution(env_spec(config.env).action_space, head)
+    dist = distribution_of(task, spec)
     action_size = spec.num_actions
     n_critics = 1 if algo == "ddpg" else 2
     policy_delay = 1 if algo == "ddpg" else config.policy_delay
@@ -587,7 +595,15 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
 
     with_hparams = functools.partial(_with_hparams, config)
     return Algorithm(
-        config, spec, init, update, updates_per_chunk, max_updates, with_hparams=with_hparams
+        config,
+        task,
+        dist,
+        spec,
+        init,
+        update,
+        updates_per_chunk,
+        max_updates,
+        with_hparams=with_hparams,
     )
 
 

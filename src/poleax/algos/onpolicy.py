@@ -20,16 +20,16 @@ import numpy as np
 from poleax import draws
 from poleax.algos.base import (
     Algorithm,
+    Task,
     TrainState,
     apply_step,
     critic_loss,
+    distribution_of,
     learning_rate,
     make_optimizer,
     network_spec,
 )
 from poleax.config import TrainConfig
-from poleax.distributions import make_distribution
-from poleax.envs import env_spec
 from poleax.networks import apply, init_params, update_obs_norm
 from poleax.returns import gae, normalize
 from poleax.rollout import rollout, rollout_draw_shapes, rollout_draws, start
@@ -64,9 +64,10 @@ LOSS_METRICS = (
 )
 
 
-def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
+def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     """Build the on-policy learner ``config.algo`` (ppo, a2c or td-ac) describes."""
-    spec = network_spec(config)
+    env, env_params = task.env, task.params
+    spec = network_spec(config, task.spec)
     batch_size, updates_per_chunk, max_updates = chunking(config)
     minibatch_size = batch_size // config.minibatches
     optimizer = make_optimizer(config)
@@ -75,7 +76,7 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     # budget in the last chunk are skipped, so it never quite reaches its end).
     total_steps = -(-max_updates // updates_per_chunk) * updates_per_chunk * steps_per_update
     clipped = config.algo == "ppo"
-    dist = make_distribution(env_spec(config.env).action_space)
+    dist = distribution_of(task, spec)
     action_width = math.prod(dist.action_shape)
     action_dtype = jnp.dtype(dist.action_kind)
     draw_shapes = [
@@ -142,7 +143,15 @@ def make_algorithm(config: TrainConfig, env, env_params) -> Algorithm:
     if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:
         update = _within_budget(update, max_updates)  # the last chunk's extra updates skip
     return Algorithm(
-        config, spec, init, update, updates_per_chunk, max_updates, with_hparams=with_hparams
+        config,
+        task,
+        dist,
+        spec,
+        init,
+        update,
+        updates_per_chunk,
+        max_updates,
+        with_hparams=with_hparams,
     )
 
 
