@@ -181,7 +181,7 @@ def to_onnx_model(policy: Policy):
     k = spec.num_actions
     outputs = []
     if spec.continuous:
-        space = env_spec(policy.env_id).action_space
+        space = policy.env_spec.action_space
         low = g.const("action.low", np.asarray(space.low, np.float32))
         high = g.const("action.high", np.asarray(space.high, np.float32))
         if spec.actor_head == "squashed":  # one head: mean, then the state-dependent log-std

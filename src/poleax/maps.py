@@ -63,7 +63,7 @@ def map_grid(policy: Policy, size: int = GRID) -> MapGrid:
 def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
     """The map coordinates ``[T, 2]`` of one greedy episode on the env that judges the task:
     gymnasium's from ``reset(seed=seed)``, or poleax's own (``reference.poleax_episode``)."""
-    spec = env_spec(policy.env_id)
+    spec = policy.env_spec
     axes = _axes(policy.env_id)
     if spec.judged_by_gymnasium:
         points = _gymnasium_episode(policy, spec.gymnasium_id, seed)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from poleax.distributions import Distribution, make_distribution
-from poleax.envs.registry import STANDARD_ENV, env_spec
+from poleax.envs.registry import STANDARD_ENV, EnvSpec, env_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, apply, float64_params
 
 
@@ -51,8 +51,14 @@ class Policy:
         return self._float64[1]
 
     @property
+    def env_spec(self) -> EnvSpec:
+        """The spec of the task the policy acts in (evaluation, maps, export and the live
+        page take it from here)."""
+        return env_spec(self.env_id)
+
+    @property
     def distribution(self) -> Distribution:
-        return make_distribution(env_spec(self.env_id).action_space, self.spec.actor_head)
+        return make_distribution(self.env_spec.action_space, self.spec.actor_head)
 
     def logits_and_value(self, obs: np.ndarray) -> tuple[Any, np.ndarray]:
         """The distribution's inputs (action logits, or the mean and log-std) and the state

@@ -219,7 +219,7 @@ def _poleax_programs(spec: EnvSpec):
 def poleax_episode(policy, seed: int) -> list[np.ndarray]:
     """The physics states (float64) of one greedy episode of poleax's own JAX env, from the
     start ``_PoleaxEpisodes`` gives episode 0 of ``seed``: for tasks with no gymnasium twin."""
-    games = _PoleaxEpisodes(env_spec(policy.env_id), 1, 1, seed)
+    games = _PoleaxEpisodes(policy.env_spec, 1, 1, seed)
     points = [games.physics[0]]
     alive = np.ones(1, bool)
     while alive[0]:

@@ -16,7 +16,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from poleax.envs.registry import SpecTable, env_spec, find_spec
+from poleax.envs.registry import SpecTable, find_spec
 from poleax.export import policy_dict
 from poleax.policy import Policy
 
@@ -51,7 +51,7 @@ def script() -> str:
 def live_data(policy: Policy, seed: int = 0) -> dict[str, Any]:
     """What the page embeds: the policy as JSON, its env (the dynamics ``live.js`` steps,
     its action names), frame rate and the reset seed."""
-    spec = env_spec(policy.env_id)
+    spec = policy.env_spec
     return {
         "env_id": spec.id,
         "physics": spec.live_physics,
