@@ -15,8 +15,15 @@ pytest.register_assert_rewrite("gym_equivalence")
 
 @pytest.fixture(scope="session", autouse=True)
 def session_program_cache(tmp_path_factory):
+    """``POLEAX_CACHE_DIR`` as given, else one cache for the session (shared by its xdist
+    workers, whose temporary folders sit side by side; poleax's cache writes are atomic)."""
     if "POLEAX_CACHE_DIR" not in os.environ:
-        os.environ["POLEAX_CACHE_DIR"] = str(tmp_path_factory.mktemp("program-cache"))
+        base = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            base = base.parent
+        cache = base / "program-cache"
+        cache.mkdir(exist_ok=True)
+        os.environ["POLEAX_CACHE_DIR"] = str(cache)
     yield
 
 

