@@ -35,18 +35,9 @@ def _smooth(values: np.ndarray, window: int = WINDOW, weights: np.ndarray | None
     return out
 
 
-def learning_curve(
-    path: str | Path,
-    env_steps: np.ndarray,
-    returns: np.ndarray,
-    threshold: float,
-    steps_to_solve: list[int | None],
-    title: str,
-    evaluations: list | None = None,
-) -> Path:
-    """Write ``curve.png`` (``curve_png``'s picture) to ``path``; return the path."""
-    data = curve_png(env_steps, returns, threshold, steps_to_solve, title, evaluations)
-    Path(path).write_bytes(data)
+def learning_curve(path: str | Path, *args: Any, **kwargs: Any) -> Path:
+    """Write ``curve.png`` (``curve_png(*args, **kwargs)``) to ``path``; return the path."""
+    Path(path).write_bytes(curve_png(*args, **kwargs))
     return Path(path)
 
 
