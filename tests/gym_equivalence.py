@@ -10,9 +10,11 @@ episodes side by side, bit-for-bit comparison, and the action rules that drive e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -21,6 +23,7 @@ import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from gymnasium.utils import seeding
 
 from poleax.envs import make
@@ -334,6 +337,79 @@ def poleax_steps(
     return {k: np.asarray(v) for k, v in zip(names, values, strict=True)}
 
 
+def gymnasium_visits(
+    env: Any,
+    cap: int,
+    episodes: int,
+    random_episodes: int,
+    pump: Callable[[int, np.ndarray], int],
+    goes_on: Callable[[int], bool] = lambda episode: False,
+) -> dict[str, np.ndarray]:
+    """Transitions of a discrete env's own episodes, from ``env.reset(seed=episode)``, each up
+    to ``cap`` steps: the first ``random_episodes`` of uniformly random actions, the rest of
+    ``pump(episode, state)`` (5% random), ending at a termination unless ``goes_on(episode)``.
+    One generator (seed 0) draws the random actions. Returns ``state`` (float64), ``action``,
+    ``next`` (gymnasium's state after the step), ``obs``, ``reward`` and ``term``."""
+    rng = np.random.default_rng(0)
+    rows: dict[str, list] = {k: [] for k in ("state", "action", "next", "obs", "reward", "term")}
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        for _ in range(cap):
+            state = np.array(env.state, np.float64)  # (Acrobot's is float32 after a reset)
+            if episode < random_episodes or rng.random() < 0.05:
+                action = int(rng.integers(env.action_space.n))
+            else:
+                action = pump(episode, state)
+            obs, reward, term, _, _ = env.step(action)
+            step = (state, action, np.array(env.state), obs, reward, term)
+            for key, value in zip(rows, step, strict=True):
+                rows[key].append(value)
+            if term and not goes_on(episode):
+                break
+    return {k: np.array(v) for k, v in rows.items()}
+
+
+def visited_and_edge_steps(
+    case: EnvCase, visits: dict[str, np.ndarray], edges: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The visited transitions, then gymnasium's steps from the edge states and actions, as
+    one batch (``visited`` tells them apart)."""
+    parts = [visits, gymnasium_steps(case, *edges)]
+    data = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    data["visited"] = np.arange(len(data["state"])) < len(parts[0]["state"])
+    return data
+
+
+def visited_states(
+    env: Any,
+    n: int,
+    seed: int,
+    pump: Callable[[float, np.random.Generator], float],
+    random_action: Callable[[np.random.Generator], float],
+    steps: Callable[[bool], int],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """At least ``n`` states a continuous env visits, as gymnasium holds them, and the actions
+    taken there: episodes from ``env.reset(seed=seed * 10_000 + episode)`` of random actions
+    and of ``pump(speed, rng)`` (``speed`` the state's second number) alternately, each cut at
+    ``steps(pumping)`` steps or at a termination."""
+    rng = np.random.default_rng(seed)
+    states, actions = [], []
+    episode = 0
+    while len(states) < n:
+        env.reset(seed=seed * 10_000 + episode)
+        pumping = episode % 2 == 1
+        for _ in range(steps(pumping)):
+            speed = float(env.state[1])
+            action = pump(speed, rng) if pumping else random_action(rng)
+            states.append(env.state.copy())
+            actions.append(action)
+            _, _, terminated, _, _ = env.step(np.array([action]))
+            if terminated:
+                break
+        episode += 1
+    return states, np.array(actions)
+
+
 # --- whole episodes --------------------------------------------------------------------------
 
 
@@ -405,3 +481,164 @@ def run_episode_pair(case: EnvCase, seed: int, policy, action_dtype=np.float64):
         np.testing.assert_array_equal(np.asarray(state.physics), np.asarray(start.physics))
         assert int(state.time) == 0
     return ref, ours
+
+
+# --- the gymnasium bridge: resets, states in and out, rendering ------------------------------
+
+
+def assert_reset_from_is_gymnasiums(
+    env: Any, params: Any, starts: Sequence[np.ndarray], seeds: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``reset_from`` (vmapped, jitted) with gymnasium's uniforms for ``seeds`` is gymnasium's
+    start states ``starts`` to the bit under x64, at time 0, and within float32 rounding in
+    float32; returns the float64 ``(obs, physics)`` for the env's own checks."""
+    u = np.array([gymnasium_uniforms(seed, env.reset_draws) for seed in seeds])
+    reset_from = jax.vmap(env.reset_from, in_axes=(0, None))
+    with jax.enable_x64(True):
+        obs, state = jax.jit(reset_from)(jnp.asarray(u), params)
+        physics = np.asarray(state.physics)
+    assert_bits_equal(physics, np.array(starts))
+    assert np.all(np.asarray(state.time) == 0)
+    # float32 (the default): the same start states, up to float32 arithmetic.
+    _, state32 = reset_from(jnp.asarray(u, jnp.float32), params)
+    np.testing.assert_allclose(np.asarray(state32.physics), np.array(starts), atol=1e-7)
+    return np.asarray(obs), physics
+
+
+def assert_resets_one_by_one_as_gymnasium(
+    env: Any, params: Any, gym_class: Callable[[], Any], seeds: Sequence[int]
+) -> None:
+    """Under x64, ``reset_from`` with the uniforms of each seed's generator is a fresh
+    ``gym_class()``'s ``reset(seed)``: the state to the bit, the observation in float32."""
+    with jax.enable_x64(True):
+        reset_from = jax.jit(env.reset_from)
+        for seed in seeds:
+            gym_env = gym_class()
+            gym_obs, _ = gym_env.reset(seed=seed)
+            obs, state = reset_from(jnp.asarray(gymnasium_uniforms(seed, env.reset_draws)), params)
+            assert_bits_equal(np.asarray(state.physics)[None], gym_env.state[None])
+            np.testing.assert_array_equal(np.asarray(obs, np.float32), gym_obs)
+            assert int(state.time) == 0
+
+
+def reset_many(env: Any, params: Any, n: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` resets from split keys under ``vmap``: ``(obs, physics)``, having checked the
+    observations' shape and that every state starts at time 0."""
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), n), params
+    )
+    assert np.asarray(obs).shape == (n, env.observation_size)
+    assert np.all(np.asarray(state.time) == 0)
+    return np.asarray(obs), np.asarray(state.physics)
+
+
+def assert_state_round_trip(env_id: str, module: ModuleType, env_class: Any) -> None:
+    """A discrete env's ``state_from_gymnasium`` and ``state_to_gymnasium`` (its ``module``'s
+    functions and ``env_class``'s methods): the state and the ``TimeLimit``'s step count come
+    across to the bit both ways (0 steps without the wrapper; an error before the first
+    reset), and gymnasium steps on from a poleax state as poleax and the original env do."""
+    from_gymnasium = module.state_from_gymnasium
+    gym_env = gym.make(env_id)
+    with pytest.raises(ValueError, match="reset it first"):
+        from_gymnasium(gym_env)
+    gym_env.reset(seed=3)
+    with jax.enable_x64(True):
+        start = from_gymnasium(gym_env)
+        assert int(start.time) == 0
+        assert_bits_equal(np.asarray(start.physics), gym_env.unwrapped.state)
+        for action in [0, 2, 2, 1, 0, 2, 0]:
+            gym_env.step(action)
+        state = env_class.state_from_gymnasium(gym_env)  # also a static method of the env
+        assert state.physics.dtype == jnp.float64 and int(state.time) == 7
+        assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
+        assert int(from_gymnasium(gym_env.unwrapped).time) == 0  # no TimeLimit
+        # A fresh gymnasium env put into poleax's state steps as gymnasium and poleax do.
+        other = gym.make(env_id)
+        other.reset(seed=0)
+        env_class().state_to_gymnasium(state, other)
+        back = from_gymnasium(other)
+        assert_bits_equal(np.asarray(back.physics), np.asarray(state.physics))
+        assert int(back.time) == 7
+        env, params = env_class(), module.EnvParams()
+        for action in [2, 0, 1]:
+            other.step(action)
+            gym_env.step(action)
+            _, state, *_ = env.step_env(state, jnp.int32(action), params)
+            assert_bits_equal(np.asarray(state.physics), other.unwrapped.state)
+            assert_bits_equal(np.asarray(other.unwrapped.state), gym_env.unwrapped.state)
+        assert int(state.time) == int(from_gymnasium(gym_env).time) == 10
+        assert int(from_gymnasium(other).time) == 10
+
+
+def assert_visited_states_round_trip(
+    env: Any,
+    params: Any,
+    env_id: str,
+    visited: tuple[Sequence[np.ndarray], np.ndarray],
+    every: int,
+) -> None:
+    """A continuous env's every ``every``-th visited state (and a time below the cap) goes
+    into gymnasium and back unchanged, at its own dtype, and gymnasium steps on from it as
+    poleax does; an unwrapped env counts no steps."""
+    states, actions = visited
+    gym_env = gym.make(env_id)
+    gym_env.reset(seed=0)
+    step = jax.jit(env.step_env)
+    with jax.enable_x64(True):
+        for i in range(0, 2000, every):
+            time = jnp.int32(i % params.max_steps_in_episode)
+            state = env.state_type(jnp.asarray(states[i], jnp.float64), time)
+            env.state_to_gymnasium(state, gym_env)
+            assert gym_env.unwrapped.state.dtype == states[i].dtype
+            back = env.state_from_gymnasium(gym_env)
+            assert_bits_equal(np.asarray(back.physics)[None], states[i][None])
+            assert int(back.time) == int(state.time)
+            _, ours, _, _, _ = step(state, jnp.array([actions[i]]), params)
+            gym_env.step(np.array([actions[i]]))
+            assert_bits_equal(np.asarray(ours.physics)[None], gym_env.unwrapped.state[None])
+    unwrapped = gym.make(env_id).unwrapped
+    unwrapped.reset(seed=1)
+    assert int(env.state_from_gymnasium(unwrapped).time) == 0  # no TimeLimit: no step count
+
+
+def _headless() -> None:
+    """Let pygame draw without a display or a sound card."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+def assert_gymnasium_draws(
+    module: ModuleType, env_class: Any, gym_class: Any, action: int, shape: tuple[int, int]
+) -> None:
+    """``gym_class`` draws the state poleax reaches in 20 steps of ``action`` (put there by
+    ``module.state_to_gymnasium``): a ``shape`` frame with something on it."""
+    _headless()
+    env, params = env_class(), module.EnvParams()
+    _, state = env.reset(jax.random.PRNGKey(0), params)
+    step = jax.jit(env.step_env)
+    for _ in range(20):
+        _, state, *_ = step(state, action, params)
+    gym_env = gym_class(render_mode="rgb_array")
+    try:
+        module.state_to_gymnasium(state, gym_env)
+        frame = gym_env.render()
+    finally:
+        gym_env.close()
+    assert frame.shape == (*shape, 3) and frame.dtype == np.uint8
+    assert frame.min() < 255  # something was drawn
+
+
+@contextlib.contextmanager
+def drawing_pair(env_id: str) -> Iterator[tuple[Any, Any]]:
+    """``(reference, canvas)``: two gymnasium ``env_id`` envs that draw (rgb_array), reset
+    with seeds 5 and 0; the canvas is for poleax's states. Both closed after."""
+    _headless()
+    reference = gym.make(env_id, render_mode="rgb_array")
+    canvas = gym.make(env_id, render_mode="rgb_array")
+    reference.reset(seed=5)
+    canvas.reset(seed=0)
+    try:
+        yield reference, canvas
+    finally:
+        reference.close()
+        canvas.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -12,23 +10,26 @@ import pytest
 from gym_equivalence import (
     CASES,
     acrobot_pumping,
-    assert_bits_equal,
-    gymnasium_steps,
+    assert_gymnasium_draws,
+    assert_reset_from_is_gymnasiums,
+    assert_state_round_trip,
     gymnasium_uniforms,
     once,
+    reset_many,
+    visited_and_edge_steps,
 )
+from gym_equivalence import gymnasium_visits as shared_gymnasium_visits
 from gym_equivalence import poleax_steps as shared_poleax_steps
 from gymnasium.envs.classic_control import acrobot as gym_acrobot
 from gymnasium.envs.classic_control.acrobot import AcrobotEnv
 from gymnasium.utils import seeding
 
+from poleax.envs import acrobot as poleax_acrobot
 from poleax.envs.acrobot import (
     Acrobot,
     EnvParams,
     EnvState,
     bound,
-    state_from_gymnasium,
-    state_to_gymnasium,
     wrap,
 )
 
@@ -41,25 +42,14 @@ def gymnasium_visits() -> dict[str, np.ndarray]:
     """Transitions of gymnasium's own episodes: 20 of random actions (10,000 steps, all
     truncated), 10 of pumping actions (5% random) that end at the goal (~1,000 steps), and
     10 that pump on past the goal for 500 steps, up to the velocity bounds (5,000 steps)."""
-    rng = np.random.default_rng(0)
-    env = AcrobotEnv()
-    rows: dict[str, list] = {k: [] for k in ("state", "action", "next", "obs", "reward", "term")}
-    for episode in range(40):
-        env.reset(seed=episode)
-        for _ in range(CAP):
-            state = np.array(env.state, np.float64)  # float32 after a reset
-            if episode < 20 or rng.random() < 0.05:
-                action = int(rng.integers(3))
-            else:
-                action = acrobot_pumping(state, int(episode >= 30))
-            obs, reward, term, _, _ = env.step(action)
-            for key, value in zip(
-                rows, (state, action, env.state.copy(), obs, reward, term), strict=True
-            ):
-                rows[key].append(value)
-            if term and episode < 30:
-                break
-    return {k: np.array(v) for k, v in rows.items()}
+    return shared_gymnasium_visits(
+        AcrobotEnv(),
+        CAP,
+        40,
+        20,
+        lambda episode, state: acrobot_pumping(state, int(episode >= 30)),
+        goes_on=lambda episode: episode >= 30,
+    )
 
 
 def edge_states(n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
@@ -86,10 +76,7 @@ ONE_STEP_KINDS = ("visited+edges",)
 def one_step_reference(kind: str, action_dtype=None) -> dict[str, np.ndarray]:
     """The visited transitions, then the edge states' steps, as one batch (``visited``
     tells them apart)."""
-    parts = [gymnasium_visits(), gymnasium_steps(CASES["Acrobot-v1"], *edge_states())]
-    data = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    data["visited"] = np.arange(len(data["state"])) < len(parts[0]["state"])
-    return data
+    return visited_and_edge_steps(CASES["Acrobot-v1"], gymnasium_visits(), edge_states())
 
 
 def assert_exercised(kind: str, data: dict[str, np.ndarray], action_dtype=None) -> None:
@@ -180,67 +167,16 @@ def test_reset_from_is_bit_identical_to_gymnasium_reset():
         np.testing.assert_array_equal(
             rng.uniform(-0.1, 0.1, 4), -0.1 + (0.1 - -0.1) * gymnasium_uniforms(seed, 4)
         )
-    u = np.array([gymnasium_uniforms(seed, env.reset_draws) for seed in seeds])
-    with jax.enable_x64(True):
-        obs, state = jax.jit(jax.vmap(env.reset_from, in_axes=(0, None)))(jnp.asarray(u), params)
-        physics = np.asarray(state.physics)
-    assert_bits_equal(physics, np.array(starts))
-    np.testing.assert_array_equal(np.asarray(obs), numpy_observation(physics))
-    assert np.all(np.asarray(state.time) == 0)
-    # float32 (the default): the same start states, up to float32 arithmetic.
-    _, state32 = jax.vmap(env.reset_from, in_axes=(0, None))(jnp.asarray(u, jnp.float32), params)
-    np.testing.assert_allclose(np.asarray(state32.physics), np.array(starts), atol=1e-7)
+    obs, physics = assert_reset_from_is_gymnasiums(env, params, starts, seeds)
+    np.testing.assert_array_equal(obs, numpy_observation(physics))
 
 
 def test_state_from_gymnasium_round_trip():
-    gym_env = gym.make("Acrobot-v1")
-    with pytest.raises(ValueError, match="reset it first"):
-        state_from_gymnasium(gym_env)
-    gym_env.reset(seed=3)
-    with jax.enable_x64(True):
-        start = state_from_gymnasium(gym_env)
-        assert int(start.time) == 0
-        assert_bits_equal(np.asarray(start.physics), gym_env.unwrapped.state)
-        for action in [0, 2, 2, 1, 0, 2, 0]:
-            gym_env.step(action)
-        state = Acrobot.state_from_gymnasium(gym_env)  # also a static method of the env
-        assert state.physics.dtype == jnp.float64 and int(state.time) == 7
-        assert_bits_equal(np.asarray(state.physics), gym_env.unwrapped.state)
-        assert int(state_from_gymnasium(gym_env.unwrapped).time) == 0  # no TimeLimit: 0
-        # A fresh gymnasium env put into poleax's state steps as gymnasium and poleax do.
-        other = gym.make("Acrobot-v1")
-        other.reset(seed=0)
-        Acrobot().state_to_gymnasium(state, other)
-        back = state_from_gymnasium(other)
-        assert_bits_equal(np.asarray(back.physics), np.asarray(state.physics))
-        assert int(back.time) == 7
-        env, params = Acrobot(), EnvParams()
-        for action in [2, 0, 1]:
-            other.step(action)
-            gym_env.step(action)
-            _, state, *_ = env.step_env(state, jnp.int32(action), params)
-            assert_bits_equal(np.asarray(state.physics), other.unwrapped.state)
-            assert_bits_equal(np.asarray(other.unwrapped.state), gym_env.unwrapped.state)
-        assert int(state.time) == int(state_from_gymnasium(gym_env).time) == 10
-        assert int(state_from_gymnasium(other).time) == 10
+    assert_state_round_trip("Acrobot-v1", poleax_acrobot, Acrobot)
 
 
 def test_gymnasium_renders_a_poleax_state():
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env, params = Acrobot(), EnvParams()
-    _, state = env.reset(jax.random.PRNGKey(0), params)
-    step = jax.jit(env.step_env)
-    for _ in range(20):
-        _, state, *_ = step(state, 2, params)
-    gym_env = AcrobotEnv(render_mode="rgb_array")
-    try:
-        state_to_gymnasium(state, gym_env)
-        frame = gym_env.render()
-    finally:
-        gym_env.close()
-    assert frame.shape == (500, 500, 3) and frame.dtype == np.uint8
-    assert frame.min() < 255  # something was drawn
+    assert_gymnasium_draws(poleax_acrobot, Acrobot, AcrobotEnv, 2, (500, 500))
 
 
 def test_step_auto_resets_and_keeps_final_observation():
@@ -266,14 +202,8 @@ def test_step_auto_resets_and_keeps_final_observation():
 
 
 def test_reset_is_uniform_in_the_small_box_and_vmaps():
-    env, params = Acrobot(), EnvParams()
-    obs, state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(jax.random.PRNGKey(0), 4096), params
-    )
-    physics = np.asarray(state.physics)
-    assert np.asarray(obs).shape == (4096, env.observation_size)
+    _, physics = reset_many(Acrobot(), EnvParams())
     assert np.all(np.abs(physics) <= 0.1) and physics.min() < -0.099 and physics.max() > 0.099
-    assert np.all(np.asarray(state.time) == 0)
 
 
 def test_sizes_match_gymnasium():

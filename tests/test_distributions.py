@@ -8,7 +8,8 @@ import pytest
 from scipy import special, stats
 
 from poleax.distributions import Categorical, DiagGaussian, make_distribution
-from poleax.envs import ENV_SPECS, Box, Discrete, EnvSpec, SolveCriterion, register
+from poleax.envs import ENV_SPECS, Box, Discrete, register
+from poleax.envs.probe import probe_spec
 
 RNG = np.random.default_rng(7)
 
@@ -75,17 +76,7 @@ def test_the_action_space_picks_the_distribution():
     assert make_distribution(Box((-2.0,), (2.0,))) == DiagGaussian((-2.0,), (2.0,))
 
 
-CONTINUOUS = EnvSpec(
-    id="ProbeContinuous-v0",
-    name="ProbeContinuous",
-    observation_size=1,
-    action_space=Box(low=(-1.0,), high=(1.0,)),
-    max_steps=1,
-    solve=SolveCriterion(-0.05, source="a probe: 0 is the best return"),
-    env_class="poleax.envs.probe:ProbeContinuous",
-    gymnasium_class="",
-    render_fps=1,
-)
+CONTINUOUS = probe_spec("ProbeContinuous-v0", continuous=True)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_envs_surfaces import STOP_AT_FIRST_CHUNK  # runs `poleax train`, stopped at a chunk
 
 import poleax
 
@@ -46,86 +47,38 @@ TINY = ["--no-stop-when-solved", "--eval-episodes", "10"]
 #: The short runs other tests train too (the same settings: one training per session).
 SHARED = ["--total-steps", "2048", "--no-stop-when-solved"]
 
+
+def tiny(env: str, steps: int = 2048, algo: str = "", executor: str = "") -> list[str]:
+    """``poleax train`` arguments of a fixed budget (``TINY``) of ``steps`` on ``env``, with
+    ``algo`` if given, and ``executor`` with two seeds if given."""
+    more = ["--algo", algo] if algo else []
+    more += ["--executor", executor, "--seeds", "2"] if executor else []
+    return ["--env", env, *more, "--total-steps", str(steps), *TINY]
+
+
 #: name -> (arguments of ``poleax train`` (always with --no-gifs), slow). Every task with its
 #: default algorithm (ppo), the other algorithms, the tutorial preset and both executors.
 CASES: dict[str, tuple[list[str], bool]] = {
     "CartPole-v0/ppo": (["--env", "CartPole-v0", *SHARED], False),
     "CartPole-v1/ppo": (["--env", "CartPole-v1", *SHARED], False),
-    "Acrobot-v1/ppo": (["--env", "Acrobot-v1", "--total-steps", "2048", *TINY], True),
-    "MountainCar-v0/ppo": (["--env", "MountainCar-v0", "--total-steps", "2048", *TINY], True),
-    "Pendulum-v1/ppo": (["--env", "Pendulum-v1", "--total-steps", "2048", *TINY], False),
-    "MountainCarContinuous-v0/ppo": (
-        ["--env", "MountainCarContinuous-v0", "--total-steps", "4096", *TINY],
-        True,
-    ),
-    "CartPole-v1/a2c": (
-        ["--env", "CartPole-v1", "--algo", "a2c", "--total-steps", "2048", *TINY],
-        True,
-    ),
-    "CartPole-v1/td-ac": (
-        ["--env", "CartPole-v1", "--algo", "td-ac", "--total-steps", "2048", *TINY],
-        True,
-    ),
+    "Acrobot-v1/ppo": (tiny("Acrobot-v1"), True),
+    "MountainCar-v0/ppo": (tiny("MountainCar-v0"), True),
+    "Pendulum-v1/ppo": (tiny("Pendulum-v1"), False),
+    "MountainCarContinuous-v0/ppo": (tiny("MountainCarContinuous-v0", 4096), True),
+    "CartPole-v1/a2c": (tiny("CartPole-v1", algo="a2c"), True),
+    "CartPole-v1/td-ac": (tiny("CartPole-v1", algo="td-ac"), True),
     # 3,500 steps: the chunk that crosses the budget ends at its crossing update, so the
     # budget rule (no update after the budget is spent) moves nothing. At 3,000, c46da14
     # trained on to the chunk's end, 3,177 steps; now 3,121, the update that crosses it.
-    "CartPole-v1/mc-ac": (
-        ["--env", "CartPole-v1", "--algo", "mc-ac", "--total-steps", "3500", *TINY],
-        True,
-    ),
-    "Pendulum-v1/a2c": (
-        ["--env", "Pendulum-v1", "--algo", "a2c", "--total-steps", "2048", *TINY],
-        True,
-    ),
-    "MountainCarContinuous-v0/td-ac": (
-        ["--env", "MountainCarContinuous-v0", "--algo", "td-ac", "--total-steps", "2048", *TINY],
-        True,
-    ),
+    "CartPole-v1/mc-ac": (tiny("CartPole-v1", 3500, algo="mc-ac"), True),
+    "Pendulum-v1/a2c": (tiny("Pendulum-v1", algo="a2c"), True),
+    "MountainCarContinuous-v0/td-ac": (tiny("MountainCarContinuous-v0", algo="td-ac"), True),
     # 3,304 steps: where c46da14's run with a budget of 3,000 ended (its last chunk's end),
     # which the budget rule now reaches exactly, its crossing update being that chunk's last.
     "tutorial": (["--preset", "tutorial", "--total-steps", "3304", *TINY], False),
-    "CartPole-v1/ppo/vmapped": (
-        [
-            "--env",
-            "CartPole-v1",
-            "--executor",
-            "vmapped",
-            "--seeds",
-            "2",
-            "--total-steps",
-            "2048",
-            *TINY,
-        ],
-        False,
-    ),
-    "Pendulum-v1/ppo/vmapped": (
-        [
-            "--env",
-            "Pendulum-v1",
-            "--executor",
-            "vmapped",
-            "--seeds",
-            "2",
-            "--total-steps",
-            "2048",
-            *TINY,
-        ],
-        True,
-    ),
-    "CartPole-v1/ppo/rows-per-core": (
-        [
-            "--env",
-            "CartPole-v1",
-            "--executor",
-            "rows-per-core",
-            "--seeds",
-            "2",
-            "--total-steps",
-            "2048",
-            *TINY,
-        ],
-        True,
-    ),
+    "CartPole-v1/ppo/vmapped": (tiny("CartPole-v1", executor="vmapped"), False),
+    "Pendulum-v1/ppo/vmapped": (tiny("Pendulum-v1", executor="vmapped"), True),
+    "CartPole-v1/ppo/rows-per-core": (tiny("CartPole-v1", executor="rows-per-core"), True),
     # Trained until solved: the steps to solve, and the tutorial's running-reward stop.
     "CartPole-v0/ppo/solved": (["--env", "CartPole-v0", "--seed", "1"], True),
     "tutorial/stopped": (["--preset", "tutorial"], True),
@@ -134,19 +87,6 @@ CASES: dict[str, tuple[list[str], bool]] = {
 #: The run folder of ``tests/data``: small enough to keep in the repository.
 OLD_RUN_ARGS = ["--env", "CartPole-v1", "--hidden", "16", "--total-steps", "2048"]
 OLD_RUN_ARGS += ["--no-stop-when-solved", "--eval-episodes", "5", "--no-gifs", "--no-progress"]
-
-#: Runs ``poleax.cli.main(ARGS)``, the process signalling itself (SIGTERM) at its first chunk.
-STOP_AT_FIRST_CHUNK = """
-import os, signal, sys
-import poleax.run as run
-from poleax.cli import main
-original = run._Reporter.update
-def update(self, report):
-    os.kill(os.getpid(), signal.SIGTERM)
-    return original(self, report)
-run._Reporter.update = update
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def params_sha256(params: dict[str, dict[str, np.ndarray]]) -> str:

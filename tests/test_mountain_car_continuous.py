@@ -9,18 +9,24 @@ float32 action arrays alike.
 from __future__ import annotations
 
 import math
-import os
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from gym_equivalence import CASES, assert_bits_equal, gymnasium_steps, once
+from gym_equivalence import (
+    CASES,
+    assert_resets_one_by_one_as_gymnasium,
+    assert_visited_states_round_trip,
+    drawing_pair,
+    gymnasium_steps,
+    once,
+    reset_many,
+)
 from gym_equivalence import mountain_car_continuous_pumping as pumping_action
 from gym_equivalence import poleax_steps as shared_poleax_steps
+from gym_equivalence import visited_states as shared_visited_states
 from gymnasium.envs.classic_control.continuous_mountain_car import Continuous_MountainCarEnv
-from gymnasium.utils.seeding import np_random
 
 from poleax.envs.mountain_car_continuous import EnvParams, EnvState, MountainCarContinuous
 
@@ -33,23 +39,14 @@ def visited_states(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]
     """States gymnasium visits (float64 after its reset, float32 after a step) and actions in
     [-3, 3], two thirds of them outside the bounds: random episodes (cut at 400 steps) and
     episodes that push along the velocity and reach the flag, alternately."""
-    env = Continuous_MountainCarEnv()
-    rng = np.random.default_rng(seed)
-    states, actions = [], []
-    episode = 0
-    while len(states) < n:
-        env.reset(seed=seed * 10_000 + episode)
-        pumping = episode % 2 == 1
-        for _ in range(999 if pumping else 400):
-            velocity = float(env.state[1])
-            action = pumping_action(velocity, rng) if pumping else rng.uniform(-3, 3)
-            states.append(env.state.copy())
-            actions.append(action)
-            _, _, terminated, _, _ = env.step(np.array([action]))
-            if terminated:
-                break
-        episode += 1
-    return states, np.array(actions)
+    return shared_visited_states(
+        Continuous_MountainCarEnv(),
+        n,
+        seed,
+        pumping_action,
+        lambda rng: rng.uniform(-3, 3),
+        lambda pumping: 999 if pumping else 400,
+    )
 
 
 def edge_states() -> tuple[list[np.ndarray], np.ndarray]:
@@ -189,28 +186,13 @@ def test_one_step_agrees_in_float32(cases):
 def test_reset_from_is_gymnasium_reset_bit_for_bit():
     """gymnasium's reset draws ``np_random.uniform(-0.6, -0.4)``, that is
     ``-0.6 + (-0.4 - -0.6) * u`` with ``u = np_random.random()`` of the seeded generator."""
-    with jax.enable_x64(True):
-        reset_from = jax.jit(ENV.reset_from)
-        for seed in range(150):
-            gym_env = Continuous_MountainCarEnv()
-            gym_obs, _ = gym_env.reset(seed=seed)
-            generator, _ = np_random(seed)
-            u = generator.random(ENV.reset_draws)
-            obs, state = reset_from(jnp.asarray(u), PARAMS)
-            assert_bits_equal(np.asarray(state.physics)[None], gym_env.state[None])
-            assert np.array_equal(np.asarray(obs, np.float32), gym_obs)
-            assert int(state.time) == 0
+    assert_resets_one_by_one_as_gymnasium(ENV, PARAMS, Continuous_MountainCarEnv, range(150))
 
 
 def test_reset_is_uniform_in_its_interval_and_vmaps():
-    obs, state = jax.vmap(ENV.reset, in_axes=(0, None))(
-        jax.random.split(jax.random.PRNGKey(0), 4096), PARAMS
-    )
-    obs = np.asarray(obs)
-    assert obs.shape == (4096, ENV.observation_size)
+    obs, _ = reset_many(ENV, PARAMS)
     assert np.all((obs[:, 0] >= -0.6) & (obs[:, 0] <= -0.4)) and np.all(obs[:, 1] == 0)
     assert obs[:, 0].min() < -0.599 and obs[:, 0].max() > -0.401
-    assert np.all(np.asarray(state.time) == 0)
 
 
 def test_step_auto_resets_and_keeps_final_observation():
@@ -228,37 +210,16 @@ def test_step_auto_resets_and_keeps_final_observation():
 def test_state_round_trips_through_gymnasium(cases):
     """poleax -> gymnasium -> poleax keeps the state (and gymnasium's dtype: float64 for a
     reset's state, float32 after a step), and gymnasium steps on from it as poleax does."""
-    states, actions = cases["visited"]
-    gym_env = gym.make("MountainCarContinuous-v0")
-    gym_env.reset(seed=0)
-    step = jax.jit(ENV.step_env)
-    with jax.enable_x64(True):
-        for i in range(0, 2000, 7):
-            state = EnvState(jnp.asarray(states[i], jnp.float64), jnp.int32(i % 999))
-            ENV.state_to_gymnasium(state, gym_env)
-            assert gym_env.unwrapped.state.dtype == states[i].dtype
-            back = ENV.state_from_gymnasium(gym_env)
-            assert_bits_equal(np.asarray(back.physics)[None], np.asarray(state.physics)[None])
-            assert int(back.time) == int(state.time)
-            _, ours, _, _, _ = step(state, jnp.array([actions[i]]), PARAMS)
-            gym_env.step(np.array([actions[i]]))
-            assert_bits_equal(np.asarray(ours.physics)[None], gym_env.unwrapped.state[None])
-    unwrapped = Continuous_MountainCarEnv()
-    unwrapped.reset(seed=1)
-    assert int(ENV.state_from_gymnasium(unwrapped).time) == 0  # no TimeLimit: no step count
+    assert_visited_states_round_trip(
+        ENV, PARAMS, "MountainCarContinuous-v0", cases["visited"], every=7
+    )
 
 
 def test_gymnasium_renders_a_poleax_state():
     """A frame drawn from poleax's state is the frame gymnasium draws of its own."""
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    reference = gym.make("MountainCarContinuous-v0", render_mode="rgb_array")
-    canvas = gym.make("MountainCarContinuous-v0", render_mode="rgb_array")
-    reference.reset(seed=5)
-    canvas.reset(seed=0)
     rng = np.random.default_rng(5)
     step = jax.jit(ENV.step_env)
-    try:
+    with drawing_pair("MountainCarContinuous-v0") as (reference, canvas):
         with jax.enable_x64(True):
             state = ENV.state_from_gymnasium(reference)
             for _ in range(60):
@@ -269,6 +230,3 @@ def test_gymnasium_renders_a_poleax_state():
         frame = canvas.render()
         assert frame.shape == (400, 600, 3)
         np.testing.assert_array_equal(frame, reference.render())
-    finally:
-        reference.close()
-        canvas.close()

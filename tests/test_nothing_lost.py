@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_checks import assert_ends_alike, poleax_cmd, resume
 
 from poleax.cli import main
 
@@ -58,10 +59,6 @@ def exit_status(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exit_:
         return int(exit_.code)
-
-
-def poleax_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "poleax", *args]
 
 
 def policy_params(run: Path) -> dict[str, np.ndarray]:
@@ -113,19 +110,9 @@ def test_a_signal_during_the_final_evaluation_leaves_a_run_that_resumes(
     assert done.returncode == 128 + int(getattr(signal, sig)), done.stderr
     assert "--resume" in done.stderr and "Traceback" not in done.stderr
     assert not (out / "summary.json").exists()  # trained, not yet judged: not complete
-    resumed = subprocess.run(
-        poleax_cmd("train", "--resume", str(out), "--no-gifs", "--no-progress"),
-        capture_output=True,
-        text=True,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    ours, reference = policy_params(out), policy_params(reference_run)
-    assert ours.keys() == reference.keys()
-    for key in ours:
-        np.testing.assert_array_equal(ours[key], reference[key])
-    a = json.loads((out / "summary.json").read_text())
-    b = json.loads((reference_run / "summary.json").read_text())
-    assert a["env_steps"] == b["env_steps"] and a["per_seed"] == b["per_seed"]
+    resume(out, "--no-gifs", "--no-progress")
+    a, b = assert_ends_alike(out, reference_run, policy_params)
+    assert a["per_seed"] == b["per_seed"]
 
 
 @pytest.mark.slow
@@ -331,10 +318,7 @@ def test_a_resumed_tutorial_counts_on_and_draws_both_gifs(tmp_path):
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert first.returncode == 143, first.stderr
     assert first.stdout.splitlines()[0].startswith("episode 10:")
-    resumed = subprocess.run(
-        poleax_cmd("train", "--resume", str(out), "--no-progress"), capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = resume(out, "--no-progress")
     assert resumed.stdout.splitlines()[0].startswith("episode 20:"), resumed.stdout[:300]
     assert (out / "未训练前的样子.gif").exists() and (out / "训练后的样子.gif").exists()
 

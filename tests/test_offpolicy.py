@@ -27,7 +27,8 @@ from poleax.algos.offpolicy import (
 )
 from poleax.config import ConfigError, build_config
 from poleax.distributions import Deterministic, TanhGaussian, make_distribution, tanh_log_det
-from poleax.envs import ENV_SPECS, Box, EnvSpec, SolveCriterion, register
+from poleax.envs import ENV_SPECS, Box, register
+from poleax.envs.probe import probe_spec
 from poleax.networks import NetworkSpec, actor_inputs, apply, init_params, param_shapes
 from poleax.policy import Policy
 from poleax.trainer import train
@@ -417,17 +418,7 @@ def test_off_policy_algorithms_are_refused_on_discrete_tasks_in_one_line(algo):
 
 # --- learning, saving, resuming --------------------------------------------------------------
 
-CONTINUOUS = EnvSpec(
-    id="ProbeContinuousOff-v0",
-    name="ProbeContinuous",
-    observation_size=1,
-    action_space=Box(low=(-1.0,), high=(1.0,)),
-    max_steps=1,
-    solve=SolveCriterion(-0.05, source="a probe: 0 is the best return"),
-    env_class="poleax.envs.probe:ProbeContinuous",
-    gymnasium_class="",
-    render_fps=1,
-)
+CONTINUOUS = probe_spec("ProbeContinuousOff-v0", continuous=True, name="ProbeContinuous")
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,26 @@ float32 configuration.
 from __future__ import annotations
 
 import math
-import os
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from gym_equivalence import CASES, assert_bits_equal, gymnasium_steps, once, pendulum_pumping
+from gym_equivalence import (
+    CASES,
+    assert_bits_equal,
+    assert_resets_one_by_one_as_gymnasium,
+    assert_visited_states_round_trip,
+    drawing_pair,
+    gymnasium_steps,
+    once,
+    pendulum_pumping,
+    reset_many,
+)
 from gym_equivalence import poleax_steps as shared_poleax_steps
+from gym_equivalence import visited_states as shared_visited_states
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 from gymnasium.envs.classic_control.pendulum import angle_normalize as gym_angle_normalize
-from gymnasium.utils.seeding import np_random
 
 from poleax.envs.pendulum import EnvParams, EnvState, Pendulum, angle_normalize
 
@@ -31,21 +39,15 @@ PARAMS = EnvParams()
 def visited_states(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """States gymnasium visits and torques in [-6, 6], two thirds outside the bounds: random
     episodes and episodes that pump the swing (spinning: large angles, the speed limit)."""
-    env = PendulumEnv()
-    rng = np.random.default_rng(seed)
-    states, actions = [], []
-    episode = 0
-    while len(states) < n:
-        env.reset(seed=seed * 10_000 + episode)
-        pumping = episode % 2 == 1
-        for _ in range(PARAMS.max_steps_in_episode):
-            theta_dot = float(env.state[1])
-            action = pendulum_pumping(theta_dot, rng) if pumping else rng.uniform(-6, 6)
-            states.append(env.state.copy())
-            actions.append(action)
-            env.step(np.array([action]))
-        episode += 1
-    return np.array(states), np.array(actions)
+    states, actions = shared_visited_states(
+        PendulumEnv(),
+        n,
+        seed,
+        pendulum_pumping,
+        lambda rng: rng.uniform(-6, 6),
+        lambda pumping: PARAMS.max_steps_in_episode,
+    )
+    return np.array(states), actions
 
 
 def edge_states() -> tuple[np.ndarray, np.ndarray]:
@@ -136,28 +138,13 @@ def test_reset_from_is_gymnasium_reset_bit_for_bit():
     """gymnasium's reset draws ``np_random.uniform(low=-high, high=high)`` with
     ``high = [pi, 1]``, that is ``-high + (high - -high) * u`` with ``u = np_random.random(2)``
     of the seeded generator."""
-    with jax.enable_x64(True):
-        reset_from = jax.jit(ENV.reset_from)
-        for seed in range(150):
-            gym_env = PendulumEnv()
-            gym_obs, _ = gym_env.reset(seed=seed)
-            generator, _ = np_random(seed)
-            u = generator.random(ENV.reset_draws)
-            obs, state = reset_from(jnp.asarray(u), PARAMS)
-            assert_bits_equal(np.asarray(state.physics)[None], gym_env.state[None])
-            np.testing.assert_array_equal(np.asarray(obs, np.float32), gym_obs)
-            assert int(state.time) == 0
+    assert_resets_one_by_one_as_gymnasium(ENV, PARAMS, PendulumEnv, range(150))
 
 
 def test_reset_is_uniform_in_its_box_and_vmaps():
-    obs, state = jax.vmap(ENV.reset, in_axes=(0, None))(
-        jax.random.split(jax.random.PRNGKey(0), 4096), PARAMS
-    )
-    physics = np.asarray(state.physics)
-    assert np.asarray(obs).shape == (4096, ENV.observation_size)
+    _, physics = reset_many(ENV, PARAMS)
     assert np.all(np.abs(physics) <= [np.pi, 1.0])
     assert np.all(np.abs(physics).max(0) > [np.pi - 0.01, 0.99])
-    assert np.all(np.asarray(state.time) == 0)
 
 
 def test_step_truncates_auto_resets_and_keeps_final_observation():
@@ -176,37 +163,15 @@ def test_step_truncates_auto_resets_and_keeps_final_observation():
 
 
 def test_state_round_trips_through_gymnasium(cases):
-    states, actions = cases["visited"]
-    gym_env = gym.make("Pendulum-v1")
-    gym_env.reset(seed=0)
-    step = jax.jit(ENV.step_env)
-    with jax.enable_x64(True):
-        for i in range(0, 2000, 13):
-            state = EnvState(jnp.asarray(states[i], jnp.float64), jnp.int32(i % 200))
-            ENV.state_to_gymnasium(state, gym_env)
-            back = ENV.state_from_gymnasium(gym_env)
-            assert_bits_equal(np.asarray(back.physics)[None], states[i][None])
-            assert int(back.time) == int(state.time)
-            _, ours, _, _, _ = step(state, jnp.array([actions[i]]), PARAMS)
-            gym_env.step(np.array([actions[i]]))
-            assert_bits_equal(np.asarray(ours.physics)[None], gym_env.unwrapped.state[None])
-    unwrapped = PendulumEnv()
-    unwrapped.reset(seed=1)
-    assert int(ENV.state_from_gymnasium(unwrapped).time) == 0  # no TimeLimit: no step count
+    assert_visited_states_round_trip(ENV, PARAMS, "Pendulum-v1", cases["visited"], every=13)
 
 
 def test_gymnasium_renders_a_poleax_state():
     """A frame drawn from poleax's state (and the clipped torque, for the arrow) is the frame
     gymnasium draws of its own."""
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    reference = gym.make("Pendulum-v1", render_mode="rgb_array")
-    canvas = gym.make("Pendulum-v1", render_mode="rgb_array")
-    reference.reset(seed=5)
-    canvas.reset(seed=0)
     rng = np.random.default_rng(5)
     step = jax.jit(ENV.step_env)
-    try:
+    with drawing_pair("Pendulum-v1") as (reference, canvas):
         with jax.enable_x64(True):
             state = ENV.state_from_gymnasium(reference)
             ENV.state_to_gymnasium(state, canvas)  # after a reset: no arrow
@@ -221,6 +186,3 @@ def test_gymnasium_renders_a_poleax_state():
         np.testing.assert_array_equal(frame, reference.render())
         ENV.state_to_gymnasium(state, canvas)  # the arrow is drawn from last_u alone
         assert not np.array_equal(canvas.render(), frame)
-    finally:
-        reference.close()
-        canvas.close()

@@ -6,23 +6,14 @@ import numpy as np
 import pytest
 
 from poleax.config import ALGOS, OFF_POLICY_ALGOS, build_config
-from poleax.envs import ENV_SPECS, Discrete, EnvSpec, SolveCriterion, register
+from poleax.envs import ENV_SPECS, register
+from poleax.envs.probe import probe_spec
 from poleax.policy import Policy
 from poleax.trainer import train
 
 pytestmark = pytest.mark.slow  # every algorithm learns the probe: trains to a criterion
 
-DISCRETE = EnvSpec(
-    id="ProbeDiscrete-v0",
-    name="ProbeDiscrete",
-    observation_size=1,
-    action_space=Discrete(2),
-    max_steps=1,
-    solve=SolveCriterion(0.95, source="a probe: 1 is the best return"),
-    env_class="poleax.envs.probe:ProbeDiscrete",
-    gymnasium_class="",
-    render_fps=1,
-)
+DISCRETE = probe_spec("ProbeDiscrete-v0")
 
 
 @pytest.fixture(scope="module", autouse=True)

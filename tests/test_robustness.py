@@ -7,14 +7,15 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from run_checks import assert_ends_alike, poleax_cmd, resume
 
 from poleax.cli import _config_from_args, build_parser, main
 from poleax.config import ConfigError, TrainConfig
@@ -22,13 +23,20 @@ from poleax.config import ConfigError, TrainConfig
 TRAIN = ["--env", "CartPole-v0", "--total-steps", "200000", "--no-stop-when-solved", "--no-gifs"]
 
 
-def poleax_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "poleax", *args]
-
-
 def policy_arrays(run: Path) -> dict[str, np.ndarray]:
     with np.load(run / "checkpoint" / "policy.npz") as data:
         return {k: data[k] for k in data.files}
+
+
+def config_or_clean_error(build: Callable[[], TrainConfig]) -> TrainConfig | None:
+    """``build()``'s config, or None where it raised a one-line ``ConfigError``."""
+    try:
+        config = build()
+    except ConfigError as error:
+        assert "\n" not in str(error)
+        return None
+    assert isinstance(config, TrainConfig)
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +68,8 @@ def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
     assert "--resume" in err and "Traceback" not in err
     assert (out / "checkpoint" / "meta.json").exists()
     assert not (out / "summary.json").exists()  # an interrupted run never looks complete
-    resumed = subprocess.run(
-        poleax_cmd("train", "--resume", str(out), "--no-gifs"), capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    ours, reference = policy_arrays(out), policy_arrays(uninterrupted)
-    assert ours.keys() == reference.keys()
-    for key in ours:
-        np.testing.assert_array_equal(ours[key], reference[key])
-    a = json.loads((out / "summary.json").read_text())
-    b = json.loads((uninterrupted / "summary.json").read_text())
-    assert a["env_steps"] == b["env_steps"]
+    resume(out, "--no-gifs")
+    assert_ends_alike(out, uninterrupted, policy_arrays)
 
 
 @pytest.mark.slow
@@ -91,10 +90,7 @@ def test_a_run_stopped_while_compiling_resumes_from_the_start(tmp_path):
     meta = json.loads((out / "checkpoint" / "meta.json").read_text())
     assert meta["trained"] is False and not (out / "summary.json").exists()
     assert main(["evaluate", str(out)]) == 2  # one line: resume it first
-    resumed = subprocess.run(
-        poleax_cmd("train", "--resume", str(out), "--no-gifs"), capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr
+    resume(out, "--no-gifs")
     assert json.loads((out / "summary.json").read_text())["env_steps"][0] > 0
 
 
@@ -245,12 +241,9 @@ def test_fuzzed_train_flags_give_a_config_or_a_clean_error(pairs):
     except SystemExit as exit_:
         assert exit_.code == 2
         return
-    try:
-        config = _config_from_args(args)
-    except ConfigError as error:
-        assert "\n" not in str(error)
+    config = config_or_clean_error(lambda: _config_from_args(args))
+    if config is None:
         return
-    assert isinstance(config, TrainConfig)
     assert config.lr > 0 and 0 < config.gamma <= 1
     assert (config.num_envs * config.num_steps) % config.minibatches == 0
 
@@ -275,12 +268,7 @@ def test_fuzzed_config_files_give_a_config_or_a_clean_error(tmp_path_factory, da
 
     path = tmp_path_factory.mktemp("cfg") / "config.json"
     path.write_text(json.dumps(data))
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        assert "\n" not in str(error)
-        return
-    assert isinstance(config, TrainConfig)
+    config_or_clean_error(lambda: load_config(path))
 
 
 def test_interrupted_run_folder_is_not_taken_for_a_complete_one(tmp_path, capsys):

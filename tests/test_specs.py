@@ -8,7 +8,8 @@ import pytest
 
 from poleax import live
 from poleax.config import ENV_DEFAULTS, defaults_for
-from poleax.envs import ENV_IDS, ENV_SPECS, Discrete, EnvSpec, SolveCriterion, env_spec, register
+from poleax.envs import ENV_IDS, ENV_SPECS, Discrete, SolveCriterion, env_spec, register
+from poleax.envs.probe import probe_spec
 from poleax.maps import MAP_AXES
 
 
@@ -54,16 +55,7 @@ def test_per_task_tables_are_views_of_the_specs():
     assert set(ENV_DEFAULTS) == {"MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"}
     assert defaults_for("ppo", "Pendulum-v1")["gamma"] == 0.9
     assert set(MAP_AXES) == set(ENV_IDS)
-    spec = EnvSpec(
-        id="Tiny-v0",
-        name="Tiny",
-        observation_size=1,
-        action_space=Discrete(2),
-        max_steps=1,
-        solve=SolveCriterion(0.5),
-        env_class="poleax.envs.probe:ProbeDiscrete",
-        defaults={"a2c": {"lr": 0.5}},
-    )
+    spec = probe_spec("Tiny-v0", solve=SolveCriterion(0.5), defaults={"a2c": {"lr": 0.5}})
     register(spec)
     try:
         assert ENV_DEFAULTS["Tiny-v0"] == {"a2c": {"lr": 0.5}}

@@ -87,22 +87,57 @@ class Categorical(NamedTuple):
         return action
 
 
-class DiagGaussian(NamedTuple):
+class _Box(NamedTuple):
+    """What the distributions over a ``Box`` share: its bounds ``low`` and ``high``, an action's
+    shape and dtype, the clip into the bounds, and the entropy of a Gaussian ``(mean, log_std)``
+    (for a squashed or deterministic actor, that of the Gaussian before the squash or of the
+    noise: the squashed one has no closed form, and SAC estimates it by ``-log_prob``)."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    #: The dtype of an action as the env takes it (and as rollouts store it).
+    action_kind = "float32"
+
+    @property
+    def draw_shape(self) -> tuple[int, ...]:
+        """Uniforms one sampled action consumes (one per dimension)."""
+        return (len(self.low),)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """One action: a value per dimension."""
+        return (len(self.low),)
+
+    def entropy(self, inputs, xp: Any = None):
+        xp = xp or _jnp()
+        mean, log_std = inputs
+        per_dim = log_std + 0.5 * math.log(2 * math.pi * math.e)
+        return xp.broadcast_to(per_dim, mean.shape).sum(-1)
+
+    def log_prob(self, inputs, action, xp: Any = None):
+        raise NotImplementedError
+
+    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
+        log_prob = None if action is None else self.log_prob(inputs, action, xp)
+        return log_prob, self.entropy(inputs, xp)
+
+    def to_env(self, action, xp: Any = None):
+        """The action clipped into ``[low, high]`` (a squashed one is inside but for rounding)."""
+        xp = xp or _jnp()
+        low = xp.asarray(self.low, action.dtype)
+        high = xp.asarray(self.high, action.dtype)
+        return xp.clip(action, low, high)
+
+
+class DiagGaussian(_Box):
     """Independent normals per action dimension; ``inputs`` are ``(mean, log_std)``.
 
     The sample is unbounded (its log-prob is of the raw sample); ``to_env`` clips it into the
     action space's bounds, as gymnasium's env would clip it anyway.
     """
 
-    #: The dtype of an action as the env takes it (and as rollouts store it).
-    action_kind = "float32"
-
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-
-    @property
-    def draw_shape(self) -> tuple[int, ...]:
-        return (len(self.low),)
+    __slots__ = ()
 
     def sample(self, inputs, u, xp: Any = None):
         """``mean + std * z`` with ``z`` the standard normal quantile of ``u`` (in [0, 1))."""
@@ -118,28 +153,6 @@ class DiagGaussian(NamedTuple):
         mean, log_std = inputs
         z = (action - mean) * xp.exp(-log_std)
         return (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-
-    def entropy(self, inputs, xp: Any = None):
-        xp = xp or _jnp()
-        mean, log_std = inputs
-        per_dim = log_std + 0.5 * math.log(2 * math.pi * math.e)
-        return xp.broadcast_to(per_dim, mean.shape).sum(-1)
-
-    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
-        log_prob = None if action is None else self.log_prob(inputs, action, xp)
-        return log_prob, self.entropy(inputs, xp)
-
-    @property
-    def action_shape(self) -> tuple[int, ...]:
-        """One action: a value per dimension."""
-        return (len(self.low),)
-
-    def to_env(self, action, xp: Any = None):
-        """The action clipped into ``[low, high]``."""
-        xp = xp or _jnp()
-        low = xp.asarray(self.low, action.dtype)
-        high = xp.asarray(self.high, action.dtype)
-        return xp.clip(action, low, high)
 
 
 def _scale(squashed, low, high, xp):
@@ -171,7 +184,7 @@ def tanh_log_det(pre_tanh, xp: Any = None):
     return 2.0 * (math.log(2.0) - pre_tanh - _softplus(-2.0 * pre_tanh, xp))
 
 
-class TanhGaussian(NamedTuple):
+class TanhGaussian(_Box):
     """A diagonal Gaussian squashed by tanh into [-1, 1], then scaled onto the action
     space's bounds (SAC's actor); ``inputs`` are the Gaussian's ``(mean, log_std)``.
 
@@ -184,18 +197,7 @@ class TanhGaussian(NamedTuple):
     The greedy action is the squashed mean.
     """
 
-    action_kind = "float32"
-
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-
-    @property
-    def draw_shape(self) -> tuple[int, ...]:
-        return (len(self.low),)
-
-    @property
-    def action_shape(self) -> tuple[int, ...]:
-        return (len(self.low),)
+    __slots__ = ()
 
     def pre_tanh_sample(self, inputs, u, xp: Any = None):
         """``mean + std * z``, ``z`` the standard normal quantile of ``u``: before the squash."""
@@ -241,21 +243,8 @@ class TanhGaussian(NamedTuple):
         gaussian = (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         return gaussian - tanh_log_det(x, xp).sum(-1)
 
-    def entropy(self, inputs, xp: Any = None):
-        """The entropy of the Gaussian before the squash (the squashed one has no closed
-        form; SAC estimates it by ``-log_prob`` of samples)."""
-        return DiagGaussian(self.low, self.high).entropy(inputs, xp)
 
-    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
-        log_prob = None if action is None else self.log_prob(inputs, action, xp)
-        return log_prob, self.entropy(inputs, xp)
-
-    def to_env(self, action, xp: Any = None):
-        """The action clipped into ``[low, high]`` (it is inside but for rounding)."""
-        return DiagGaussian(self.low, self.high).to_env(action, xp)
-
-
-class Deterministic(NamedTuple):
+class Deterministic(_Box):
     """A deterministic actor with Gaussian exploration noise (TD3, DDPG); ``inputs`` are the
     head's pre-tanh output and the noise's log-std ``(pre_tanh, log_std)``.
 
@@ -265,18 +254,7 @@ class Deterministic(NamedTuple):
     units), for diagnostics only.
     """
 
-    action_kind = "float32"
-
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-
-    @property
-    def draw_shape(self) -> tuple[int, ...]:
-        return (len(self.low),)
-
-    @property
-    def action_shape(self) -> tuple[int, ...]:
-        return (len(self.low),)
+    __slots__ = ()
 
     def squashed_mode(self, inputs, xp: Any = None):
         """The greedy action in [-1, 1] (not scaled)."""
@@ -302,16 +280,6 @@ class Deterministic(NamedTuple):
         squashed = _unscale(action, self.low, self.high, xp)
         centre = (self.squashed_mode(inputs, xp), inputs[1])
         return DiagGaussian(self.low, self.high).log_prob(centre, squashed, xp)
-
-    def entropy(self, inputs, xp: Any = None):
-        return DiagGaussian(self.low, self.high).entropy(inputs, xp)
-
-    def log_prob_and_entropy(self, inputs, action, xp: Any = None):
-        log_prob = None if action is None else self.log_prob(inputs, action, xp)
-        return log_prob, self.entropy(inputs, xp)
-
-    def to_env(self, action, xp: Any = None):
-        return DiagGaussian(self.low, self.high).to_env(action, xp)
 
 
 Distribution = Categorical | DiagGaussian | TanhGaussian | Deterministic

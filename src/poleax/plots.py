@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,18 +35,9 @@ def _smooth(values: np.ndarray, window: int = WINDOW, weights: np.ndarray | None
     return out
 
 
-def learning_curve(
-    path: str | Path,
-    env_steps: np.ndarray,
-    returns: np.ndarray,
-    threshold: float,
-    steps_to_solve: list[int | None],
-    title: str,
-    evaluations: list | None = None,
-) -> Path:
-    """Write ``curve.png`` (``curve_png``'s picture) to ``path``; return the path."""
-    data = curve_png(env_steps, returns, threshold, steps_to_solve, title, evaluations)
-    Path(path).write_bytes(data)
+def learning_curve(path: str | Path, *args: Any, **kwargs: Any) -> Path:
+    """Write ``curve.png`` (``curve_png(*args, **kwargs)``) to ``path``; return the path."""
+    Path(path).write_bytes(curve_png(*args, **kwargs))
     return Path(path)
 
 
@@ -73,7 +65,12 @@ def warm_up() -> None:
     png_bytes(fig)
 
 
-def curve_png(
+def curve_png(*args: Any, **kwargs: Any) -> bytes:
+    """``curve_figure(*args, **kwargs)`` encoded as PNG."""
+    return png_bytes(curve_figure(*args, **kwargs))
+
+
+def curve_figure(
     env_steps: np.ndarray,
     returns: np.ndarray,
     threshold: float,
@@ -84,8 +81,8 @@ def curve_png(
     *,
     episodes: np.ndarray | None = None,
     start_step: int | None = None,
-) -> bytes:
-    """The learning curve as PNG: one line per seed, or median and range for several seeds.
+):
+    """The learning curve: one line per seed, or median and range for several seeds.
 
     ``env_steps`` and ``returns`` are ``[seed, update]``; steps are cumulative (flat once a
     seed stopped; the range then covers the seeds still training). ``returns`` holds, per
@@ -102,27 +99,6 @@ def curve_png(
     ``steps_to_solve`` marks each solved seed's solve; ``stops``, the steps where a stop rule
     that is not the solved criterion (the tutorial's running reward) stopped a seed.
     """
-    return png_bytes(
-        curve_figure(
-            env_steps, returns, threshold, steps_to_solve, title, evaluations, stops,
-            episodes=episodes, start_step=start_step,
-        )
-    )  # fmt: skip
-
-
-def curve_figure(
-    env_steps: np.ndarray,
-    returns: np.ndarray,
-    threshold: float,
-    steps_to_solve: list[int | None],
-    title: str,
-    evaluations: list | None = None,
-    stops: list[int | None] | None = None,
-    *,
-    episodes: np.ndarray | None = None,
-    start_step: int | None = None,
-):
-    """``curve_png``'s figure, before it is encoded."""
     env_steps = np.asarray(env_steps)
     trained = np.diff(env_steps, axis=1, prepend=0) > 0  # a seed stops once it is solved
     smooth = _smooth(np.asarray(returns, float), weights=episodes)

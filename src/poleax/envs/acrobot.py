@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+from poleax.envs.base import ClassicEnv, columns, exact_with, runtime_zero
 
 # Exact arithmetic (see poleax.envs.base). Three things stand between XLA and numpy here:
 # - fused multiply-adds: without a guard nine steps in ten differ in some last bit. Every
@@ -51,22 +51,7 @@ class EnvState(NamedTuple):
 
     physics: jax.Array  # [..., 4]: theta1, theta2, dtheta1, dtheta2
     time: jax.Array
-
-    @property
-    def theta1(self) -> jax.Array:
-        return self.physics[..., 0]
-
-    @property
-    def theta2(self) -> jax.Array:
-        return self.physics[..., 1]
-
-    @property
-    def dtheta1(self) -> jax.Array:
-        return self.physics[..., 2]
-
-    @property
-    def dtheta2(self) -> jax.Array:
-        return self.physics[..., 3]
+    theta1, theta2, dtheta1, dtheta2 = columns(4)
 
 
 class EnvParams(NamedTuple):
@@ -97,11 +82,9 @@ class Acrobot(ClassicEnv[EnvState]):
     num_actions: int = 3
     observation_size: int = 6
     reset_draws: int = 4
-    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """The start state that uniforms ``u`` in [0, 1) (``[..., reset_draws]``) pick from
-        [-0.1, 0.1]^4, as gymnasium's ``reset`` does with its own generator.
+        """Uniform in [-0.1, 0.1]^4 (``ClassicEnv.reset_from``).
 
         gymnasium draws ``np_random.uniform(-0.1, 0.1, 4)``, i.e. ``low + (high - low) * u``
         in float64, and stores the state as float32; so does this (then back to the dtype).

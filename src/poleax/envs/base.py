@@ -53,6 +53,16 @@ def runtime_zero(like: jax.Array) -> jax.Array:
     return -jnp.abs(like * 0.0)
 
 
+def columns(count: int) -> tuple[property, ...]:
+    """``count`` read-only properties, the i-th viewing column i of the state's packed
+    ``physics`` (``physics[..., i]``): ``x, x_dot = columns(2)`` in an ``EnvState`` body."""
+
+    def column(i: int) -> property:
+        return property(lambda self: self.physics[..., i], doc=f"``physics[..., {i}]``")
+
+    return tuple(column(i) for i in range(count))
+
+
 def exact_with(zero: jax.Array) -> Callable[[jax.Array | float], jax.Array]:
     """``exact(v) = v + zero``: ``v`` rounded on its own (no FMA, no division rewritten)."""
 
@@ -68,8 +78,11 @@ class ClassicEnv(Generic[S]):
     state_type: type[S]
     observation_size: int
     reset_draws: int
+    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: Any) -> tuple[jax.Array, S]:
+        """The start state that uniforms ``u`` in [0, 1) (``[..., reset_draws]``) pick, as
+        gymnasium's ``reset`` does with its own generator: (obs, state)."""
         raise NotImplementedError
 
     def step_env(

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.envs.base import ClassicEnv, exact_with
+from poleax.envs.base import ClassicEnv, columns, exact_with
 
 # Exact arithmetic: see poleax.envs.base. CartPole's run-time zero is `x * 0.0` (the sign of
 # x), not base's -0.0: a switch could flip the sign of a zero result.
@@ -28,22 +28,7 @@ class EnvState(NamedTuple):
 
     physics: jax.Array  # [..., 4]: x, x_dot, theta, theta_dot
     time: jax.Array
-
-    @property
-    def x(self) -> jax.Array:
-        return self.physics[..., 0]
-
-    @property
-    def x_dot(self) -> jax.Array:
-        return self.physics[..., 1]
-
-    @property
-    def theta(self) -> jax.Array:
-        return self.physics[..., 2]
-
-    @property
-    def theta_dot(self) -> jax.Array:
-        return self.physics[..., 3]
+    x, x_dot, theta, theta_dot = columns(4)
 
 
 class EnvParams(NamedTuple):
@@ -69,11 +54,9 @@ class CartPole(ClassicEnv[EnvState]):
     num_actions: int = 2
     observation_size: int = 4
     reset_draws: int = 4
-    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
-        """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick from
-        [-0.05, 0.05]^4, as gymnasium's ``reset`` does with its own generator.
+        """Uniform in [-0.05, 0.05]^4 (``ClassicEnv.reset_from``).
 
         gymnasium draws ``np_random.uniform(-0.05, 0.05, 4)``: numpy computes
         ``low + (high - low) * u`` with ``high - low == 0.1`` exactly, two roundings. Under

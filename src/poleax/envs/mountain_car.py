@@ -17,7 +17,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+from poleax.envs.base import ClassicEnv, columns, exact_with, runtime_zero
 
 # Exact arithmetic (see poleax.envs.base): the products that feed a sum go through `exact`.
 # (With gymnasium's constants only the reset needs it; the step's products are guarded for
@@ -34,14 +34,7 @@ class EnvState(NamedTuple):
 
     physics: jax.Array  # [..., 2]: position, velocity
     time: jax.Array
-
-    @property
-    def position(self) -> jax.Array:
-        return self.physics[..., 0]
-
-    @property
-    def velocity(self) -> jax.Array:
-        return self.physics[..., 1]
+    position, velocity = columns(2)
 
 
 class EnvParams(NamedTuple):
@@ -66,7 +59,6 @@ class MountainCar(ClassicEnv[EnvState]):
     num_actions: int = 3
     observation_size: int = 2
     reset_draws: int = 1
-    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[..., reset_draws]``) pick, as

@@ -69,7 +69,6 @@ class MountainCarContinuous(ClassicEnv[EnvState]):
     action_low: float = -1.0
     action_high: float = 1.0
     reset_draws: int = 1
-    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that a uniform ``u`` in [0, 1) (``[reset_draws]``) picks, as

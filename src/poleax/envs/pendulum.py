@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from poleax.envs.base import ClassicEnv, exact_with, runtime_zero
+from poleax.envs.base import ClassicEnv, columns, exact_with, runtime_zero
 
 # Exact arithmetic. Bit-for-bit agreement with gymnasium under float64 needs numpy's
 # arithmetic in numpy's order, and three things stand in its way:
@@ -39,14 +39,7 @@ class EnvState(NamedTuple):
 
     physics: jax.Array  # [..., 2]: theta (0 is upright), theta_dot
     time: jax.Array
-
-    @property
-    def theta(self) -> jax.Array:
-        return self.physics[..., 0]
-
-    @property
-    def theta_dot(self) -> jax.Array:
-        return self.physics[..., 1]
+    theta, theta_dot = columns(2)
 
 
 class EnvParams(NamedTuple):
@@ -74,7 +67,6 @@ class Pendulum(ClassicEnv[EnvState]):
     action_low: float = -2.0  # -max_torque
     action_high: float = 2.0  # max_torque
     reset_draws: int = 2
-    """Uniform draws in [0, 1) that one reset turns into a start state."""
 
     def reset_from(self, u: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         """The start state that uniforms ``u`` in [0, 1) (``[reset_draws]``) pick, as

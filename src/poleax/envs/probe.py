@@ -4,8 +4,8 @@
 where the sign is +1 and action 0 earns 1 where it is -1, the wrong action 0. A learner that
 reads its observation reaches a return of 1. ``ProbeContinuous``: the observation is a target
 of -0.5 or +0.5 and the one action earns ``-(action - target)^2``. Neither has a gymnasium
-twin: they are registered by whoever uses them (``poleax.envs.register``, as the tests do)
-and judged inside JAX only.
+twin: they are registered by whoever uses them (``register(probe_spec(...))``, as the tests
+do) and judged inside JAX only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from poleax.envs.base import ClassicEnv
+from poleax.envs.spec import Box, Discrete, EnvSpec, SolveCriterion
 
 
 class EnvState(NamedTuple):
@@ -80,3 +81,30 @@ class ProbeContinuous(_Probe):
 
     def reward(self, observation: jax.Array, action: jax.Array) -> jax.Array:
         return -((action[..., 0] - observation) ** 2)
+
+
+def probe_spec(id: str, continuous: bool = False, **fields: Any) -> EnvSpec:
+    """An ``EnvSpec`` for a probe under ``id``, to ``poleax.envs.register``: ``ProbeDiscrete``,
+    solved at a mean return of 0.95, or with ``continuous`` ``ProbeContinuous`` (actions in
+    [-1, 1]), solved at -0.05; named after ``id`` (up to its version), one-step episodes
+    drawn at 1 frame a second. ``fields`` set any other field, or override these."""
+    spec: dict[str, Any] = dict(
+        id=id,
+        name=id.rsplit("-", 1)[0],
+        observation_size=1,
+        max_steps=1,
+        render_fps=1,
+    )
+    if continuous:
+        spec.update(
+            action_space=Box(low=(-1.0,), high=(1.0,)),
+            solve=SolveCriterion(-0.05, source="a probe: 0 is the best return"),
+            env_class=f"{__name__}:ProbeContinuous",
+        )
+    else:
+        spec.update(
+            action_space=Discrete(2),
+            solve=SolveCriterion(0.95, source="a probe: 1 is the best return"),
+            env_class=f"{__name__}:ProbeDiscrete",
+        )
+    return EnvSpec(**{**spec, **fields})

@@ -40,17 +40,30 @@ _CARTPOLE_MAP = MapAxes(
 _MOUNTAIN_MAP = MapAxes(0, 1, (-1.2, 0.6), (-0.07, 0.07), "position", "velocity", 2)
 
 
-def _cartpole(id: str, max_steps: int, threshold: float) -> EnvSpec:
+def _classic(id: str, module: str, name: str, gymnasium: str, **fields: Any) -> EnvSpec:
+    """A classic-control task under gymnasium's ``id``: poleax's env is
+    ``poleax.envs.<module>:<name>``, gymnasium's ``gymnasium.envs.classic_control.<gymnasium>``;
+    ``fields`` are the rest of its ``EnvSpec``."""
     return EnvSpec(
         id=id,
-        name="CartPole",
+        name=name,
+        env_class=f"poleax.envs.{module}:{name}",
+        gymnasium_class=f"{_CLASSIC}.{gymnasium}",
+        gymnasium_id=id,
+        **fields,
+    )
+
+
+def _cartpole(id: str, max_steps: int, threshold: float) -> EnvSpec:
+    return _classic(
+        id,
+        "cartpole",
+        "CartPole",
+        "cartpole:CartPoleEnv",
         observation_size=4,
         action_space=Discrete(2),
         max_steps=max_steps,
         solve=SolveCriterion(threshold),
-        env_class="poleax.envs.cartpole:CartPole",
-        gymnasium_class=f"{_CLASSIC}.cartpole:CartPoleEnv",
-        gymnasium_id=id,
         render_fps=50,
         random_return=22.3,
         compare_budget=50_000,
@@ -66,16 +79,15 @@ ENV_SPECS: dict[str, EnvSpec] = {
     for spec in (
         _cartpole("CartPole-v0", 200, 195.0),
         _cartpole("CartPole-v1", 500, 475.0),
-        EnvSpec(
-            id="Acrobot-v1",
-            name="Acrobot",
+        _classic(
+            "Acrobot-v1",
+            "acrobot",
+            "Acrobot",
+            "acrobot:AcrobotEnv",
             observation_size=6,
             action_space=Discrete(3),
             max_steps=500,
             solve=SolveCriterion(-100.0),
-            env_class="poleax.envs.acrobot:Acrobot",
-            gymnasium_class=f"{_CLASSIC}.acrobot:AcrobotEnv",
-            gymnasium_id="Acrobot-v1",
             render_fps=15,
             random_return=-499.0,
             action_names=("torque -1", "torque 0", "torque +1"),
@@ -92,16 +104,15 @@ ENV_SPECS: dict[str, EnvSpec] = {
             ),
             live_physics="acrobot",
         ),
-        EnvSpec(
-            id="MountainCar-v0",
-            name="MountainCar",
+        _classic(
+            "MountainCar-v0",
+            "mountain_car",
+            "MountainCar",
+            "mountain_car:MountainCarEnv",
             observation_size=2,
             action_space=Discrete(3),
             max_steps=200,
             solve=SolveCriterion(-110.0),
-            env_class="poleax.envs.mountain_car:MountainCar",
-            gymnasium_class=f"{_CLASSIC}.mountain_car:MountainCarEnv",
-            gymnasium_id="MountainCar-v0",
             render_fps=30,
             random_return=-200.0,
             # 16/16 seeds (1000-1015) solved, median ~150k steps, max 719k (rl-zoo's shape,
@@ -123,18 +134,17 @@ ENV_SPECS: dict[str, EnvSpec] = {
             map_axes=_MOUNTAIN_MAP,
             live_physics="mountain-car",
         ),
-        EnvSpec(
-            id="Pendulum-v1",
-            name="Pendulum",
+        _classic(
+            "Pendulum-v1",
+            "pendulum",
+            "Pendulum",
+            "pendulum:PendulumEnv",
             observation_size=3,
             action_space=Box(low=(-2.0,), high=(2.0,)),
             max_steps=200,
             solve=SolveCriterion(
                 -200.0, source="SLM-Lab's convention (gymnasium registers no threshold)"
             ),
-            env_class="poleax.envs.pendulum:Pendulum",
-            gymnasium_class=f"{_CLASSIC}.pendulum:PendulumEnv",
-            gymnasium_id="Pendulum-v1",
             render_fps=30,
             random_return=-1230.7,
             # 23/24 seeds (1000-1023) solved within 200k, median ~110k steps (lr 1e-3: 5/8),
@@ -173,16 +183,15 @@ ENV_SPECS: dict[str, EnvSpec] = {
             ),
             live_physics="pendulum",
         ),
-        EnvSpec(
-            id="MountainCarContinuous-v0",
-            name="MountainCarContinuous",
+        _classic(
+            "MountainCarContinuous-v0",
+            "mountain_car_continuous",
+            "MountainCarContinuous",
+            "continuous_mountain_car:Continuous_MountainCarEnv",
             observation_size=2,
             action_space=Box(low=(-1.0,), high=(1.0,)),
             max_steps=999,
             solve=SolveCriterion(90.0),
-            env_class="poleax.envs.mountain_car_continuous:MountainCarContinuous",
-            gymnasium_class=f"{_CLASSIC}.continuous_mountain_car:Continuous_MountainCarEnv",
-            gymnasium_id="MountainCarContinuous-v0",
             render_fps=30,
             random_return=-33.3,
             # 24/24 seeds (1000-1023) solved, median ~47k steps, max 102k; normalize_obs is

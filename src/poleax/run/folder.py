@@ -113,17 +113,24 @@ class RunLock:
             self._file.close()  # closing drops the flock
 
 
+def _run_meta(run_dir: Path, flag: str) -> dict:
+    """The checkpoint metadata of the run in ``run_dir``; ``ConfigError`` (one line) where it is
+    another kind of poleax folder (the message names it after ``flag``) or holds no readable
+    checkpoint."""
+    from poleax.checkpoint import CheckpointError, read_meta
+
+    try:
+        check_kind(run_dir, "run", flag)
+        return read_meta(run_dir)
+    except CheckpointError as error:
+        raise ConfigError(str(error)) from None
+
+
 def check_finished_run(run_dir: str | Path) -> dict:
     """Raise ``ConfigError`` (one line) unless ``run_dir`` is a finished run (its delivered
     policies saved and its ``summary.json`` written); return its checkpoint metadata."""
-    from poleax.checkpoint import CheckpointError, read_meta
-
     run_dir = Path(run_dir)
-    try:
-        check_kind(run_dir, "run", "")
-        meta = read_meta(run_dir)
-    except CheckpointError as error:
-        raise ConfigError(str(error)) from None
+    meta = _run_meta(run_dir, "")
     if not meta.get("complete", True) or not (run_dir / "summary.json").is_file():
         raise ConfigError(
             f"run {run_dir} is not complete (no summary.json); finish it first with: "
@@ -135,15 +142,10 @@ def check_finished_run(run_dir: str | Path) -> dict:
 def resume_config(run_dir: str | Path) -> TrainConfig:
     """The config a run resumes with: its ``config.json``, which must agree with the whole
     configuration its checkpoint recorded (``ConfigError`` naming the fields that differ)."""
-    from poleax.checkpoint import CheckpointError, read_meta
     from poleax.config import load_config
 
     run_dir = Path(run_dir)
-    try:
-        check_kind(run_dir, "run", "--resume")
-        meta = read_meta(run_dir)
-    except CheckpointError as error:
-        raise ConfigError(str(error)) from None
+    meta = _run_meta(run_dir, "--resume")
     config = load_config(run_dir / "config.json")
     recorded = meta.get("config")
     if not isinstance(recorded, dict):  # poleax 0.1: only the env, algorithm and seeds
