@@ -268,10 +268,13 @@ IQM = mean of the middle 50% of runs; intervals are 95% stratified bootstrap int
 
 def print_table(summary: dict[str, Any], stream=None) -> None:
     """The summary as a plain table, one line per algorithm and env."""
+    from poleax.lang import tr
+
     stream = stream or sys.stdout
+    head = (tr("algorithm"), tr("env"), tr("IQM score"), tr("95% interval"), tr("solved"))
+    head += (tr("median steps"),)
     print(
-        f"{'algorithm':<8} {'env':<14} {'IQM score':>9} {'95% interval':>16} "
-        f"{'solved':>7} {'median steps':>12}",
+        "{:<8} {:<14} {:>9} {:>16} {:>7} {:>12}".format(*head),  # a data line but its words
         file=stream,
     )
     for algo, s in summary["algorithms"].items():
