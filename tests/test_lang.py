@@ -30,8 +30,6 @@ MESSAGE_FUNCTIONS = {"refusal", "stopped_line", "_no_checkpoint", "describe", "d
 MESSAGE_ARGUMENTS = {"check_params": (1,), "check_fits": (1, 2), "_require": (1,)}
 #: Files whose ``parts`` lists are joined into a message (elsewhere they are HTML or data).
 MESSAGE_PARTS_FILES = {"sweep/worker.py"}
-#: Files whose ``_require``/``check_params`` details are English on purpose (see below).
-DETAIL_FILES = {"history.py"}
 
 
 def skeleton(template: str) -> str:
@@ -77,7 +75,7 @@ def source_messages() -> list[tuple[str, str]]:
                 error = name.endswith(("Error", "Interrupted", "Unavailable")) or name == "bad"
                 if error and name not in PROGRAMMING_ERRORS and node.args:
                     candidates.append(node.args[0])
-                if name in MESSAGE_ARGUMENTS and path.name not in DETAIL_FILES:
+                if name in MESSAGE_ARGUMENTS:
                     indices = MESSAGE_ARGUMENTS[name]
                     candidates += [node.args[i] for i in indices if i < len(node.args)]
                 appended = name == "append" and _name(node.func.value) == "parts"

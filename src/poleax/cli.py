@@ -188,7 +188,7 @@ LANG_HELP = f"language of every line poleax prints (default: en, or ${ENV_VAR})"
 
 
 def _add_lang(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", choices=LANGS, default=None, help=LANG_HELP)
+    parser.add_argument("--lang", choices=("zh", "en"), default=None, help=LANG_HELP)
 
 
 def _lang_of(words: list[str]) -> str | None:

@@ -665,6 +665,53 @@ CATALOG: dict[str, str] = {
         "{path} 中的检查点历史已损坏：某个种子的快照出现了两次"
     ),
     "snapshot of seed {row} does not match the network": "种子 {row} 的快照与网络不符",
+    # the details of a corrupt checkpoint history (history.py)
+    "evaluations is not a list": "evaluations 不是列表",
+    "{count} evaluations in {chunks} chunk(s)": "{chunks} 个块中有 {count} 次评估",
+    "evaluations is {value}, not a count": "evaluations 是 {value}，不是计数",
+    "evaluations/episodes holds negative counts": "evaluations/episodes 含有负的计数",
+    "evaluations/env_steps holds negatives": "evaluations/env_steps 含有负数",
+    "expected a JSON object, found {kind}": "应为 JSON 对象，得到的是 {kind}",
+    "missing {names}": "缺少 {names}",
+    "chunks is {value}, not a count": "chunks 是 {value}，不是计数",
+    "seconds is {value}": "seconds 是 {value}",
+    "chunk_lengths is {value}, not {chunks} positive count(s)": (
+        "chunk_lengths 是 {value}，而不是 {chunks} 个正的计数"
+    ),
+    "history.npz lacks env_steps": "history.npz 缺少 env_steps",
+    "env_steps is {dtype}{shape}, not {seeds} count(s)": (
+        "env_steps 是 {dtype}{shape}，而不是 {seeds} 个计数"
+    ),
+    "{metrics} metrics after {chunks} chunk(s)": "{chunks} 个块之后有 {metrics} 个指标",
+    "an evaluation is not env_steps, greedy and sampled for {seeds} seed(s): {value}": (
+        "某次评估不是 {seeds} 个种子的 env_steps、greedy 和 sampled：{value}"
+    ),
+    "an evaluation's episodes are not {seeds} counts: {value}": (
+        "某次评估的 episodes 不是 {seeds} 个计数：{value}"
+    ),
+    "history.npz lacks evaluations/{name}": "history.npz 缺少 evaluations/{name}",
+    "evaluations/{name} is {dtype}{shape}, not [{count}, {seeds}]": (
+        "evaluations/{name} 是 {dtype}{shape}，而不是 [{count}, {seeds}]"
+    ),
+    "history.npz lacks metric_updates": "history.npz 缺少 metric_updates",
+    "{total} updates of metrics, chunk_lengths say {updates}": (
+        "指标有 {total} 次更新，chunk_lengths 却是 {updates}"
+    ),
+    "metric_lengths is {dtype}{shape}, not {seeds} counts of at most {updates}": (
+        "metric_lengths 是 {dtype}{shape}，而不是 {seeds} 个不超过 {updates} 的计数"
+    ),
+    "unexpected array {key} in history.npz": "history.npz 中有多余的数组 {key}",
+    "{key}: snapshot of seed {row}, the run has {seeds}": (
+        "{key}：种子 {row} 的快照，而该运行只有 {seeds} 个种子"
+    ),
+    "{name} is not a list of {seeds} value(s)": "{name} 不是 {seeds} 个值的列表",
+    "{name} holds {values}": "{name} 存的是 {values}",
+    "{key} is {dtype}{shape}, expected [{seeds}, {updates}]": (
+        "{key} 是 {dtype}{shape}，应为 [{seeds}, {updates}]"
+    ),
+    "{key} is {dtype}{shape}, expected [{total}] by metric_lengths": (
+        "{key} 是 {dtype}{shape}，按 metric_lengths 应为 [{total}]"
+    ),
     # -- sweep -------------------------------------------------------------------------------
     "sweep {study}": "调参 {study}",
     "interrupted by {signal}": "被 {signal} 中断",
