@@ -174,6 +174,24 @@ def test_the_language_comes_from_the_flag_then_the_environment(monkeypatch):
     assert lang.language() == "en"
 
 
+def test_the_comparison_table_heads_its_columns_in_the_language():
+    import io
+
+    from poleax.compare.outputs import print_table
+
+    envs = {"iqm": 1.0, "ci_low": 0.5, "ci_high": 1.0, "success_rate": 1.0}
+    summary = {
+        "algorithms": {"ppo": {"envs": {"CartPole-v0": {**envs, "median_steps_to_solve": 9}}}}
+    }
+    for language in ("zh", "en"):
+        out = io.StringIO()
+        with lang.speaking(language):
+            print_table(summary, out)
+        head, row = out.getvalue().splitlines()
+        assert bool(CJK.search(head)) == (language == "zh"), head
+        assert row.split()[:2] == ["ppo", "CartPole-v0"]  # a data line
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 #: Lines with no words of poleax's own: a run's file list (a name and a path).

@@ -274,7 +274,7 @@ def print_table(summary: dict[str, Any], stream=None) -> None:
     head = (tr("algorithm"), tr("env"), tr("IQM score"), tr("95% interval"), tr("solved"))
     head += (tr("median steps"),)
     print(
-        "{:<8} {:<14} {:>9} {:>16} {:>7} {:>12}".format(*head),  # a data line but its words
+        "{:<8} {:<14} {:>9} {:>16} {:>7} {:>12}".format(*head),  # the header's words translated
         file=stream,
     )
     for algo, s in summary["algorithms"].items():
