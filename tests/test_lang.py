@@ -250,10 +250,16 @@ def test_errors_of_every_command_speak_the_language(tmp_path, capsys, language):
 def test_environment_variable_sets_the_language(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(lang.ENV_VAR, "zh")
     missing = tmp_path / "missing"
+    assert main(["--lang", "en", "evaluate", str(missing), "--lang", "zh"]) == 2
+    assert _lines(capsys) == [f"poleax evaluate：错误：找不到运行文件夹：{missing}"]
     assert main(["evaluate", str(missing)]) == 2
     assert _lines(capsys) == [f"poleax evaluate：错误：找不到运行文件夹：{missing}"]
-    assert main(["evaluate", str(missing), "--lang", "en"]) == 2
-    assert _lines(capsys) == [f"poleax evaluate: error: run folder not found: {missing}"]
+    for words in (
+        ["evaluate", str(missing), "--lang", "en"],
+        ["--lang=en", "evaluate", str(missing)],
+    ):
+        assert main(words) == 2
+        assert _lines(capsys) == [f"poleax evaluate: error: run folder not found: {missing}"]
 
 
 @pytest.mark.slow

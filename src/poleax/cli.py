@@ -192,15 +192,17 @@ def _add_lang(parser: argparse.ArgumentParser) -> None:
 
 
 def _lang_of(words: list[str]) -> str | None:
-    """The ``--lang`` among the words of a command line (None: not given), read before
-    argparse parses them, so that its errors speak it too."""
+    """The ``--lang`` among the words of a command line (None: not given; the last wins,
+    as the command's own follows poleax's), read before argparse parses them, so that its
+    errors speak it too."""
+    found = None
     for i, word in enumerate(words):
         value = words[i + 1] if word == "--lang" and i + 1 < len(words) else None
         if word.startswith("--lang="):
             value = word.partition("=")[2]
         if value in LANGS:
-            return value
-    return None
+            found = value
+    return found
 
 
 def _add_import(parser: argparse.ArgumentParser) -> None:
@@ -221,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train actor-critic agents on classic control tasks, fast (jit-compiled JAX).",
     )
     parser.add_argument("--version", action="version", version=f"poleax {__version__}")
+    parser.add_argument(  # before the command too: poleax --lang zh evaluate RUN
+        "--lang", dest="global_lang", choices=("zh", "en"), default=None, help=LANG_HELP
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser(
@@ -407,6 +412,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if getattr(args, "lang", None) is None:  # the command's own --lang comes first
+        args.lang = args.global_lang
     try:
         _import_tasks(getattr(args, "imports", []))
         status = COMMANDS[args.command](args)
