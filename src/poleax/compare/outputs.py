@@ -284,10 +284,8 @@ def print_table(summary: dict[str, Any], stream=None) -> None:
     head = (tr("algorithm"), tr("env"), tr("IQM score"), tr("95% interval"), tr("solved"))
     head += (tr("median steps"),)
     widths = (-8, -14, 9, 16, 7, 12)  # negative: left-aligned
-    print(
-        " ".join(_padded(word, width) for word, width in zip(head, widths, strict=True)),
-        file=stream,
-    )
+    header = " ".join(_padded(word, width) for word, width in zip(head, widths, strict=True))
+    print(header, file=stream)
     for algo, s in summary["algorithms"].items():
         for env, e in s["envs"].items():
             median = e["median_steps_to_solve"]
