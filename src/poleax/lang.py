@@ -353,7 +353,7 @@ CATALOG: dict[str, str] = {
     "{stopped} {line}": "{stopped}{line}",
     "mean return over {episodes} episodes of {judge} {name} >= {threshold}, greedy and "
     "sampled, by {confidence} standard errors": (
-        "{judge} {name} 上 {episodes} 局的平均回报 >= {threshold}，贪心与采样都是，"
+        "{judge} {name} 上 {episodes} 局的平均回报 >= {threshold}（贪心与采样都须达到），"
         "超出 {confidence} 个标准误"
     ),
     "gymnasium's": "gymnasium 的",
