@@ -20,6 +20,7 @@ from poleax._version import __version__
 from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
 from poleax.envs.registry import ENV_IDS, STANDARD_ENV, env_spec
 from poleax.envs.spec import EVAL_SEED
+from poleax.lang import ENV_VAR, LANGS, speaking, tr, translate
 
 EXIT_BAD_INPUT = 2
 
@@ -28,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump) and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        line = tr("{prog}: error: {message}", prog=self.prog, message=translate(message))
+        self.exit(EXIT_BAD_INPUT, line + "\n")
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -145,6 +147,8 @@ def _add_config_flags(parser: argparse.ArgumentParser, groups=None) -> None:
         flag = "--" + f.name.replace("_", "-")
         base = f.default if f.default is not MISSING else None
         help_text = f"{f.metadata['help']} ({_default_text(f.name, base)})"
+        if f.name == "lang":
+            help_text = LANG_HELP + "; the tutorial's running-reward log lines default to zh"
         choices = f.metadata.get("choices")
         if isinstance(base, bool):
             target.add_argument(
@@ -179,6 +183,28 @@ def _add_seed_index(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``--lang``'s help (train's names the tutorial's own default too).
+LANG_HELP = f"language of every line poleax prints (default: en, or ${ENV_VAR})"
+
+
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=("zh", "en"), default=None, help=LANG_HELP)
+
+
+def _lang_of(words: list[str]) -> str | None:
+    """The ``--lang`` among the words of a command line (None: not given; the last wins,
+    as the command's own follows poleax's), read before argparse parses them, so that its
+    errors speak it too."""
+    found = None
+    for i, word in enumerate(words):
+        value = words[i + 1] if word == "--lang" and i + 1 < len(words) else None
+        if word.startswith("--lang="):
+            value = word.partition("=")[2]
+        if value in LANGS:
+            found = value
+    return found
+
+
 def _add_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--import",
@@ -197,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train actor-critic agents on classic control tasks, fast (jit-compiled JAX).",
     )
     parser.add_argument("--version", action="version", version=f"poleax {__version__}")
+    parser.add_argument(  # before the command too: poleax --lang zh evaluate RUN
+        "--lang", dest="global_lang", choices=("zh", "en"), default=None, help=LANG_HELP
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser(
@@ -232,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_seed_index(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     _add_import(evaluate)
+    _add_lang(evaluate)
 
     render = sub.add_parser("render", help="write a GIF or MP4 of a run's policy")
     render.add_argument("run", type=_path, metavar="RUN")
@@ -240,9 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--sampled", action="store_true", help="sample actions (default: greedy)")
     _add_seed_index(render)
     _add_import(render)
+    _add_lang(render)
 
     report = sub.add_parser("report", help="(re)write a run's report.html")
     report.add_argument("run", type=_path, metavar="RUN")
+    _add_lang(report)
 
     export = sub.add_parser("export", help="write a run's policy as ONNX or JSON")
     export.add_argument("run", type=_path, metavar="RUN")
@@ -250,11 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=_path, help="output file (default: RUN/policy.FORMAT)")
     _add_seed_index(export)
     _add_import(export)
+    _add_lang(export)
 
     play = sub.add_parser("play", help="watch a run's policy in a window")
     play.add_argument("run", type=_path, metavar="RUN")
     play.add_argument("--episodes", type=_number(int), default=1)
     _add_import(play)
+    _add_lang(play)
 
     sweep = sub.add_parser(
         "sweep",
@@ -301,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also search envs, rollout length, minibatches and epochs",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_lang(sweep)
 
     compare = sub.add_parser(
         "compare",
@@ -340,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--resume", type=_path, metavar="DIR", help="continue a comparison")
     compare.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_import(compare)
+    _add_lang(compare)
     return parser
 
 
@@ -350,6 +386,11 @@ SIGNALLED_COMMANDS = ("train", "compare", "sweep")
 
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
+    with speaking(_lang_of(words)):
+        return _signalled_main(argv, words)
+
+
+def _signalled_main(argv: list[str] | None, words: list[str]) -> int:
     if not (words[:1] and words[0] in SIGNALLED_COMMANDS):
         return _main(argv)
     from poleax import signals
@@ -360,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         held = signals.release_early()
     if held is not None and status == 0:  # it came after the command's own handlers left
-        print(f"poleax {words[0]}: interrupted", file=sys.stderr)
+        print(tr("{prog}: interrupted", prog=f"poleax {words[0]}"), file=sys.stderr)
         return 128 + held
     return status
 
@@ -371,26 +412,34 @@ def _main(argv: list[str] | None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if getattr(args, "lang", None) is None:  # the command's own --lang comes first
+        args.lang = args.global_lang
     try:
         _import_tasks(getattr(args, "imports", []))
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a failing output is an error here, not at the interpreter's exit
         return status
     except (ConfigError, ValueError, FileNotFoundError, OverflowError) as error:
-        print(f"poleax {args.command}: error: {error}", file=sys.stderr)
+        print(_error_line(args.command, str(error)), file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
         _silence_stdout()
         return 0
     except OSError as error:  # a name too long, a full disk, an output that takes nothing
         where = f": {error.filename}" if error.filename else ""
-        print(f"poleax {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        message = f"{translate(str(error.strerror or error))}{where}"
+        print(_error_line(args.command, message), file=sys.stderr)
         _silence_stdout()
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C where no handler of ours was installed (imports)
-        print(f"poleax {args.command}: interrupted", file=sys.stderr)
+        print(tr("{prog}: interrupted", prog=f"poleax {args.command}"), file=sys.stderr)
         _silence_stdout()
         return 128 + 2
+
+
+def _error_line(command: str, message: str) -> str:
+    """``poleax COMMAND: error: MESSAGE``, in the language in force."""
+    return tr("{prog}: error: {message}", prog=f"poleax {command}", message=translate(message))
 
 
 def _import_tasks(modules: list[str]) -> None:
@@ -434,7 +483,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.config
             or args.preset
             or any(
-                getattr(args, f.name) is not None for f in fields(TrainConfig) if f.name != "preset"
+                getattr(args, f.name) is not None
+                for f in fields(TrainConfig)
+                if f.name not in ("preset", "lang")  # --lang only sets what is printed here
             )
         ):
             raise ConfigError("--resume takes the run's own config; drop the other settings")
@@ -463,13 +514,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
     except RunInterrupted as stop:
-        print(f"poleax train: {stop}", file=sys.stderr, flush=True)
+        print(
+            tr("{prog}: {message}", prog="poleax train", message=translate(str(stop))),
+            file=sys.stderr,
+            flush=True,
+        )
         sys.stdout.flush()
         # A chunk may still be compiling or running on a worker thread; leave without
         # interpreter teardown, which would wait for it (or abort inside XLA).
         os._exit(128 + int(stop.signum))
     except TrainingError as error:
-        print(f"poleax train: error: {error}", file=sys.stderr)
+        print(_error_line("train", str(error)), file=sys.stderr)
         return 1
     print_files(run)
     return 0
@@ -500,8 +555,8 @@ def _evaluation_verdict(result: dict) -> str:
 
     criterion = env_spec(result["env"]).solve.with_episodes(result["episodes"])
     if confident(criterion, result):
-        return f"solved, by {criterion.confidence:g} standard errors"
-    return "passed, not confidently" if result["solved"] else "not solved"
+        return tr("solved, by {confidence:g} standard errors", confidence=criterion.confidence)
+    return tr("passed, not confidently") if result["solved"] else tr("not solved")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -518,11 +573,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{env_id}, {args.episodes} episodes from reset seed {args.seed}:")
+    print(
+        tr(
+            "{env}, {episodes} episodes from reset seed {seed}:",
+            env=env_id,
+            episodes=args.episodes,
+            seed=args.seed,
+        )
+    )
     for mode in ("greedy", "sampled"):
         r = result[mode]
-        print(f"  {mode:<8} mean {r['mean']:7.2f} ± {r['std']:6.2f}  solved: {r['solved']}")
-    print(f"  {_evaluation_verdict(result)} (threshold {result['threshold']:g})")
+        print(
+            tr(
+                "  {mode:<8} mean {mean:7.2f} ± {std:6.2f}  solved: {solved}",
+                mode=translate(mode),
+                mean=r["mean"],
+                std=r["std"],
+                solved=translate(str(bool(r["solved"]))),
+            )
+        )
+    verdict = _evaluation_verdict(result)
+    print(
+        tr("  {verdict} (threshold {threshold:g})", verdict=verdict, threshold=result["threshold"])
+    )
     return 0
 
 
@@ -552,7 +625,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         )
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
-    print(f"wrote {path} ({length} steps)")
+    print(tr("wrote {path} ({length} steps)", path=path, length=length))
     return 0
 
 
@@ -561,7 +634,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from poleax.run.folder import check_finished_run
 
     check_finished_run(args.run)
-    print(f"wrote {write_report(args.run)}")
+    print(tr("wrote {path}", path=write_report(args.run)))
     return 0
 
 
@@ -582,7 +655,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = export(policy, args.format, out)
     except ExportUnavailable as error:
         raise ConfigError(str(error)) from None
-    print(f"wrote {path}")
+    print(tr("wrote {path}", path=path))
     return 0
 
 
@@ -641,7 +714,7 @@ def cmd_play(args: argparse.Namespace) -> int:
                 obs, reward, terminated, truncated, _ = env.step(policy.act(obs))
                 total += float(reward)
                 done = terminated or truncated
-            print(f"episode {episode}: return {total:.0f}")
+            print(tr("episode {episode}: return {total:.0f}", episode=episode, total=total))
     finally:
         env.close()
     return 0
@@ -680,23 +753,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(int(stop.code))
     except TrainingError as error:  # the batch's trials are marked failed
-        print(f"poleax sweep: error: {error}", file=sys.stderr)
+        print(_error_line("sweep", str(error)), file=sys.stderr)
         return 1
-    print(f"study {summary['study']}: {summary['finished_trials']} trials finished")
+    print(
+        tr(
+            "study {study}: {finished} trials finished",
+            study=summary["study"],
+            finished=summary["finished_trials"],
+        )
+    )
     if summary.get("solved") is False:
         print(
-            f"no trial solved {settings.env} within {settings.total_steps:,} env steps per "
-            "seed: no best config (try a larger --total-steps)"
+            tr(
+                "no trial solved {env} within {steps:,} env steps per seed: no best config "
+                "(try a larger --total-steps)",
+                env=settings.env,
+                steps=settings.total_steps,
+            )
         )
     elif "best_value" in summary:
         print(
-            f"best: trial {summary['best_trial']}, {summary['best_value']:.0f} env steps "
-            f"to solve (mean over seeds)"
+            tr(
+                "best: trial {trial}, {steps:.0f} env steps to solve (mean over seeds)",
+                trial=summary["best_trial"],
+                steps=summary["best_value"],
+            )
         )
-        print(
-            f"best config: {settings.out / 'best_config.json'} "
-            f"(poleax train --config {settings.out / 'best_config.json'})"
-        )
+        best = settings.out / "best_config.json"
+        print(tr("best config: {path} (poleax train --config {path})", path=best))
     return 0
 
 
@@ -744,11 +828,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except CompareInterrupted as stop:
-        print(f"poleax compare: {stop}", file=sys.stderr, flush=True)
+        print(
+            tr("{prog}: {message}", prog="poleax compare", message=translate(str(stop))),
+            file=sys.stderr,
+            flush=True,
+        )
         sys.stdout.flush()
         os._exit(128 + int(stop.signum))  # no interpreter teardown beside a running XLA call
     print_table(summary)
-    print(f"wrote {out}/ (results.csv, summary.json, report.html and four plots)")
+    print(tr("wrote {out}/ (results.csv, summary.json, report.html and four plots)", out=out))
     return 0
 
 

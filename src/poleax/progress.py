@@ -14,6 +14,8 @@ import time
 from contextlib import suppress
 from typing import Any, TextIO
 
+from poleax.lang import tr, translate
+
 PLAIN_INTERVAL_S = 5.0
 BAR_WIDTH = 10
 
@@ -160,12 +162,15 @@ class Progress:
         elapsed = _clock(time.perf_counter() - self.start)
         if self.phase is not None:
             waited = time.perf_counter() - self.phase_start
-            return f"{self.phase}… {waited:.0f} s  {elapsed}"
-        unit = "" if compact else f" {self.unit}"
+            phase = translate(self.phase)
+            return tr(
+                "{phase}… {seconds:.0f} s  {elapsed}", phase=phase, seconds=waited, elapsed=elapsed
+            )
+        unit = "" if compact else f" {translate(self.unit)}"
         parts = [f"{number(self.completed)}/{number(self.total)}{unit}", elapsed]
         info = [part for part in self.info.split("  ") if part]
         rate = self.rate()
-        rated = [f"{number(rate)}/s"] if rate is not None and rate > 0 else []
+        rated = [tr("{rate}/s", rate=number(rate))] if rate is not None and rate > 0 else []
         if not compact:
             return "  ".join(parts + rated + info)
         for extra in (rated + info, info, info[:-1], info[:-2], []):

@@ -266,14 +266,26 @@ IQM = mean of the middle 50% of runs; intervals are 95% stratified bootstrap int
     return path
 
 
+def _padded(text: str, width: int) -> str:
+    """``text`` padded to ``abs(width)`` terminal columns (a Chinese character takes two),
+    on the right for a negative ``width``."""
+    import unicodedata
+
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    fill = " " * max(abs(width) - shown, 0)
+    return text + fill if width < 0 else fill + text
+
+
 def print_table(summary: dict[str, Any], stream=None) -> None:
     """The summary as a plain table, one line per algorithm and env."""
+    from poleax.lang import tr
+
     stream = stream or sys.stdout
-    print(
-        f"{'algorithm':<8} {'env':<14} {'IQM score':>9} {'95% interval':>16} "
-        f"{'solved':>7} {'median steps':>12}",
-        file=stream,
-    )
+    head = (tr("algorithm"), tr("env"), tr("IQM score"), tr("95% interval"), tr("solved"))
+    head += (tr("median steps"),)
+    widths = (-8, -14, 9, 16, 7, 12)  # negative: left-aligned
+    header = " ".join(_padded(word, width) for word, width in zip(head, widths, strict=True))
+    print(header, file=stream)
     for algo, s in summary["algorithms"].items():
         for env, e in s["envs"].items():
             median = e["median_steps_to_solve"]

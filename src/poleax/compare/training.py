@@ -23,6 +23,7 @@ from poleax.compare.settings import (
 )
 from poleax.config import ConfigError
 from poleax.files import check_kind, write_json, write_marker
+from poleax.lang import tr
 from poleax.progress import Progress
 from poleax.run.folder import LONGEST_INNER_PATH, check_path_length
 
@@ -100,11 +101,11 @@ def run_compare(
             write_json(out / "compare.json", settings.to_dict())
         budgets = {p: settings.seeds * settings.budget_for(p[0]) for p in pairs}
         finished = sum(budgets[p] for p in done)
-        with Progress("compare", sum(budgets.values()), "env steps", progress) as bar:
+        with Progress(tr("compare"), sum(budgets.values()), "env steps", progress) as bar:
             for env, algo in pairs:
                 if (env, algo) in done:
                     continue
-                bar.label = f"{algo} on {env}"
+                bar.label = tr("{algo} on {env}", algo=algo, env=env)
                 base = finished
 
                 def on_steps(steps: int, base: int = base) -> None:

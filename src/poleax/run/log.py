@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from poleax.config import TrainConfig
+from poleax.lang import tr
 from poleax.progress import Progress
 from poleax.stop_rules import make_stop_rule
 
@@ -43,17 +44,24 @@ class Reporter:
         parts = []
         if report.greedy is not None and report.active.any():  # the policy itself
             greedy, sampled = report.greedy[report.active], report.sampled[report.active]
-            parts.append(f"eval {np.median(greedy):.0f}/{np.median(sampled):.0f}")
+            median = {"greedy": np.median(greedy), "sampled": np.median(sampled)}
+            parts.append(tr("eval {greedy:.0f}/{sampled:.0f}", **median))
         elif np.isfinite(report.episodic_return).any():  # else the episodes training ended
-            parts.append(f"return {np.nanmedian(report.episodic_return):.1f}")
-        done = "solved" if self.rule.stop_is_solve else "stopped"  # the tutorial's stop
-        parts.append(f"{done} {int(report.solved.sum())}/{len(report.solved)}")
+            parts.append(tr("return {value:.1f}", value=np.nanmedian(report.episodic_return)))
+        counts = {"done": int(report.solved.sum()), "total": len(report.solved)}
+        if self.rule.stop_is_solve:
+            parts.append(tr("solved {done}/{total}", **counts))
+        else:  # the tutorial's stop
+            parts.append(tr("stopped {done}/{total}", **counts))
         self.progress.update(float(np.median(report.env_steps)), "  ".join(parts))
 
     @staticmethod
-    def truth(summary: dict[str, Any]) -> None:
-        """The solved criterion's verdict, printed next to the stop rule's."""
-        _say(summary["verdict"])
+    def truth(config: TrainConfig, summary: dict[str, Any]) -> None:
+        """The solved criterion's verdict, printed next to the stop rule's (in the language
+        in force; ``summary.json`` keeps it in English)."""
+        from poleax.run.summary import verdict
+
+        _say(verdict(config, summary["per_seed"]))
 
 
 def _say(line: str) -> None:
@@ -65,6 +73,6 @@ def _say(line: str) -> None:
 
 def print_files(run, stream=None) -> None:
     stream = stream or sys.stdout
-    print(f"run folder: {run.path}", file=stream)
+    print(tr("run folder: {path}", path=run.path), file=stream)
     for name, path in run.files.items():
         print(f"  {name:<10} {path}", file=stream)

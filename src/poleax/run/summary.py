@@ -10,6 +10,7 @@ import numpy as np
 
 from poleax.config import solve_criterion
 from poleax.envs.registry import env_spec
+from poleax.lang import tr, translate
 from poleax.reference import confident
 from poleax.stop_rules import make_stop_rule
 
@@ -61,28 +62,50 @@ def per_seed_results(config, result, evaluations, rejected) -> list[dict[str, An
     return out
 
 
-def _verdict(config, per_seed: list[dict[str, Any]], greedy, sampled) -> str:
+def verdict(config, per_seed: list[dict[str, Any]], lang: str | None = None) -> str:
     """The line a user reads: seeds solved (by the margin), passes without it, and the stop
-    rule's own word where its stop is not the verdict."""
+    rule's own word where its stop is not the verdict; in ``lang`` (``summary.json`` keeps
+    the English one), the language in force by default."""
     criterion = solve_criterion(config)
     solved = sum(s["solved"] for s in per_seed)
     unsure = sum(s["passed_not_confidently"] for s in per_seed)
     seeds = len(per_seed)
-    line = (
-        f"{solved}/{seeds} seed(s) solved {config.env}: "
-        f"{env_spec(config.env).describe_solve(criterion)} "
-        f"(greedy {np.median(greedy):.1f}, sampled {np.median(sampled):.1f}"
-        f"{', medians' if seeds > 1 else ''})."
-    )
+    fields = {
+        "solved": solved,
+        "seeds": seeds,
+        "env": config.env,
+        "criterion": translate(env_spec(config.env).describe_solve(criterion), lang),
+        "greedy": np.median([s["evaluation"]["greedy"]["mean"] for s in per_seed]),
+        "sampled": np.median([s["evaluation"]["sampled"]["mean"] for s in per_seed]),
+    }
+    if seeds > 1:
+        line = tr(
+            "{solved}/{seeds} seed(s) solved {env}: {criterion} (greedy {greedy:.1f}, "
+            "sampled {sampled:.1f}, medians).",
+            lang=lang,
+            **fields,
+        )
+    else:
+        line = tr(
+            "{solved}/{seeds} seed(s) solved {env}: {criterion} (greedy {greedy:.1f}, "
+            "sampled {sampled:.1f}).",
+            lang=lang,
+            **fields,
+        )
     if unsure:
-        line += (
-            f" {unsure} more passed, not confidently (within {criterion.confidence:g} "
-            "standard errors of the threshold)."
+        line += tr(
+            " {unsure} more passed, not confidently (within {confidence:g} standard errors of "
+            "the threshold).",
+            lang=lang,
+            unsure=unsure,
+            confidence=criterion.confidence,
         )
     stopped = make_stop_rule(config).stopped_line(
         sum(bool(s.get("stopped_by_rule")) for s in per_seed), seeds
     )
-    return line if stopped is None else f"{stopped} {line}"
+    if stopped is None:
+        return line
+    return tr("{stopped} {line}", lang=lang, stopped=translate(stopped, lang), line=line)
 
 
 def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
@@ -91,7 +114,6 @@ def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
     greedy = [s["evaluation"]["greedy"]["mean"] for s in per_seed]
     sampled = [s["evaluation"]["sampled"]["mean"] for s in per_seed]
     criterion = solve_criterion(config)
-    verdict = _verdict(config, per_seed, greedy, sampled)
     out = {
         "env": config.env,
         "algo": config.algo,
@@ -111,7 +133,7 @@ def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
         "stop_rule": config.stop_rule,
         "per_seed": per_seed,
         "gif_names": names,
-        "verdict": verdict,
+        "verdict": verdict(config, per_seed, lang="en"),
     }
     out.update(make_stop_rule(config).summary(result.metrics))
     return out

@@ -219,7 +219,7 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
     )
     summary["seconds_to_saved_policy"] = seconds_to_saved_policy
     files["summary"] = write_json(run_dir / "summary.json", summary)  # complete from here on
-    Reporter.truth(summary)
+    Reporter.truth(config, summary)
     try:
         with signals.interruptible():
             files.update(draw_pictures(pictures, result, per_seed))

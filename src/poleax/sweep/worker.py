@@ -13,6 +13,7 @@ from typing import Any
 
 from poleax.config import ConfigError
 from poleax.files import write_json
+from poleax.lang import tr, translate
 from poleax.progress import Progress
 from poleax.signals import Signals
 from poleax.sweep.outputs import write_outputs
@@ -45,7 +46,7 @@ def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
     Raises ``ConfigError`` (nothing written) for bad settings or an unusable storage, and
     ``SweepInterrupted`` after SIGINT/SIGTERM (having printed one line on stderr).
     """
-    with Signals(exit_message="poleax sweep: stopped at once (second signal)") as stop:
+    with Signals(exit_message=tr("poleax sweep: stopped at once (second signal)")) as stop:
         validate_settings(settings)
         target = _storage_target(settings)
         if stop():  # a signal while checking: leave before writing anything
@@ -71,9 +72,15 @@ def run_sweep(settings: SweepSettings, progress: bool = True) -> dict[str, Any]:
 
 def _interrupted(signum: int, message: str):
     """Print the one line and raise ``SweepInterrupted``."""
-    print(f"poleax sweep: {message}", file=sys.stderr, flush=True)
+    _say(message)
     sys.stdout.flush()
     raise SweepInterrupted(signum, message)
+
+
+def _say(message: str) -> None:
+    """``poleax sweep: MESSAGE`` on stderr, in the language in force."""
+    line = tr("{prog}: {message}", prog="poleax sweep", message=translate(message))
+    print(line, file=sys.stderr, flush=True)
 
 
 def _leave_if_busy(signum: int, before: set, opened: _Study) -> None:
@@ -102,7 +109,7 @@ def _work(settings: SweepSettings, opened: _Study, stop: Signals, progress: bool
     before = set(threading.enumerate())  # threads that are not training calls
     start = time.perf_counter()
     ran = 0
-    bar = Progress(f"sweep {settings.study}", settings.trials, "trials", progress)
+    bar = Progress(tr("sweep {study}", study=settings.study), settings.trials, "trials", progress)
     asked: list = []
     try:
         with bar:
@@ -147,14 +154,17 @@ def _work(settings: SweepSettings, opened: _Study, stop: Signals, progress: bool
         parts = [f"interrupted by {name}"]
         if unfinished:
             numbers = ", ".join(str(t.number) for t in unfinished)
-            parts.append(f"trial{'s' if len(unfinished) > 1 else ''} {numbers} marked failed")
+            if len(unfinished) > 1:
+                parts.append(f"trials {numbers} marked failed")
+            else:
+                parts.append(f"trial {numbers} marked failed")
         finished = opened.counts()["finished"]
         parts.append(
             f"the study has {finished} of {settings.trials} trials finished "
             "(run the same command to go on)"
         )
         message = "; ".join(parts)
-        print(f"poleax sweep: {message}", file=sys.stderr, flush=True)
+        _say(message)
         sys.stdout.flush()
         _leave_if_busy(stop.signum, before, opened)
         raise SweepInterrupted(stop.signum, message)
