@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from poleax._version import __version__
 from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
@@ -514,15 +514,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         raise ConfigError(str(error)) from None
     except RunInterrupted as stop:
-        print(
-            tr("{prog}: {message}", prog="poleax train", message=translate(str(stop))),
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.stdout.flush()
-        # A chunk may still be compiling or running on a worker thread; leave without
-        # interpreter teardown, which would wait for it (or abort inside XLA).
-        os._exit(128 + int(stop.signum))
+        _leave_interrupted("poleax train", stop)
     except TrainingError as error:
         print(_error_line("train", str(error)), file=sys.stderr)
         return 1
@@ -720,6 +712,16 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leave_interrupted(prog: str, stop: BaseException) -> NoReturn:
+    """Print a stopped run's or comparison's line and exit ``128 + signal``, without
+    interpreter teardown: a chunk may still be compiling or running on a worker thread, and
+    teardown would wait for it (or abort inside XLA)."""
+    print(tr("{prog}: {message}", prog=prog, message=translate(str(stop))), file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(128 + int(stop.signum))  # type: ignore[attr-defined]
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         from poleax.sweep import SweepSettings, run_sweep
@@ -828,13 +830,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except CompareInterrupted as stop:
-        print(
-            tr("{prog}: {message}", prog="poleax compare", message=translate(str(stop))),
-            file=sys.stderr,
-            flush=True,
-        )
-        sys.stdout.flush()
-        os._exit(128 + int(stop.signum))  # no interpreter teardown beside a running XLA call
+        _leave_interrupted("poleax compare", stop)
     print_table(summary)
     print(tr("wrote {out}/ (results.csv, summary.json, report.html and four plots)", out=out))
     return 0

@@ -594,17 +594,8 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         return TrainState(params, opt, envs, key, state.update + 1, extra), metrics
 
     with_hparams = functools.partial(_with_hparams, config)
-    return Algorithm(
-        config,
-        task,
-        dist,
-        spec,
-        init,
-        update,
-        updates_per_chunk,
-        max_updates,
-        with_hparams=with_hparams,
-    )
+    steps = (init, update, updates_per_chunk, max_updates)
+    return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
 
 
 def _init(

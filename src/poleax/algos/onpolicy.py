@@ -142,17 +142,8 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     with_hparams = functools.partial(_with_hparams, config)
     if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:
         update = _within_budget(update, max_updates)  # the last chunk's extra updates skip
-    return Algorithm(
-        config,
-        task,
-        dist,
-        spec,
-        init,
-        update,
-        updates_per_chunk,
-        max_updates,
-        with_hparams=with_hparams,
-    )
+    steps = (init, update, updates_per_chunk, max_updates)
+    return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
 
 
 def chunking(config: TrainConfig) -> tuple[int, int, int]:
