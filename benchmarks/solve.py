@@ -505,7 +505,7 @@ def main() -> None:
             )
             print(lines[-1], flush=True)
     write()
-    print("\n".join(lines))
+    print("\n".join(lines + short))
 
 
 if __name__ == "__main__":
