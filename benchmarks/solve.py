@@ -1,9 +1,12 @@
-"""Time and env steps to solve: poleax beside Stable-Baselines3 with rl-zoo's settings.
+"""Time and env steps to solve: poleax beside Stable-Baselines3 with rl-zoo's settings (and
+rejax, a JAX peer, with its own config).
 
     pip install ".[bench]"
     python benchmarks/solve.py [--seeds 5] [--sb3-seeds N] [--repeats 3]
                                [--envs CartPole-v0 CartPole-v1 Acrobot-v1 MountainCar-v0
                                        Pendulum-v1 MountainCarContinuous-v0] [--out FILE.md]
+                               [--algos ppo a2c sac td3]
+                               [--rejax-python VENV/bin/python] [--rejax-seeds 1]
 
 Every run is its own process, timed from launch to exit. Seed by seed, every system runs
 before the next seed, so the shared VM's slow spells fall on all of them; a poleax run that
@@ -16,12 +19,19 @@ env's own criterion (``poleax.envs.env_spec(env).solve``: threshold, episodes, r
   agrees); its summary then holds the gymnasium evaluation. Cold runs start with an empty
   program cache, warm runs with the programs the cold run compiled.
 - SB3 (``benchmarks/sb3_zoo.py``): PPO with rl-zoo's hyperparameters for the env (A2C too on
-  CartPole), VecNormalize where rl-zoo normalises, judged every few thousand env steps by the
+  CartPole; SAC and TD3 on Pendulum, SAC on MountainCarContinuous), VecNormalize where rl-zoo
+  normalises, judged every few thousand env steps (off-policy: every 1,000 on Pendulum) by the
   same evaluation (observations normalised with the frozen statistics); it stops at the first
-  pass and saves the model. Its training seconds exclude the time spent evaluating.
-Budgets: poleax's are the issues' targets (``BENCH``), SB3's rl-zoo's ``n_timesteps`` (at most
-1e6). Envs poleax does not know yet are skipped with a message. Writes markdown tables, one
-per env, to ``--out`` (after each env) and prints them.
+  pass and saves the model. Its training seconds exclude the time spent evaluating. One torch
+  thread (``--sb3-threads``).
+- rejax (``benchmarks/rejax_run.py``, Pendulum's SAC; only with ``--rejax-python``, the python
+  of a venv holding rejax, which does not share poleax's ``bench`` extra): its own config's
+  budget in one jitted program with its own in-loop evaluations, judged once at the end by
+  the same evaluation. poleax's SAC and TD3 rows are divided by its whole-process time.
+Budgets: poleax's PPO and A2C ones are the issues' targets (``BENCH``), its SAC and TD3 ones
+rl-zoo's ``n_timesteps`` as SB3's (at most 1e6). Envs poleax does not know yet are skipped with
+a message. Writes markdown tables, one per env, and a short headline table for the README, to
+``--out`` (after each env) and prints them.
 """
 
 from __future__ import annotations
