@@ -3,11 +3,14 @@
     python benchmarks/sb3_zoo.py ENV [--algo ppo] [--seed 0] [--budget N] [--eval-every N]
                                  [--out result.json] [--save-dir DIR]
 
-Trains SB3 PPO (A2C on CartPole) exactly as rl-zoo would (``python -m rl_zoo3.train --algo
-ppo --env ENV``: same hyperparameters, ``make_vec_env`` envs, ``VecNormalize`` where rl-zoo
-normalises), and every ``--eval-every`` env steps, at the start of a rollout (the policy as
-last updated), judges the policy on gymnasium with poleax's own evaluation
-(``poleax.reference.evaluate_both``: the env's ``SolveCriterion``, greedy and sampled); it
+Trains SB3 PPO (A2C on CartPole; SAC and TD3 on the continuous tasks) exactly as rl-zoo
+would (``python -m rl_zoo3.train --algo ALGO --env ENV``: same hyperparameters, ``make_vec_env``
+envs, ``VecNormalize`` where rl-zoo normalises, gSDE where rl-zoo sets ``use_sde``, TD3's action
+noise as rl-zoo builds it), and every ``--eval-every`` env steps, at the start of a rollout
+(an off-policy ``train_freq`` round; the policy as last updated), judges the policy on
+gymnasium with poleax's own evaluation
+(``poleax.reference.evaluate_both``: the env's ``SolveCriterion``, greedy and sampled; TD3's
+actor is deterministic, so its sampled player acts greedily, as ``model.predict`` does); it
 stops at the first pass. A policy that trains to the end of the budget is judged once more,
 as delivered. It then saves the model (and the VecNormalize statistics) and writes a JSON
 result: env steps to solve, training seconds without the evaluations, the evaluations'
@@ -107,7 +110,74 @@ ZOO_A2C: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"n_envs": 8, "n_timesteps": 5e5, "policy": "MlpPolicy", "ent_coef": 0.0},
 }
 
-ZOO = {"ppo": ZOO_PPO, "a2c": ZOO_A2C}
+#: rl-baselines3-zoo's ``hyperparams/sac.yml`` (same commit; the file last changed at eec15dc
+#: of 2026-04-01), the entries of the two continuous classic tasks. Unset keys are SB3's SAC
+#: defaults (buffer_size 1e6, batch_size 256, learning_starts 100, tau 0.005, gamma 0.99,
+#: train_freq 1, gradient_steps 1, ent_coef "auto", net_arch 256-256 ReLU).
+ZOO_SAC: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {
+        # callback:
+        #   - rl_zoo3.callbacks.ParallelTrainCallback
+        "n_timesteps": 20000,
+        "policy": "MlpPolicy",
+        "learning_rate": 1e-3,
+    },
+    "MountainCarContinuous-v0": {  # "# Tuned"
+        "n_timesteps": 5e4,
+        "policy": "MlpPolicy",
+        "learning_rate": 3e-4,
+        "buffer_size": 50000,
+        "batch_size": 512,
+        "ent_coef": 0.1,
+        "train_freq": 32,
+        "gradient_steps": 32,
+        "gamma": 0.9999,
+        "tau": 0.01,
+        "learning_starts": 0,
+        "use_sde": True,
+        # "dict(log_std_init=-3.67, net_arch=[64, 64])"
+        "policy_kwargs": {"log_std_init": -3.67, "net_arch": [64, 64]},
+    },
+}
+
+#: rl-baselines3-zoo's ``hyperparams/td3.yml`` (same commit as ``sac.yml``). ``noise_type``
+#: and ``noise_std`` become SB3 action noise as ``rl_zoo3.exp_manager`` builds it
+#: (``NormalActionNoise`` or ``OrnsteinUhlenbeckActionNoise``, mean 0, sigma ``noise_std``
+#: per action dimension). Unset keys are SB3's TD3 defaults (buffer_size 1e6, batch_size 256,
+#: learning_starts 100, tau 0.005, gamma 0.99, policy_delay 2, target_policy_noise 0.2).
+ZOO_TD3: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {
+        "n_timesteps": 20000,
+        "policy": "MlpPolicy",
+        "gamma": 0.98,
+        "buffer_size": 200000,
+        "learning_starts": 10000,
+        "noise_type": "normal",
+        "noise_std": 0.1,
+        "gradient_steps": 1,
+        "train_freq": 1,
+        "learning_rate": 1e-3,
+        # "dict(net_arch=[400, 300])"
+        "policy_kwargs": {"net_arch": [400, 300]},
+    },
+    "MountainCarContinuous-v0": {  # "# Tuned"
+        "n_timesteps": 300000,
+        "policy": "MlpPolicy",
+        "noise_type": "ornstein-uhlenbeck",
+        "noise_std": 0.5,
+        "gradient_steps": 1,
+        "train_freq": 1,
+        "learning_rate": 1e-3,
+        "batch_size": 256,
+        # "dict(net_arch=[400, 300])"
+        "policy_kwargs": {"net_arch": [400, 300]},
+    },
+}
+
+ZOO = {"ppo": ZOO_PPO, "a2c": ZOO_A2C, "sac": ZOO_SAC, "td3": ZOO_TD3}
+
+#: The off-policy algorithms: judged at the start of a ``train_freq`` round of env steps.
+OFF_POLICY = ("sac", "td3")
 
 #: rl-zoo has no CartPole-v0 entry; v0 is v1's dynamics with a 200-step cap, so it uses v1's.
 ZOO_ENTRY = {"CartPole-v0": "CartPole-v1"}
@@ -126,6 +196,18 @@ EVAL_EVERY = {
     "Pendulum-v1": 5_000,
     "MountainCarContinuous-v0": 2_000,
 }
+
+#: Off-policy runs are judged more often: their budgets are 20,000 env steps on Pendulum,
+#: where poleax's SAC solves in a few thousand, and one judgement there takes well under a
+#: second beside a training step's few milliseconds.
+EVAL_EVERY_OFF_POLICY = {"Pendulum-v1": 1_000, "MountainCarContinuous-v0": 2_000}
+
+
+def judge_every(algo: str, env_id: str) -> int:
+    """Env steps between judgements of an SB3 run of ``algo`` on ``env_id``."""
+    if algo in OFF_POLICY:
+        return EVAL_EVERY_OFF_POLICY[env_id]
+    return EVAL_EVERY[env_id]
 
 
 #: torch's intra-op threads for SB3 (rl-zoo's ``--num-threads``). One: SB3's 64-64 networks
@@ -146,8 +228,10 @@ def zoo_budget(algo: str, env_id: str) -> int:
 
 def make_model(algo: str, env_id: str, seed: int):
     """``(model, vec_normalize or None)``: what ``rl_zoo3.exp_manager`` builds for ``env_id``."""
-    from stable_baselines3 import A2C, PPO
+    import numpy as np
+    from stable_baselines3 import A2C, PPO, SAC, TD3
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
     from stable_baselines3.common.vec_env import VecNormalize
 
     params = zoo_params(algo, env_id)
@@ -155,6 +239,16 @@ def make_model(algo: str, env_id: str, seed: int):
     normalize = params.pop("normalize", False)
     policy = params.pop("policy")
     del params["n_timesteps"]
+    for key in ("buffer_size", "learning_starts", "train_freq", "gradient_steps"):
+        if key in params:  # the YAML's floats (5e4) as SB3's ints
+            params[key] = int(params[key])
+    noise_type = params.pop("noise_type", None)
+    if noise_type is not None:  # rl_zoo3.exp_manager: mean 0, sigma noise_std per dimension
+        from poleax.envs import env_spec
+
+        sigma = params.pop("noise_std") * np.ones(len(env_spec(env_id).action_space.low))
+        noise = {"normal": NormalActionNoise, "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise}
+        params["action_noise"] = noise[noise_type](mean=np.zeros_like(sigma), sigma=sigma)
     for key in ("learning_rate", "clip_range"):
         value = params.get(key)
         if isinstance(value, str):  # "lin_0.001"
@@ -166,7 +260,8 @@ def make_model(algo: str, env_id: str, seed: int):
         # rl-zoo: VecNormalize's defaults (observations and rewards), with the algorithm's gamma.
         kwargs = {"gamma": params["gamma"]} if "gamma" in params else {}
         envs = vec_normalize = VecNormalize(envs, **kwargs)
-    model = {"ppo": PPO, "a2c": A2C}[algo](policy, envs, seed=seed, device="cpu", **params)
+    model_class = {"ppo": PPO, "a2c": A2C, "sac": SAC, "td3": TD3}[algo]
+    model = model_class(policy, envs, seed=seed, device="cpu", **params)
     return model, vec_normalize
 
 
@@ -209,7 +304,9 @@ def judging(model, vec_normalize):
     same whatever ``--eval-every``."""
     import torch
 
-    dist = model.policy.action_dist if model.use_sde else None
+    dist = None
+    if model.use_sde:  # SAC's gSDE lives in its actor
+        dist = (model.actor if hasattr(model, "actor") else model.policy).action_dist
     saved = (dist.exploration_mat, dist.exploration_matrices) if dist is not None else None
     was_training = vec_normalize.training if vec_normalize is not None else None
     try:
@@ -242,13 +339,13 @@ def run(
 
     criterion = env_spec(env_id).solve
     budget = zoo_budget(algo, env_id) if budget is None else budget
-    eval_every = EVAL_EVERY[env_id] if eval_every is None else eval_every
+    eval_every = judge_every(algo, env_id) if eval_every is None else eval_every
     params = zoo_params(algo, env_id)
     resample_every = 0
     if params.get("use_sde"):
         resample_every = params.get("sde_sample_freq", -1)
-        if resample_every <= 0:
-            resample_every = params["n_steps"]
+        if resample_every <= 0:  # once per rollout: n_steps, or an off-policy train_freq round
+            resample_every = int(params["train_freq" if algo in OFF_POLICY else "n_steps"])
     if threads > 0:
         torch.set_num_threads(threads)
     model, vec_normalize = make_model(algo, env_id, seed)
