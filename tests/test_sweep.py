@@ -192,10 +192,12 @@ def test_a_stale_running_trial_is_failed_and_its_place_trained(tmp_path, monkeyp
     """Issue 13.2, in one process: a RUNNING trial left by a dead worker (here: asked and
     never beaten for, as poleax 0.1.0 left them) is failed once the grace period has passed,
     and the sweep still ends with exactly --trials finished trials."""
-    from poleax import sweep
+    from poleax.sweep import storage, worker
 
-    monkeypatch.setattr(sweep, "GRACE_S", 1, raising=False)  # (0.1.0 had no grace period)
-    monkeypatch.setattr(sweep, "WAIT_S", 0.1, raising=False)
+    # Where the sweep reads them (the names were patched on the package before it was split
+    # into modules, which left the real 60 s grace period in force: a minute per case).
+    monkeypatch.setattr(storage, "GRACE_S", 1)  # (0.1.0 had no grace period)
+    monkeypatch.setattr(worker, "WAIT_S", 0.1)
     out = tmp_path / "sweep"
     out.mkdir()
     if kind == "sqlite":
