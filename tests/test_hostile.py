@@ -640,6 +640,30 @@ def test_the_tutorials_algorithm_stops_within_one_update_of_its_budget(eval_ever
     assert int(result.state.extra.env_steps[0]) == steps
 
 
+@pytest.mark.parametrize("algo", ["sac", "td3"])
+def test_an_off_policy_run_stops_within_one_update_of_its_budget(algo):
+    """Chunks of 6 updates of 64 env steps (4 envs x 16 steps) would have run 1,536 steps
+    for a budget of 1,200; the updates past it are skipped."""
+    from poleax.trainer import train
+
+    config = build_config(
+        algo=algo,
+        env="MountainCarContinuous-v0",
+        total_steps=1_200,
+        eval_every=400,
+        num_envs=4,
+        train_freq=16,
+        hidden=(16, 16),
+        learning_starts=200,
+        stop_when_solved=False,
+    )
+    per_update = config.train_freq * config.num_envs
+    result = train(config)
+    steps = int(result.history.env_steps[0])
+    assert 1_200 <= steps < 1_200 + per_update, (steps, per_update)
+    assert result.metrics["charts/env_steps"].sum() == steps
+
+
 def test_a_0_2_tutorial_checkpoint_resumes_within_its_budget(tmp_path, capsys):
     """A tutorial run stopped by SIGTERM at its first chunk under 0.2 (c46da14), whose state
     has no env-step counter yet: it resumes (the counter taken from its history) and ends

@@ -77,6 +77,35 @@ class Algorithm(NamedTuple):
         return self.task.spec
 
 
+def within_budget(
+    update: Callable[[TrainState], tuple[TrainState, Metrics]],
+    max_updates: int,
+    loss_names: tuple[str, ...],
+    nan_names: tuple[str, ...] = (),
+) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
+    """``update``, skipped once ``max_updates`` are done: the state stays as it was and the
+    update reports no env steps, no episodes, zero losses (``loss_names``) and NaN for the
+    diagnostics that have no value without data (``nan_names``)."""
+
+    def skipped(state: TrainState) -> tuple[TrainState, Metrics]:
+        zero, nan = jnp.float32(0.0), jnp.float32(jnp.nan)
+        metrics = {name: zero for name in loss_names}
+        metrics.update({name: nan for name in nan_names})
+        metrics.update(
+            {
+                "charts/episodic_return": nan,
+                "charts/episodes": jnp.int32(0),
+                "charts/env_steps": jnp.int32(0),
+            }
+        )
+        return state, metrics
+
+    def bounded(state: TrainState) -> tuple[TrainState, Metrics]:
+        return jax.lax.cond(state.update < max_updates, update, skipped, state)
+
+    return bounded
+
+
 def distribution_of(task: Task, spec: NetworkSpec) -> Distribution:
     """The action distribution of ``task``'s action space for an actor head of ``spec``."""
     return make_distribution(task.spec.action_space, spec.actor_head)

@@ -46,6 +46,7 @@ from poleax.algos.base import (
     distribution_of,
     learning_rate,
     network_spec,
+    within_budget,
 )
 from poleax.algos.onpolicy import episode_metrics
 from poleax.config import ConfigError, TrainConfig
@@ -593,6 +594,8 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         metrics["charts/env_steps"] = jnp.int32(steps_per_update)
         return TrainState(params, opt, envs, key, state.update + 1, extra), metrics
 
+    if max_updates > budget_updates:  # the last chunk's updates past the budget are skipped
+        update = within_budget(update, budget_updates, LOSS_METRICS)
     with_hparams = functools.partial(_with_hparams, config)
     steps = (init, update, updates_per_chunk, max_updates)
     return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)

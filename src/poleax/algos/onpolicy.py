@@ -28,6 +28,7 @@ from poleax.algos.base import (
     learning_rate,
     make_optimizer,
     network_spec,
+    within_budget,
 )
 from poleax.config import TrainConfig
 from poleax.networks import apply, init_params, update_obs_norm
@@ -141,7 +142,8 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
 
     with_hparams = functools.partial(_with_hparams, config)
     if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:
-        update = _within_budget(update, max_updates)  # the last chunk's extra updates skip
+        # The last chunk's updates past the budget are skipped.
+        update = within_budget(update, max_updates, LOSS_METRICS, ("losses/explained_variance",))
     steps = (init, update, updates_per_chunk, max_updates)
     return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
 
@@ -152,7 +154,7 @@ def chunking(config: TrainConfig) -> tuple[int, int, int]:
     A chunk never exceeds the budget (an ``--eval-every`` beyond it evaluates at the end
     only). There are as many chunks as chunks of ``eval_every``'s updates need to cover the
     budget, each then just long enough that they do; where that overruns the budget, the
-    last chunk's extra updates are skipped (``_within_budget``), so a run never trains more
+    last chunk's extra updates are skipped (``within_budget``), so a run never trains more
     than its budget rounded up to a whole update.
     """
     batch_size = config.num_envs * config.num_steps
@@ -160,28 +162,6 @@ def chunking(config: TrainConfig) -> tuple[int, int, int]:
     wanted = max(1, min(round(config.eval_every / batch_size), budget_updates))
     chunks = -(-budget_updates // wanted)
     return batch_size, -(-budget_updates // chunks), budget_updates
-
-
-def _within_budget(update, max_updates: int):
-    """``update``, skipped (state unchanged, no env steps) once ``max_updates`` are done."""
-
-    def skipped(state: TrainState):
-        zero, nan = jnp.float32(0.0), jnp.float32(jnp.nan)
-        metrics = {name: zero for name in LOSS_METRICS}
-        metrics.update(
-            {
-                "charts/episodic_return": nan,
-                "charts/episodes": jnp.int32(0),
-                "losses/explained_variance": nan,
-                "charts/env_steps": jnp.int32(0),
-            }
-        )
-        return state, metrics
-
-    def bounded(state: TrainState):
-        return jax.lax.cond(state.update < max_updates, update, skipped, state)
-
-    return bounded
 
 
 def _init(key: jax.Array, *, config, spec, env, env_params, optimizer) -> TrainState:
