@@ -10,6 +10,7 @@ network spec, the env id and the action space (what a web page would embed);
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -137,17 +138,8 @@ class _Graph:
         return output
 
 
-def to_onnx_model(policy: Policy):
-    """The policy as an ``onnx.ModelProto``: input ``obs`` [N, obs_size] float32; outputs
-    ``action`` (int64 [N], or float32 [N, k]), ``logits`` (or ``mean`` and ``log_std``) and
-    ``value`` [N]. For sac, td3 and ddpg (``spec.actor_head`` squashed or deterministic)
-    ``action`` is the greedy squashed action ``tanh(mean)`` scaled onto the bounds, ``mean`` and
-    ``log_std`` are before the squash, and there is no ``value`` (their critics are Q networks
-    kept out of the policy)."""
-    onnx = _onnx()
-    helper, TensorProto = onnx.helper, onnx.TensorProto
-    spec, params = policy.spec, policy.params
-    g = _Graph(onnx)
+def _observation(g: _Graph, spec, params) -> str:
+    """The graph's input, normalised with the frozen statistics where the network does."""
     h = "obs"
     if spec.normalize_obs:
         stats = params["obs_norm"]
@@ -159,12 +151,59 @@ def to_onnx_model(policy: Policy):
             g.const("clip.high", np.float32(NORM_CLIP)),
         )
         h = g.op("Clip", [h, lo, hi], "obs_normalized")
-    act = "Relu" if spec.activation == "relu" else "Tanh"
+    return h
 
-    def dense(x: str, layer: str, out: str | None = None) -> str:
-        w = g.const(f"{layer}.w", params[layer]["w"].astype(np.float32))
-        b = g.const(f"{layer}.b", params[layer]["b"].astype(np.float32))
-        return g.op("Add", [g.op("MatMul", [x, w]), b], out)
+
+def _dense(g: _Graph, params, x: str, layer: str, out: str | None = None) -> str:
+    """``x @ w + b`` of one layer of ``params``."""
+    w = g.const(f"{layer}.w", params[layer]["w"].astype(np.float32))
+    b = g.const(f"{layer}.b", params[layer]["b"].astype(np.float32))
+    return g.op("Add", [g.op("MatMul", [x, w]), b], out)
+
+
+def _continuous_action(g: _Graph, policy: Policy, dense, actor_h: str) -> None:
+    """Nodes ``mean``, ``log_std`` and the greedy ``action`` after the actor's last hidden
+    layer ``actor_h``."""
+    spec, k = policy.spec, policy.spec.num_actions
+    space = policy.env_spec.action_space
+    low = g.const("action.low", np.asarray(space.low, np.float32))
+    high = g.const("action.high", np.asarray(space.high, np.float32))
+    if spec.actor_head == "squashed":  # one head: mean, then the state-dependent log-std
+        head = dense(actor_h, "actor_out")
+        mean = g.op("Slice", [head, *_slice(g, 0, k)], "mean")
+        raw = g.op("Slice", [head, *_slice(g, k, 2 * k)])
+        bounds = (g.const("log_std.min", np.float32(LOG_STD_MIN)),)
+        bounds += (g.const("log_std.max", np.float32(LOG_STD_MAX)),)
+        g.op("Clip", [raw, *bounds], "log_std")
+    else:
+        mean = dense(actor_h, "actor_out", "mean")
+        log_std = g.const("log_std.value", policy.params["log_std"]["value"].astype(np.float32))
+        g.op("Expand", [log_std, g.op("Shape", [mean])], "log_std")
+    if spec.actor_head == "gaussian":
+        g.op("Min", [g.op("Max", [mean, low]), high], "action")
+    else:  # the squashed mean scaled onto the bounds: low + (tanh(mean) + 1) (high - low) / 2
+        half = g.const(
+            "action.half_range", ((np.asarray(space.high) - space.low) / 2).astype(np.float32)
+        )
+        one = g.const("one", np.float32(1.0))
+        scaled = g.op("Add", [low, g.op("Mul", [g.op("Add", [g.op("Tanh", [mean]), one]), half])])
+        g.op("Min", [g.op("Max", [scaled, low]), high], "action")
+
+
+def to_onnx_model(policy: Policy):
+    """The policy as an ``onnx.ModelProto``: input ``obs`` [N, obs_size] float32; outputs
+    ``action`` (int64 [N], or float32 [N, k]), ``logits`` (or ``mean`` and ``log_std``) and
+    ``value`` [N]. For sac, td3 and ddpg (``spec.actor_head`` squashed or deterministic)
+    ``action`` is the greedy squashed action ``tanh(mean)`` scaled onto the bounds, ``mean`` and
+    ``log_std`` are before the squash, and there is no ``value`` (their critics are Q networks
+    kept out of the policy)."""
+    onnx = _onnx()
+    helper, TensorProto = onnx.helper, onnx.TensorProto
+    spec, params = policy.spec, policy.params
+    g = _Graph(onnx)
+    h = _observation(g, spec, params)
+    act = "Relu" if spec.activation == "relu" else "Tanh"
+    dense = functools.partial(_dense, g, params)
 
     def tower(prefix: str) -> str:
         x = h
@@ -181,31 +220,7 @@ def to_onnx_model(policy: Policy):
     k = spec.num_actions
     outputs = []
     if spec.continuous:
-        space = policy.env_spec.action_space
-        low = g.const("action.low", np.asarray(space.low, np.float32))
-        high = g.const("action.high", np.asarray(space.high, np.float32))
-        if spec.actor_head == "squashed":  # one head: mean, then the state-dependent log-std
-            head = dense(actor_h, "actor_out")
-            mean = g.op("Slice", [head, *_slice(g, 0, k)], "mean")
-            raw = g.op("Slice", [head, *_slice(g, k, 2 * k)])
-            bounds = (g.const("log_std.min", np.float32(LOG_STD_MIN)),)
-            bounds += (g.const("log_std.max", np.float32(LOG_STD_MAX)),)
-            g.op("Clip", [raw, *bounds], "log_std")
-        else:
-            mean = dense(actor_h, "actor_out", "mean")
-            log_std = g.const("log_std.value", params["log_std"]["value"].astype(np.float32))
-            g.op("Expand", [log_std, g.op("Shape", [mean])], "log_std")
-        if spec.actor_head == "gaussian":
-            g.op("Min", [g.op("Max", [mean, low]), high], "action")
-        else:  # the squashed mean scaled onto the bounds: low + (tanh(mean) + 1) (high - low) / 2
-            half = g.const(
-                "action.half_range", ((np.asarray(space.high) - space.low) / 2).astype(np.float32)
-            )
-            one = g.const("one", np.float32(1.0))
-            scaled = g.op(
-                "Add", [low, g.op("Mul", [g.op("Add", [g.op("Tanh", [mean]), one]), half])]
-            )
-            g.op("Min", [g.op("Max", [scaled, low]), high], "action")
+        _continuous_action(g, policy, dense, actor_h)
         outputs += [
             helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", k]),
             helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N", k]),

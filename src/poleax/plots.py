@@ -70,6 +70,45 @@ def curve_png(*args: Any, **kwargs: Any) -> bytes:
     return png_bytes(curve_figure(*args, **kwargs))
 
 
+def _plot_evaluations(ax, evaluations: list) -> None:
+    """Greedy and sampled evaluation means: the median over the seeds evaluated at each chunk
+    (the ones still training)."""
+    evaluated = [np.isfinite(np.asarray(e.greedy, float)) for e in evaluations]
+    kept = [i for i, mask in enumerate(evaluated) if mask.any()]
+    eval_steps = [np.median(np.asarray(evaluations[i].env_steps)[evaluated[i]]) for i in kept]
+    counts = sorted({n for e in evaluations for n in (e.episodes or []) if n})
+    of = f" ({' or '.join(map(str, counts))} episodes)" if counts else ""
+    for mode, marker, color, label in (
+        ("greedy", "o", "C1", f"evaluation, greedy{of}"),
+        ("sampled", "s", "C4", "evaluation, sampled"),
+    ):
+        means = [np.median(np.asarray(getattr(evaluations[i], mode))[evaluated[i]]) for i in kept]
+        ax.plot(eval_steps, means, marker, ms=3, color=color, label=label)
+
+
+def _mark_solves_and_stops(
+    ax, threshold: float, steps_to_solve: list[int | None], stops: list[int | None] | None
+) -> None:
+    """The threshold line, a star at each seed's solve, a dotted line at each rule's stop."""
+    ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
+    solved = [s for s in steps_to_solve if s is not None]
+    if solved:
+        ax.scatter(
+            solved,
+            [threshold] * len(solved),
+            marker="*",
+            s=120,
+            color="C2",
+            zorder=5,
+            label="solved (passed by the margin on gymnasium)",
+        )
+    stopped = [s for s in stops or [] if s is not None]
+    if stopped:
+        for step in stopped:
+            ax.axvline(step, color="0.35", linestyle=":", linewidth=1)
+        ax.plot([], [], color="0.35", linestyle=":", label="stopped by the running reward")
+
+
 def curve_figure(
     env_steps: np.ndarray,
     returns: np.ndarray,
@@ -126,37 +165,9 @@ def curve_figure(
                 label=f"training, range of {smooth.shape[0]} seeds",
             )
             ax.plot(x, np.nanmedian(smooth, 0), color="C0", label=f"{what}, median")
-    if evaluations:  # median over the seeds evaluated at each chunk (training ones)
-        evaluated = [np.isfinite(np.asarray(e.greedy, float)) for e in evaluations]
-        kept = [i for i, mask in enumerate(evaluated) if mask.any()]
-        eval_steps = [np.median(np.asarray(evaluations[i].env_steps)[evaluated[i]]) for i in kept]
-        counts = sorted({n for e in evaluations for n in (e.episodes or []) if n})
-        of = f" ({' or '.join(map(str, counts))} episodes)" if counts else ""
-        for mode, marker, color, label in (
-            ("greedy", "o", "C1", f"evaluation, greedy{of}"),
-            ("sampled", "s", "C4", "evaluation, sampled"),
-        ):
-            means = [
-                np.median(np.asarray(getattr(evaluations[i], mode))[evaluated[i]]) for i in kept
-            ]
-            ax.plot(eval_steps, means, marker, ms=3, color=color, label=label)
-    ax.axhline(threshold, color="C3", linestyle="--", label=f"solved ({threshold:g})")
-    solved = [s for s in steps_to_solve if s is not None]
-    if solved:
-        ax.scatter(
-            solved,
-            [threshold] * len(solved),
-            marker="*",
-            s=120,
-            color="C2",
-            zorder=5,
-            label="solved (passed by the margin on gymnasium)",
-        )
-    stopped = [s for s in stops or [] if s is not None]
-    if stopped:
-        for step in stopped:
-            ax.axvline(step, color="0.35", linestyle=":", linewidth=1)
-        ax.plot([], [], color="0.35", linestyle=":", label="stopped by the running reward")
+    if evaluations:
+        _plot_evaluations(ax, evaluations)
+    _mark_solves_and_stops(ax, threshold, steps_to_solve, stops)
     ax.set_xlim(left=0)
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")

@@ -150,25 +150,27 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         }
         return TrainState(params, opt_state, None, key, state.update + 1, extra), metrics
 
-    def frozen(state: TrainState):
-        zero = jnp.float32(0.0)
-        metrics = {
-            "losses/policy_loss": zero,
-            "losses/value_loss": zero,
-            "charts/episodic_return": jnp.float32(jnp.nan),
-            "charts/episodes": jnp.int32(0),
-            "charts/running_reward": state.extra.running_reward,
-            "charts/env_steps": jnp.int32(0),
-        }
-        return state, metrics
-
     def update(state: TrainState):
         spent = state.extra.env_steps >= config.total_steps
-        return jax.lax.cond(state.extra.stopped | spent, frozen, play_and_learn, state)
+        return jax.lax.cond(state.extra.stopped | spent, _frozen, play_and_learn, state)
 
     return Algorithm(
         config, task, dist, spec, init, update, updates_per_chunk, max_updates, stopped=_stopped
     )
+
+
+def _frozen(state: TrainState):
+    """A seed stopped by the running-reward rule, or past its budget: nothing changes."""
+    zero = jnp.float32(0.0)
+    metrics = {
+        "losses/policy_loss": zero,
+        "losses/value_loss": zero,
+        "charts/episodic_return": jnp.float32(jnp.nan),
+        "charts/episodes": jnp.int32(0),
+        "charts/running_reward": state.extra.running_reward,
+        "charts/env_steps": jnp.int32(0),
+    }
+    return state, metrics
 
 
 def _stopped(state: TrainState) -> jax.Array:

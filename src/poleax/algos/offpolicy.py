@@ -458,24 +458,16 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     log_std = 0.0 if sac else math.log(config.exploration_noise)
     spec = dataclasses.replace(base, actor_head=head, log_std_init=log_std)
     dist = distribution_of(task, spec)
-    action_size = spec.num_actions
     n_critics = 1 if algo == "ddpg" else 2
     policy_delay = 1 if algo == "ddpg" else config.policy_delay
-    smoothing = algo == "td3"
 
-    steps_per_update = config.train_freq * config.num_envs
-    budget_updates = -(-config.total_steps // steps_per_update)
-    updates_per_chunk = max(1, min(round(config.eval_every / steps_per_update), budget_updates))
-    chunks = -(-config.total_steps // (updates_per_chunk * steps_per_update))
-    max_updates = chunks * updates_per_chunk
+    steps_per_update, updates_per_chunk, budget_updates, max_updates = _chunking(config)
     capacity = buffer_capacity(config, max_updates * steps_per_update)
     check_memory(config, capacity)
 
     adam = optax.flatten(optax.scale_by_adam(eps=config.adam_eps))
     ent_adam = optax.scale_by_adam(eps=config.adam_eps)
-    total_gradient_steps = max_updates * config.gradient_steps
-    step_env = jax.vmap(env.step_or_reset, in_axes=(0, 0, 0, None))
-    n, k, g, b = config.num_envs, action_size, config.gradient_steps, config.batch_size
+    n, k, g, b = config.num_envs, spec.num_actions, config.gradient_steps, config.batch_size
     draw_shapes = [
         (2,),
         (config.train_freq, n, k),  # actions: policy samples, or uniform while warming up
@@ -497,7 +489,34 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         ent_adam=ent_adam,
         keep_actor_target=not sac,
     )
+    collect = _make_collect(config, spec, dist, env, env_params)
+    learners = Learners(adam, ent_adam, spec, dist, policy_delay)
+    gradient_step = _make_gradient_step(config, learners, max_updates * g)
+    update = _make_update(config, draw_shapes, collect, gradient_step, steps_per_update)
+    if max_updates > budget_updates:  # the last chunk's updates past the budget are skipped
+        update = within_budget(update, budget_updates, LOSS_METRICS)
+    with_hparams = functools.partial(_with_hparams, config)
+    steps = (init, update, updates_per_chunk, max_updates)
+    return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
 
+
+def _chunking(config: TrainConfig) -> tuple[int, int, int, int]:
+    """``(env steps per update, updates per chunk, updates in the budget, updates in whole
+    chunks)``: chunks of about ``eval_every`` env steps, as many as cover the budget."""
+    steps_per_update = config.train_freq * config.num_envs
+    budget_updates = -(-config.total_steps // steps_per_update)
+    updates_per_chunk = max(1, min(round(config.eval_every / steps_per_update), budget_updates))
+    chunks = -(-config.total_steps // (updates_per_chunk * steps_per_update))
+    return steps_per_update, updates_per_chunk, budget_updates, chunks * updates_per_chunk
+
+
+def _make_collect(config: TrainConfig, spec: NetworkSpec, dist, env, env_params):
+    """``collect(params, envs, buffer, env_steps, held, action_u, reset_u)``: ``train_freq``
+    steps of the envs, every transition into the buffer; returns the envs, buffer, env-step
+    count and held warm-up action after them, and the episodes that ended."""
+    sac = config.algo == "sac"
+    n = config.num_envs
+    step_env = jax.vmap(env.step_or_reset, in_axes=(0, 0, 0, None))
     low = jnp.asarray(dist.low, jnp.float32)
     high = jnp.asarray(dist.high, jnp.float32)
 
@@ -505,8 +524,6 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         return low + (squashed + 1.0) * (0.5 * (high - low))
 
     def collect(params, envs, buffer, env_steps, held, action_u, reset_u):
-        """``train_freq`` steps of the envs, every transition into the buffer."""
-
         def body(carry, step_draws):
             envs, buffer, env_steps, held = carry
             u, reset = step_draws
@@ -542,7 +559,13 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         )
         return envs, buffer, env_steps, held, episode_metrics(ended, done)
 
-    learners = Learners(adam, ent_adam, spec, dist, policy_delay)
+    return collect
+
+
+def _make_gradient_step(config: TrainConfig, learners: Learners, total_gradient_steps: int):
+    """One gradient step of SAC (or TD3/DDPG) on a minibatch from the buffer, as a
+    ``lax.scan`` body over ``(carry, draws)``."""
+    smoothing = config.algo == "td3"
 
     def sac_step(carry, step_draws):
         params, opt, extra, _ = carry
@@ -560,7 +583,12 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         noise = extra.hparams.target_noise * standard_normal(noise_u) if smoothing else None
         return td3_update(learners, params, opt, extra, batch, noise, lr), None
 
-    gradient_step = sac_step if sac else td3_step
+    return sac_step if config.algo == "sac" else td3_step
+
+
+def _make_update(config: TrainConfig, draw_shapes, collect, gradient_step, steps_per_update: int):
+    """One update: ``train_freq`` env steps into the buffer, then ``gradient_steps`` gradient
+    steps once the buffer holds more than ``learning_starts`` transitions."""
 
     def update(state: TrainState):
         key, action_bits, reset_bits, index_bits, u, u_next = draws.bits(state.key, draw_shapes)
@@ -594,11 +622,7 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         metrics["charts/env_steps"] = jnp.int32(steps_per_update)
         return TrainState(params, opt, envs, key, state.update + 1, extra), metrics
 
-    if max_updates > budget_updates:  # the last chunk's updates past the budget are skipped
-        update = within_budget(update, budget_updates, LOSS_METRICS)
-    with_hparams = functools.partial(_with_hparams, config)
-    steps = (init, update, updates_per_chunk, max_updates)
-    return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
+    return update
 
 
 def _init(

@@ -141,8 +141,7 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         return new_state, metrics
 
     with_hparams = functools.partial(_with_hparams, config)
-    if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:
-        # The last chunk's updates past the budget are skipped.
+    if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:  # skip the rest
         update = within_budget(update, max_updates, LOSS_METRICS, ("losses/explained_variance",))
     steps = (init, update, updates_per_chunk, max_updates)
     return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
