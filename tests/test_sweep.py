@@ -227,3 +227,30 @@ def test_default_batch_fills_the_cores_with_seeds(monkeypatch):
     assert trials_per_batch(SweepSettings(seeds=3)) == 5
     assert trials_per_batch(SweepSettings(seeds=32)) == 1
     assert trials_per_batch(SweepSettings(seeds=2, batch=3)) == 3
+
+
+def test_the_sweeps_plots_leave_the_processs_matplotlib_style_as_it_was(tmp_path):
+    """optuna's matplotlib plots switch the global style to ggplot: a sweep's pictures must
+    not restyle the curves and maps a process draws after it (a test that drew a curve after
+    a sweep, in the same process, found its picture changed)."""
+    import matplotlib
+
+    from poleax.sweep.outputs import _plots
+
+    study = optuna.create_study()
+    for value in (3.0, 2.0, 1.0):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"lr": value / 1000},
+                distributions={"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2)},
+                value=value,
+            )
+        )
+
+    def style() -> dict:  # all but the backend, which the sweep sets to Agg on purpose
+        return {k: v for k, v in matplotlib.rcParams.items() if not k.startswith("backend")}
+
+    before = style()
+    _plots(study, tmp_path)
+    assert (tmp_path / "history.png").exists()
+    assert style() == before

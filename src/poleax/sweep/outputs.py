@@ -67,7 +67,9 @@ def _plots(study, out: Path) -> None:
         plt.close(figure)
         write_bytes(out / name, image.getvalue())
 
-    with warnings.catch_warnings():
+    # optuna's plots switch the process's style to ggplot; the rc context puts it back, so a
+    # sweep leaves later pictures of the process (curves, maps) as they were.
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
         save(optuna_plots.plot_optimization_history(study).figure, "history.png")
         # Too few distinct trials to rank parameters raises one of these.
