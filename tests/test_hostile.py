@@ -620,6 +620,7 @@ def test_a_trained_run_stops_within_one_update_of_its_budget():
     assert result.metrics["charts/env_steps"].sum() == 1024
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("eval_every", [1, 2_000, 1_000_000])
 def test_the_tutorials_algorithm_stops_within_one_update_of_its_budget(eval_every):
     """mc-ac's updates play whole episodes of any length, so no count of updates keeps its
@@ -640,6 +641,7 @@ def test_the_tutorials_algorithm_stops_within_one_update_of_its_budget(eval_ever
     assert int(result.state.extra.env_steps[0]) == steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["sac", "td3"])
 def test_an_off_policy_run_stops_within_one_update_of_its_budget(algo):
     """Chunks of 6 updates of 64 env steps (4 envs x 16 steps) would have run 1,536 steps

@@ -75,16 +75,13 @@ class ChunkReport:
 
 @dataclass
 class TrainResult:
-    """Outcome of ``train``: per-seed delivered parameters, curves and solve points."""
+    """Outcome of ``train``: per-seed delivered parameters and the run's ``History`` (curves,
+    evaluations and solve points are read from it)."""
 
     config: TrainConfig
     algorithm: Algorithm
-    state: TrainState  # final state of all seeds, on the host (a solved seed's at its solve)
+    state: TrainState | None  # final state of all seeds, on the host (a solved seed's at its solve)
     delivered_params: list[dict]  # per seed: params at the first solved chunk, else final
-    metrics: dict[str, np.ndarray]  # name -> [seed, update]; NaN (0 for counts) once stopped
-    evaluations: list[ChunkEvaluation]  # per chunk: env_steps, greedy, sampled ([seed])
-    steps_to_solve: list[int | None]
-    seconds_to_solve: list[float | None]
     train_seconds: float
     history: History | None  # the whole record, as a checkpoint keeps it
     initial_params: dict | None  # seed 0's untrained parameters (None when resumed)
@@ -93,6 +90,25 @@ class TrainResult:
     @property
     def seeds(self) -> list[int]:
         return [self.config.seed + i for i in range(self.config.seeds)]
+
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Name -> ``[seed, update]``; NaN (0 for counts) once a seed stopped."""
+        history = self.history
+        return {} if history is None else {name: history.metric(name) for name in history.metrics}
+
+    @property
+    def evaluations(self) -> list[ChunkEvaluation]:
+        """Per chunk: env steps, greedy and sampled means (``[seed]``)."""
+        return [] if self.history is None else list(self.history.evaluations)
+
+    @property
+    def steps_to_solve(self) -> list[int | None]:
+        return [] if self.history is None else list(self.history.steps_to_solve)
+
+    @property
+    def seconds_to_solve(self) -> list[float | None]:
+        return [] if self.history is None else list(self.history.seconds_to_solve)
 
 
 class Hooks(NamedTuple):
@@ -359,7 +375,7 @@ class _Driver:
     def _result(self, initial_params: dict | None, interrupted: bool) -> TrainResult:
         config, algo, history, state = self.config, self.algo, self.history, self.state
         if state is None:  # interrupted while compiling: nothing trained yet
-            return TrainResult(config, algo, None, [], {}, [], [], [], 0.0, None, None, True)
+            return TrainResult(config, algo, None, [], 0.0, None, None, interrupted=True)
         delivered = []
         for i in range(config.seeds):
             snapshot = history.snapshots.get(i)
@@ -369,10 +385,6 @@ class _Driver:
             algorithm=algo,
             state=state,
             delivered_params=delivered,
-            metrics={name: history.metric(name) for name in history.metrics},
-            evaluations=list(history.evaluations),
-            steps_to_solve=list(history.steps_to_solve),
-            seconds_to_solve=list(history.seconds_to_solve),
             train_seconds=time.perf_counter() - self.start,
             interrupted=interrupted,
             history=history,
