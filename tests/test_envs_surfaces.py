@@ -130,7 +130,8 @@ def test_mc_ac_refuses_continuous_actions(env, capsys):
 def test_a_sweep_on_pendulum_searches_the_log_std_initialisation(tmp_path, capsys):
     optuna = pytest.importorskip("optuna")
     out = tmp_path / "sweep"
-    argv = ["sweep", "--env", "Pendulum-v1", "--trials", "2", "--seeds", "1", "--batch", "2"]
+    argv = ["sweep", "--algo", "ppo", "--env", "Pendulum-v1", "--trials", "2", "--seeds", "1"]
+    argv += ["--batch", "2"]
     argv += ["--total-steps", "2048", "--no-progress", "--study", "pend", "--out", str(out)]
     assert main(argv) == 0
     assert "2 trials finished" in capsys.readouterr().out

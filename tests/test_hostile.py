@@ -424,7 +424,7 @@ def test_a_sweep_that_solved_nothing_names_no_best_trial(tmp_path, monkeypatch, 
 
     out = tmp_path / "sweep"
     out.mkdir()
-    settings_ = SweepSettings(env="Pendulum-v1", total_steps=100_000, out=out)
+    settings_ = SweepSettings(algo="ppo", env="Pendulum-v1", total_steps=100_000, out=out)
     summary = write_outputs(fresh([100_000.0, 100_000.0]), settings_)
     assert summary["solved"] is False and "best_trial" not in summary
     assert not (out / "best_config.json").exists()

@@ -18,6 +18,7 @@ SHORT = {
     "CartPole-v1": ["--total-steps", "2048", "--no-stop-when-solved"],
     "Pendulum-v1": ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"],
 }
+SHORT["Pendulum-v1"] += ["--algo", "ppo"]  # sac is its default; these runs are ppo's
 SHORT["Pendulum-v1"] += ["--eval-episodes", "5"]
 
 

@@ -21,7 +21,7 @@ from poleax.policy import Policy
 @pytest.fixture(scope="module", params=["MountainCar-v0", "Pendulum-v1"])
 def normalized_run(request, train_once):
     env = request.param
-    args = ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"]
+    args = ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs", "--algo", "ppo"]
     return env, train_once("--env", env, *args, "--eval-episodes", "5", "--no-gifs")
 
 

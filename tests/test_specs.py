@@ -66,3 +66,21 @@ def test_per_task_tables_are_views_of_the_specs():
     finally:
         ENV_SPECS.pop(spec.id)
     assert "Tiny-v0" not in ENV_DEFAULTS
+
+
+def test_a_task_names_the_algorithm_a_run_gets_when_none_is_named():
+    import inspect
+
+    from poleax.api import train
+    from poleax.config import build_config
+    from poleax.sweep.settings import SweepSettings
+
+    chosen = {env: build_config(env=env).algo for env in ENV_IDS}
+    assert chosen == {env: env_spec(env).default_algo for env in ENV_IDS}
+    assert chosen["Pendulum-v1"] == chosen["MountainCarContinuous-v0"] == "sac"
+    assert chosen["CartPole-v1"] == chosen["MountainCar-v0"] == "ppo"
+    assert build_config(algo="ppo", env="Pendulum-v1").total_steps == 300_000  # named wins
+    assert build_config(env="Pendulum-v1").total_steps == 20_000  # sac's tuned budget
+    assert SweepSettings(env="Pendulum-v1").algo == "sac"
+    assert build_config(preset="tutorial").algo == "mc-ac"
+    assert inspect.signature(train).parameters["algo"].default is None

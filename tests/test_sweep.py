@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
@@ -254,3 +255,62 @@ def test_the_sweeps_plots_leave_the_processs_matplotlib_style_as_it_was(tmp_path
     _plots(study, tmp_path)
     assert (tmp_path / "history.png").exists()
     assert style() == before
+
+
+class _Trial:
+    number = 0
+
+
+def test_core_seconds_score_counts_cpu_per_solved_seed(monkeypatch):
+    """--objective core-seconds: a seed costs its env steps (the budget if unsolved) at the
+    group's CPU time per env step, summed over the trial's seeds, over the seeds it solved."""
+    from poleax.sweep.settings import SweepSettings
+    from poleax.sweep.training import _Group
+
+    clock = iter([100.0, 130.0])  # the group starts at 100 s of CPU, is scored at 130 s
+    monkeypatch.setattr("poleax.sweep.training.time.process_time", lambda: next(clock, 0.0))
+    settings = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000, objective="core-seconds")
+    group = _Group(settings, [_Trial(), _Trial()], None)
+    group.row_steps = np.array([500.0, 1000.0, 1000.0, 500.0])  # 3,000 steps in 30 s: 0.01 s each
+    value = group.score(np.array([500.0, 1000.0]), np.array([True, False]))
+    assert value == pytest.approx(0.01 * 1500 / 1)
+    steps = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000)
+    assert _Group(steps, [_Trial()], None).score(np.array([500.0, 2000.0]), np.ones(2, bool)) == 750
+
+
+def test_core_seconds_of_a_trial_that_solved_nothing_is_worse_than_one_solve(monkeypatch):
+    from poleax.sweep.settings import SweepSettings
+    from poleax.sweep.training import _Group
+
+    monkeypatch.setattr("poleax.sweep.training.time.process_time", lambda: 10.0)
+    settings = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000, objective="core-seconds")
+    group = _Group(settings, [_Trial()], None)
+    group.cpu_start, group.row_steps = 0.0, np.array([1000.0, 1000.0])
+    none = group.score(np.array([1000.0, 1000.0]), np.zeros(2, bool))
+    one = group.score(np.array([1000.0, 1000.0]), np.array([True, False]))
+    assert none > one > 0
+
+
+def test_sweep_by_core_seconds_end_to_end(tmp_path, capsys):
+    """Trials scored in core-seconds per solved seed, their steps and solves recorded; the
+    study keeps its objective, and another one on the same study is refused in one line."""
+    out = tmp_path / "sweep"
+    args = ["sweep", *SMALL, "--trials", "2", "--batch", "2", "--study", "cs", "--out", str(out)]
+    assert main([*args, "--sampler-seed", "0", "--objective", "core-seconds"]) == 0
+    printed = capsys.readouterr().out
+    storage = f"sqlite:///{out / 'study.db'}"
+    trials = trials_of(storage, "cs")
+    assert_exactly(trials, 2)
+    study = optuna.load_study(study_name="cs", storage=storage)
+    assert study.user_attrs["poleax:objective"] == "core-seconds"
+    for trial in trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            steps, solved = trial.user_attrs["mean_steps"], trial.user_attrs["solved_seeds"]
+            assert 0 < trial.value < 1e3 and trial.value != steps and 0 <= solved <= 2
+    if (out / "best_config.json").exists():
+        assert "core-seconds per solved seed" in printed
+    more = ["sweep", *SMALL, "--trials", "3", "--batch", "2", "--study", "cs", "--out", str(out)]
+    assert main([*more, "--objective", "steps"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--objective core-seconds" in err[0], err
+    assert len(trials_of(storage, "cs")) == 2  # nothing trained

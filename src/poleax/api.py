@@ -12,7 +12,7 @@ from poleax.policy import Policy
 
 def train(
     env: str = DEFAULT_ENV,
-    algo: str = "ppo",
+    algo: str | None = None,
     seed: int = 0,
     preset: str | None = None,
     out: str | Path | None = None,
@@ -22,7 +22,9 @@ def train(
 ):
     """Train and write a run folder; return the ``Run`` (``.path``, ``.summary``, ``.policy()``).
 
-    ``overrides`` are any ``TrainConfig`` fields, e.g. ``total_steps=50_000, lr=3e-4``.
+    ``algo`` None is the task's default (``ppo``; ``sac`` on Pendulum-v1 and
+    MountainCarContinuous-v0). ``overrides`` are any ``TrainConfig`` fields, e.g.
+    ``total_steps=50_000, lr=3e-4``.
     """
     from poleax.config import ConfigError, build_config
     from poleax.run import run_training

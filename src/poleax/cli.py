@@ -79,6 +79,12 @@ def _default_text(name: str, base: Any) -> str:
             tuned = defaults_for(algo, env).get(name, general)
             if tuned != general:
                 others.append(f"{algo} on {env} {_show(tuned)}")
+    if name == "algo":
+        others = [
+            f"{env_spec(env).default_algo} on {env}"
+            for env in ENV_IDS
+            if env_spec(env).default_algo != base
+        ]
     text = f"default: {_show(base)}"
     return f"{text}; {', '.join(others)}" if others else text
 
@@ -297,7 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         "together, a row per core at a time. Start the same command on many machines with one "
         "--storage.",
     )
-    sweep.add_argument("--algo", default="ppo", help="ppo, a2c, sac, td3 or ddpg (default: ppo)")
+    sweep.add_argument(
+        "--algo",
+        default=None,
+        help="ppo, a2c, sac, td3 or ddpg (default: the task's: ppo; sac on Pendulum-v1 and "
+        "MountainCarContinuous-v0)",
+    )
     sweep.add_argument("--env", default=STANDARD_ENV, help=f"(default: {STANDARD_ENV})")
     sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")
     sweep.add_argument(
@@ -333,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--search-shapes",
         action="store_true",
         help="also search envs, rollout length, minibatches and epochs",
+    )
+    sweep.add_argument(
+        "--objective",
+        default="steps",
+        choices=("steps", "core-seconds"),
+        help="a trial's score: its seeds' mean env steps to solve, or the core-seconds "
+        "(process CPU time) per solved seed; an unsolved seed counts at the budget "
+        "(default: steps)",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_lang(sweep)
@@ -744,6 +763,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         seed=args.seed,
         search_shapes=args.search_shapes,
         sampler_seed=args.sampler_seed,
+        objective=args.objective,
     )
     from poleax.sweep import SweepInterrupted
     from poleax.trainer import TrainingError
@@ -778,9 +798,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             tr(
                 "best: trial {trial}, {steps:.0f} env steps to solve (mean over seeds)",
                 trial=summary["best_trial"],
-                steps=summary["best_value"],
+                steps=summary["best_mean_steps"],
             )
         )
+        if settings.objective == "core-seconds":
+            print(
+                tr(
+                    "its score: {seconds:.2f} core-seconds per solved seed",
+                    seconds=summary["best_value"],
+                )
+            )
         best = settings.out / "best_config.json"
         print(tr("best config: {path} (poleax train --config {path})", path=best))
     return 0

@@ -274,6 +274,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def default_algo(env: str) -> str:
+    """The algorithm a run on ``env`` gets when none is named (the task's ``default_algo``)."""
+    spec = find_spec(env)
+    return spec.default_algo if spec is not None else TrainConfig.algo
+
+
 def defaults_for(algo: str, env: str) -> dict[str, Any]:
     """The tuned defaults of ``algo`` on ``env`` (before any preset or flag): the
     algorithm's, then the env spec's for it."""
@@ -292,8 +298,8 @@ def build_config(
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; known presets: {', '.join(PRESETS)}")
     base = dict(PRESETS.get(preset, {})) if preset else {}
-    algo = algo or base.get("algo") or TrainConfig.algo
     env = env or base.get("env") or TrainConfig.env
+    algo = algo or base.get("algo") or default_algo(env)
     if algo not in ALGOS:
         raise ConfigError(f"unknown algorithm {algo!r}; known algorithms: {', '.join(ALGOS)}")
     values = {**defaults_for(algo, env), **base, "algo": algo, "env": env, "preset": preset}

@@ -254,6 +254,9 @@ CATALOG: dict[str, str] = {
     "best: trial {trial}, {steps:.0f} env steps to solve (mean over seeds)": (
         "最佳：试验 {trial}，{steps:.0f} 个环境步解决（各种子的平均）"
     ),
+    "its score: {seconds:.2f} core-seconds per solved seed": (
+        "它的得分：每个解决的种子 {seconds:.2f} 核秒"
+    ),
     "best config: {path} (poleax train --config {path})": (
         "最佳配置：{path}（poleax train --config {path}）"
     ),
@@ -731,6 +734,14 @@ CATALOG: dict[str, str] = {
         "--sampler-seed 必须是 [0, 2^32) 内的整数；得到 {seed}"
     ),
     "--study must be a name of 1 to {most} characters": "--study 必须是 1 到 {most} 个字符的名字",
+    "--objective must be one of {names}; got {value}": (
+        "--objective 必须是 {names} 之一；得到 {value}"
+    ),
+    "study {study} scores its trials by --objective {found}; got --objective {objective} "
+    "(use another --study)": (
+        "研究 {study} 按 --objective {found} 给试验打分；得到 --objective {objective}"
+        "（请换一个 --study）"
+    ),
     "sweep settings cannot train ({rows} rows: batch x seeds): {error}": (
         "这些调参设置无法训练（{rows} 行：batch x seeds）：{error}"
     ),

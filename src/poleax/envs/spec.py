@@ -179,6 +179,9 @@ class EnvSpec:
     """Frames per second of the env's own clock (gymnasium's ``render_fps``)."""
     random_return: float = 0.0
     """Mean return of a uniformly random policy (the zero of normalised scores)."""
+    default_algo: str = "ppo"
+    """The algorithm ``poleax train --env ID`` runs when none is named: the one whose
+    defaults solve the task's seeds at the least compute (``benchmarks/robustness.py``)."""
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
     """Tuned settings per algorithm (``{"ppo": {"lr": 1e-3}}``), on top of the algorithm's
     (measured on seeds of our own; the README's tables say how they do on others)."""

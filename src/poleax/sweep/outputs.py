@@ -30,13 +30,11 @@ def write_outputs(study, settings: SweepSettings) -> dict[str, Any]:
     }
     if not done:
         return summary
-    best = study.best_trial
-    # A trial's value is its seeds' mean env steps to solve, an unsolved seed counting the
-    # whole budget: a best value at the budget means no seed of any trial solved.
-    if best.value is None or best.value >= settings.total_steps:
+    if not any(_solved_seeds(t, settings) for t in done):
         summary["solved"] = False
         _plots(study, settings.out)
         return summary
+    best = min((t for t in done if _solved_seeds(t, settings)), key=lambda t: t.value)
     # The best settings, trained with the env's own budget (the sweep's may be shorter).
     default_budget = build_config(settings.algo, settings.env).total_steps
     config = build_config(
@@ -47,10 +45,23 @@ def write_outputs(study, settings: SweepSettings) -> dict[str, Any]:
     )
     write_json(settings.out / "best_config.json", config.to_dict())
     summary.update(
-        solved=True, best_value=best.value, best_params=best.params, best_trial=best.number
+        solved=True,
+        objective=settings.objective,
+        best_value=best.value,
+        best_mean_steps=best.user_attrs.get("mean_steps", best.value),
+        best_params=best.params,
+        best_trial=best.number,
     )
     _plots(study, settings.out)
     return summary
+
+
+def _solved_seeds(trial, settings: SweepSettings) -> int:
+    """How many of a complete trial's seeds solved (a trial of a study made before poleax
+    recorded it: whether its mean env steps, its value then, fell below the budget)."""
+    if "solved_seeds" in trial.user_attrs:
+        return int(trial.user_attrs["solved_seeds"])
+    return int(trial.value is not None and trial.value < settings.total_steps)
 
 
 def _plots(study, out: Path) -> None:

@@ -8,7 +8,13 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from poleax.config import OFF_POLICY_ALGOS, ConfigError, TrainConfig, build_config
+from poleax.config import (
+    OFF_POLICY_ALGOS,
+    ConfigError,
+    TrainConfig,
+    build_config,
+    default_algo,
+)
 from poleax.envs.registry import STANDARD_ENV
 from poleax.files import check_kind
 
@@ -21,6 +27,10 @@ SHAPE_CHOICES = {
     "epochs": (5, 10, 20),
 }
 MAX_TRIALS = 1_000_000
+#: What a trial's score counts (``--objective``): env steps, or core-seconds (see ``_Group``).
+OBJECTIVES = ("steps", "core-seconds")
+#: The study attribute naming its objective (a study scores its trials one way only).
+OBJECTIVE_ATTR = "poleax:objective"
 MAX_STUDY_NAME = 512  # Optuna's column for study names
 #: A worker records a heartbeat for each of its running trials this often (seconds) ...
 HEARTBEAT_S = 10
@@ -45,7 +55,7 @@ _CREATION_RACES = (
 class SweepSettings:
     """What ``poleax sweep`` was asked to do."""
 
-    algo: str = "ppo"
+    algo: str | None = None  # None: the task's default algorithm
     env: str = STANDARD_ENV
     trials: int = 20
     batch: int | None = None  # trials trained together; None: as many as fill the cores
@@ -57,6 +67,11 @@ class SweepSettings:
     seed: int = 0
     search_shapes: bool = False
     sampler_seed: int | None = None
+    objective: str = "steps"
+
+    def __post_init__(self) -> None:
+        if self.algo is None:
+            object.__setattr__(self, "algo", default_algo(self.env))
 
     def validate(self) -> None:
         """Raise ``ConfigError`` for any setting that cannot work; write nothing."""
@@ -163,6 +178,10 @@ def validate_settings(settings: SweepSettings) -> None:
             f"sweep supports algorithms {', '.join(SWEEP_ALGOS)}; got {settings.algo!r}"
         )
     build_config(settings.algo, settings.env)  # checks the env id
+    if settings.objective not in OBJECTIVES:
+        raise ConfigError(
+            f"--objective must be one of {', '.join(OBJECTIVES)}; got {settings.objective!r}"
+        )
     for name, most in (("trials", MAX_TRIALS), ("seeds", None), ("batch", None)):
         value = getattr(settings, name)
         if name == "batch" and value is None:

@@ -19,6 +19,7 @@ from poleax.sweep.settings import (
     GRACE_S,
     HEARTBEAT_S,
     LOCK_SUFFIX,
+    OBJECTIVE_ATTR,
     SweepSettings,
     _storage_target,
     _Target,
@@ -153,7 +154,10 @@ class _Study:
                         sampler=optuna.samplers.TPESampler(seed=None),
                         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2),
                     )
+                    self._check_objective()
                 break
+            except ConfigError:
+                raise
             except Exception as error:  # unreachable database, bad URL, missing driver, race
                 reason = reason_of(error)
                 racing = any(race in reason.lower() for race in _CREATION_RACES)
@@ -166,6 +170,21 @@ class _Study:
         self._thread = threading.Thread(target=self._beat_loop, name="poleax-heartbeat")
         self._thread.daemon = True
         self._thread.start()
+
+    def _check_objective(self) -> None:
+        """Name the study's objective on a new study; refuse another one on an old study (a
+        study made before ``--objective`` scored env steps)."""
+        objective = self.settings.objective
+        found = self.study.user_attrs.get(OBJECTIVE_ATTR)
+        if found is None and not self.study.get_trials(deepcopy=False):
+            self.study.set_user_attr(OBJECTIVE_ATTR, objective)
+            return
+        found = found or "steps"
+        if found != objective:
+            raise ConfigError(
+                f"study {self.settings.study!r} scores its trials by --objective {found}; "
+                f"got --objective {objective} (use another --study)"
+            )
 
     def _make_storage(self):
         if self.journal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +83,26 @@ def train_group(
     if result.interrupted:
         raise _Stopped
     budget = settings.total_steps
+    solved = np.array([s is not None for s in result.steps_to_solve]).reshape(len(trials), -1)
     steps = np.array(
         [s if s is not None else budget for s in result.steps_to_solve], float
     ).reshape(len(trials), settings.seeds)
     for i in np.flatnonzero(~group.told):
-        group.tell(int(i), steps[i])
+        group.tell(int(i), steps[i], solved[i])
 
 
 class _Group:
     """The trials of one ``train_group``: each told as soon as its seeds are done (so it
-    counts for pruning the rest), pruned by Optuna's pruner between chunks."""
+    counts for pruning the rest), pruned by Optuna's pruner between chunks.
+
+    A trial's score (``--objective``): ``steps``, its seeds' mean env steps to solve, an
+    unsolved seed counting the budget; ``core-seconds``, the core-seconds its seeds cost over
+    the seeds it solved, a seed costing its env steps to solve (an unsolved one the budget) at
+    the group's rate, the process's CPU time since the group started over the env steps all
+    its rows trained (a trial that solved no seed: its cost times seeds + 1). Trials of one
+    group share array shapes and so a rate; trials that differ in shape (``--search-shapes``)
+    train in groups of their own, where the work of a step differs.
+    """
 
     def __init__(self, settings: SweepSettings, trials: list, opened: _Study | None) -> None:
         self.settings, self.trials, self.opened = settings, trials, opened
@@ -100,14 +111,30 @@ class _Group:
         self.pruned = np.zeros(len(trials), bool)
         self.told = np.zeros(len(trials), bool)
         self.greedy = np.zeros(len(trials) * settings.seeds)  # each row's latest evaluation
+        self.row_steps = np.zeros(len(trials) * settings.seeds)  # env steps each row trained
+        self.cpu_start = time.process_time()
 
-    def tell(self, i: int, steps: np.ndarray) -> None:
+    def score(self, steps: np.ndarray, solved: np.ndarray) -> float:
+        """The trial's value under the sweep's objective (see the class)."""
+        steps = np.minimum(steps, self.budget)
+        if self.settings.objective == "steps":
+            return float(steps.mean())
+        rate = (time.process_time() - self.cpu_start) / max(float(self.row_steps.sum()), 1.0)
+        cost = float(rate * steps.sum())
+        count = int(solved.sum())
+        return cost / count if count else cost * (len(steps) + 1)
+
+    def tell(self, i: int, steps: np.ndarray, solved: np.ndarray) -> None:
         import optuna
 
         self.told[i] = True
         trial = self.trials[i]
         state = optuna.trial.TrialState.PRUNED if self.pruned[i] else None
-        value = None if self.pruned[i] else float(np.minimum(steps, self.budget).mean())
+        value = None if self.pruned[i] else self.score(steps, solved)
+        if value is not None:
+            with contextlib.suppress(Exception):  # a trial another worker failed: not ours
+                trial.set_user_attr("mean_steps", float(np.minimum(steps, self.budget).mean()))
+                trial.set_user_attr("solved_seeds", int(solved.sum()))
         if self.opened is not None:
             self.opened.finish(trial, value, state)
         elif state is not None:
@@ -119,15 +146,17 @@ class _Group:
         import optuna
 
         trials, seeds = self.trials, self.settings.seeds
+        self.row_steps = np.asarray(report.env_steps, float).copy()
         self.greedy[report.active] = report.greedy[report.active]
         trial_greedy = self.greedy.reshape(len(trials), seeds).mean(axis=1)
         done = (report.solved | (report.env_steps >= self.budget)).reshape(len(trials), -1)
         env_steps = report.env_steps.reshape(len(trials), -1)
+        solved = report.solved.reshape(len(trials), -1)
         for i, trial in enumerate(trials):
             if self.told[i]:
                 continue
             if done[i].all():  # a solved seed stopped at its solve, an unsolved one at the budget
-                self.tell(i, env_steps[i])
+                self.tell(i, env_steps[i], solved[i])
                 continue
             try:
                 shortfall = float(self.threshold - trial_greedy[i])
@@ -141,7 +170,7 @@ class _Group:
                 continue
             if prune:
                 self.pruned[i] = True
-                self.tell(i, env_steps[i])
+                self.tell(i, env_steps[i], solved[i])
 
     def pruned_rows(self) -> list[int]:
         seeds = self.settings.seeds
