@@ -52,7 +52,12 @@ def test_the_live_page_names_actions_as_the_spec_does():
 
 
 def test_per_task_tables_are_views_of_the_specs():
-    assert set(ENV_DEFAULTS) == {"MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"}
+    assert set(ENV_DEFAULTS) == {
+        "Acrobot-v1",
+        "MountainCar-v0",
+        "Pendulum-v1",
+        "MountainCarContinuous-v0",
+    }
     assert defaults_for("ppo", "Pendulum-v1")["gamma"] == 0.9
     assert set(MAP_AXES) == set(ENV_IDS)
     spec = probe_spec("Tiny-v0", solve=SolveCriterion(0.5), defaults={"a2c": {"lr": 0.5}})
