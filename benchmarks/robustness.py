@@ -43,14 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-ENVS = (
-    "CartPole-v0",
-    "CartPole-v1",
-    "Acrobot-v1",
-    "MountainCar-v0",
-    "Pendulum-v1",
-    "MountainCarContinuous-v0",
-)
+from poleax.envs import ENV_IDS
 
 
 @dataclass
@@ -151,7 +144,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=32)
     parser.add_argument("--first-seed", type=int, default=500)
-    parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    parser.add_argument("--envs", nargs="+", default=list(ENV_IDS))
     parser.add_argument("--algos", nargs="+", default=["default"])
     parser.add_argument("--old", help="another source tree (OLD/src) run side by side")
     parser.add_argument("--out", type=Path, help="also write the table here (markdown)")
