@@ -274,6 +274,14 @@ def test_core_seconds_score_counts_cpu_per_solved_seed(monkeypatch):
     group.row_steps = np.array([500.0, 1000.0, 1000.0, 500.0])  # 3,000 steps in 30 s: 0.01 s each
     value = group.score(np.array([500.0, 1000.0]), np.array([True, False]))
     assert value == pytest.approx(0.01 * 1500 / 1)
+    # Once a first chunk has ended, the rate counts from there: its compile is left out.
+    group.first_chunk = (110.0, 1000.0)  # then 20 s more for the 2,000 steps since
+    clock = iter([130.0])
+    value = group.score(np.array([500.0, 1000.0]), np.array([True, False]))
+    assert value == pytest.approx(0.01 * 1500)
+    group.row_steps[:] = 250.0  # 1,000 in all: nothing since the first chunk, so from the start
+    clock = iter([130.0])
+    assert group.score(np.array([500.0, 500.0]), np.ones(2, bool)) == pytest.approx(0.03 * 500)
     steps = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000)
     assert _Group(steps, [_Trial()], None).score(np.array([500.0, 2000.0]), np.ones(2, bool)) == 750
 

@@ -98,10 +98,12 @@ class _Group:
     A trial's score (``--objective``): ``steps``, its seeds' mean env steps to solve, an
     unsolved seed counting the budget; ``core-seconds``, the core-seconds its seeds cost over
     the seeds it solved, a seed costing its env steps to solve (an unsolved one the budget) at
-    the group's rate, the process's CPU time since the group started over the env steps all
-    its rows trained (a trial that solved no seed: its cost times seeds + 1). Trials of one
-    group share array shapes and so a rate; trials that differ in shape (``--search-shapes``)
-    train in groups of their own, where the work of a step differs.
+    the group's rate, the process's CPU time over the env steps all its rows trained, counted
+    from the end of the group's first chunk (so the programs' compile, paid once per shape,
+    does not weigh on a short trial; a group told at its first chunk counts from its start).
+    A trial that solved no seed scores its cost times seeds + 1. Trials of one group share
+    array shapes and so a rate; trials that differ in shape (``--search-shapes``) train in
+    groups of their own, where the work of a step differs.
     """
 
     def __init__(self, settings: SweepSettings, trials: list, opened: _Study | None) -> None:
@@ -113,13 +115,18 @@ class _Group:
         self.greedy = np.zeros(len(trials) * settings.seeds)  # each row's latest evaluation
         self.row_steps = np.zeros(len(trials) * settings.seeds)  # env steps each row trained
         self.cpu_start = time.process_time()
+        self.first_chunk: tuple[float, float] | None = None  # CPU time, env steps at its end
 
     def score(self, steps: np.ndarray, solved: np.ndarray) -> float:
         """The trial's value under the sweep's objective (see the class)."""
         steps = np.minimum(steps, self.budget)
         if self.settings.objective == "steps":
             return float(steps.mean())
-        rate = (time.process_time() - self.cpu_start) / max(float(self.row_steps.sum()), 1.0)
+        now, trained = time.process_time(), float(self.row_steps.sum())
+        if self.first_chunk is not None and trained > self.first_chunk[1]:
+            rate = (now - self.first_chunk[0]) / (trained - self.first_chunk[1])
+        else:
+            rate = (now - self.cpu_start) / max(trained, 1.0)
         cost = float(rate * steps.sum())
         count = int(solved.sum())
         return cost / count if count else cost * (len(steps) + 1)
@@ -147,6 +154,8 @@ class _Group:
 
         trials, seeds = self.trials, self.settings.seeds
         self.row_steps = np.asarray(report.env_steps, float).copy()
+        if self.first_chunk is None:
+            self.first_chunk = (time.process_time(), float(self.row_steps.sum()))
         self.greedy[report.active] = report.greedy[report.active]
         trial_greedy = self.greedy.reshape(len(trials), seeds).mean(axis=1)
         done = (report.solved | (report.env_steps >= self.budget)).reshape(len(trials), -1)
