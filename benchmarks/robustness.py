@@ -100,9 +100,9 @@ def train(src: str | None, env: str, algo: str | None, seeds: int, seed: int, ou
     return summary, config, cpu, seconds
 
 
-def cell(source: str, src: str | None, env: str, algo: str | None, args, work: Path) -> Cell:
+def cell(source: str, src: str | None, env: str, algo: str | None, flags: list[str], args,
+         work: Path) -> Cell:  # fmt: skip
     out = work / f"{source}-{env}-{algo or 'default'}"
-    flags = shlex.split(args.train_args) if src is None else []
     summary, config, cpu, seconds = train(src, env, algo, args.seeds, args.first_seed, out, *flags)
     per_seed = summary["per_seed"]
     solved = [_solved(s) for s in per_seed]
@@ -165,7 +165,7 @@ def main() -> int:
                 flags = shlex.split(args.train_args) if src is None else []
                 train(src, env, algo, 2, args.first_seed, warm, *flags, "--total-steps", "2048")
                 shutil.rmtree(warm, ignore_errors=True)
-                cells.append(cell(source, src, env, algo, args, work))
+                cells.append(cell(source, src, env, algo, flags, args, work))
                 c = cells[-1]
                 print(
                     f"{env} {c.algo} ({source}): {c.solved}/{c.seeds} solved, "

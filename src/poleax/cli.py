@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from poleax._version import __version__
-from poleax.config import ALGO_DEFAULTS, PRESETS, ConfigError, TrainConfig, defaults_for
+from poleax.config import (
+    ALGO_DEFAULTS,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    default_algo,
+    defaults_for,
+)
 from poleax.envs.registry import ENV_IDS, STANDARD_ENV, env_spec
 from poleax.envs.spec import EVAL_SEED
 from poleax.lang import ENV_VAR, LANGS, speaking, tr, translate
@@ -79,12 +86,8 @@ def _default_text(name: str, base: Any) -> str:
             tuned = defaults_for(algo, env).get(name, general)
             if tuned != general:
                 others.append(f"{algo} on {env} {_show(tuned)}")
-    if name == "algo":
-        others = [
-            f"{env_spec(env).default_algo} on {env}"
-            for env in ENV_IDS
-            if env_spec(env).default_algo != base
-        ]
+    if name == "algo":  # a task names its own default algorithm
+        others = [f"{default_algo(env)} on {env}" for env in ENV_IDS if default_algo(env) != base]
     text = f"default: {_show(base)}"
     return f"{text}; {', '.join(others)}" if others else text
 
@@ -306,8 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--algo",
         default=None,
-        help="ppo, a2c, sac, td3 or ddpg (default: the task's: ppo; sac on Pendulum-v1 and "
-        "MountainCarContinuous-v0)",
+        help=f"ppo, a2c, sac, td3 or ddpg ({_default_text('algo', TrainConfig.algo)})",
     )
     sweep.add_argument("--env", default=STANDARD_ENV, help=f"(default: {STANDARD_ENV})")
     sweep.add_argument("--trials", type=_number(int), default=20, help="(default: 20)")

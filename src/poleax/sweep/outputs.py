@@ -30,11 +30,12 @@ def write_outputs(study, settings: SweepSettings) -> dict[str, Any]:
     }
     if not done:
         return summary
-    if not any(_solved_seeds(t, settings) for t in done):
+    solving = [t for t in done if _solved_seeds(t, settings)]
+    if not solving:
         summary["solved"] = False
         _plots(study, settings.out)
         return summary
-    best = min((t for t in done if _solved_seeds(t, settings)), key=lambda t: t.value)
+    best = min(solving, key=lambda t: t.value)
     # The best settings, trained with the env's own budget (the sweep's may be shorter).
     default_budget = build_config(settings.algo, settings.env).total_steps
     config = build_config(
