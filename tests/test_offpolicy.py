@@ -182,7 +182,7 @@ def _ours(algo: str):
         params, _, extra, losses = jax.jit(offpolicy.td3_update, static_argnums=0)(
             learners, actor, opt, extra, jb, noise, jnp.float32(LR)
         )
-    out = {name.split("/")[1]: float(value) for name, value in losses.items()}
+    out = {name: float(value) for name, value in losses._asdict().items()}
     out["log_ent_coef"] = float(extra.log_ent_coef)
     stepped = {
         "actor": jax.tree.map(np.asarray, params),

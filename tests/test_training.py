@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from poleax.algos import make_train
+from poleax.algos import UpdateMetrics, make_train
+from poleax.algos.onpolicy import OnPolicyLosses
 from poleax.config import build_config
 from poleax.trainer import TrainingError, check_finite, train
 
@@ -74,15 +75,15 @@ def test_make_train_runs_the_whole_budget_under_vmap():
     config = short("a2c")
     train_fn = jax.jit(jax.vmap(make_train(config)))
     _state, metrics = train_fn(jax.random.split(jax.random.PRNGKey(0), 2))
-    assert metrics["charts/env_steps"].shape[0] == 2
-    assert int(metrics["charts/env_steps"][0].sum()) >= 3072
+    assert metrics.env_steps.shape[0] == 2
+    assert int(metrics.env_steps[0].sum()) >= 3072
+    assert metrics.losses.policy_loss.shape == metrics.env_steps.shape
 
 
 def test_non_finite_loss_is_reported_with_its_update():
-    metrics = {
-        "losses/policy_loss": np.array([[0.1, np.nan]]),
-        "losses/value_loss": np.zeros((1, 2)),
-    }
+    losses = OnPolicyLosses(*[np.zeros((1, 2))] * len(OnPolicyLosses._fields))
+    losses = losses._replace(policy_loss=np.array([[0.1, np.nan]]))
+    metrics = UpdateMetrics(np.ones((1, 2), np.int32), np.zeros((1, 2)), np.zeros((1, 2)), losses)
     state = type("S", (), {"params": {"w": np.zeros(2)}})()
     with pytest.raises(TrainingError, match="non-finite policy_loss at update 8"):
         check_finite(metrics, state, chunk=3, updates_per_chunk=2)

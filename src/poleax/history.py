@@ -19,6 +19,15 @@ import numpy as np
 
 Params = dict[str, dict[str, np.ndarray]]
 
+#: The record's names of what every update reports (CleanRL's names, as in ``metrics.csv``).
+ENV_STEPS = "charts/env_steps"
+EPISODES = "charts/episodes"
+EPISODIC_RETURN = "charts/episodic_return"
+#: Env steps per second of a chunk, which the host adds to the record.
+SPS = "charts/SPS"
+#: The tutorial's running reward after each update.
+RUNNING_REWARD = "charts/running_reward"
+
 
 class HistoryError(ValueError):
     """Saved history that is malformed; the message says what."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from poleax.history import EPISODES, RUNNING_REWARD
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -135,10 +137,10 @@ class RunningRewardRule(StopRule):
     def summary(self, metrics: dict[str, np.ndarray]) -> dict[str, Any]:
         import numpy as np
 
-        running = metrics["charts/running_reward"]
+        running = metrics[RUNNING_REWARD]
         return {
             "running_reward": [float(r[np.isfinite(r)][-1]) for r in running],
-            "episodes": [int(e) for e in metrics["charts/episodes"].sum(axis=1)],
+            "episodes": [int(e) for e in metrics[EPISODES].sum(axis=1)],
         }
 
     def stopped_line(self, stopped: int, seeds: int) -> str | None:
@@ -165,9 +167,9 @@ class _RunningRewardLog(RuleLog):
         import numpy as np
 
         line, done_line = LOG_LINES[self.config.lang]
-        counts = report.metrics["charts/episodes"][0]
+        counts = report.metrics[EPISODES][0]
         episodes = np.cumsum(counts) + self.logged
-        running = report.metrics["charts/running_reward"][0]
+        running = report.metrics[RUNNING_REWARD][0]
         every = self.config.log_every_episodes
         out = []
         for n, r, count in zip(episodes, running, counts, strict=True):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from poleax.config import ConfigError, TrainConfig
+from poleax.history import ENV_STEPS
 
 
 class ChunkWriter:
@@ -26,7 +27,7 @@ class ChunkWriter:
 
     def __call__(self, report) -> None:
         metrics = report.metrics
-        per_update = np.cumsum(metrics["charts/env_steps"], axis=1) + self.steps[:, None]
+        per_update = np.cumsum(metrics[ENV_STEPS], axis=1) + self.steps[:, None]
         for i, writer in enumerate(self.writers):
             for u in range(per_update.shape[1]):
                 for name, values in metrics.items():

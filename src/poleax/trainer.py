@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from poleax.algos import Algorithm, TrainState, make_algorithm
+from poleax.algos import Algorithm, TrainState, UpdateMetrics, make_algorithm
 from poleax.config import TrainConfig, solve_criterion
 from poleax.executor import (
     CHUNK_TIMEOUT_S,
@@ -38,7 +38,7 @@ from poleax.executor import (
     take,
     worker_count,
 )
-from poleax.history import ChunkEvaluation, History
+from poleax.history import ENV_STEPS, EPISODIC_RETURN, SPS, ChunkEvaluation, History
 from poleax.keys import prng_key
 from poleax.programs import Programs
 
@@ -178,7 +178,7 @@ class _Chunk:
     """One trained chunk of some rows, not yet recorded: full-size state and metrics."""
 
     state: TrainState
-    metrics: dict[str, np.ndarray]
+    metrics: UpdateMetrics  # [seed, update] arrays
 
 
 class _Scores(NamedTuple):
@@ -361,15 +361,14 @@ class _Driver:
 
     def _assemble(self, source: TrainState, parts: list[Part]) -> _Chunk:
         """A full-size state (``source`` where no part wrote) and metrics from ``parts``."""
-        new_state = _host_tree(source)
-        metrics: dict[str, np.ndarray] = {}
+        new_state, seeds = _host_tree(source), self.config.seeds
+        metrics = None
         for part in parts:
             part_state, part_metrics = part.value
             _put(new_state, part.rows, part_state)
-            for name, value in part_metrics.items():
-                if name not in metrics:
-                    metrics[name] = _blank((self.config.seeds, value.shape[1]), value)
-                metrics[name][part.rows] = value
+            if metrics is None:
+                metrics = jax.tree.map(lambda v: _blank((seeds, v.shape[1]), v), part_metrics)
+            _put(metrics, part.rows, part_metrics)
         return _Chunk(new_state, metrics)
 
     def _result(self, initial_params: dict | None, interrupted: bool) -> TrainResult:
@@ -398,13 +397,15 @@ def _evaluation_stats(parts: list[Part], stats: np.ndarray) -> None:
         stats[:, part.rows] = np.stack(part.value)
 
 
-def _only_rows(metrics: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+def _only_rows(metrics: UpdateMetrics, rows: np.ndarray) -> UpdateMetrics:
     """The metrics of ``rows``; the other rows blank."""
-    out = {}
-    for name, value in metrics.items():
-        out[name] = _blank(value.shape, value)
-        out[name][rows] = value[rows]
-    return out
+
+    def only(value: np.ndarray) -> np.ndarray:
+        out = _blank(value.shape, value)
+        out[rows] = value[rows]
+        return out
+
+    return jax.tree.map(only, metrics)
 
 
 def _blank(shape: tuple[int, ...], like) -> np.ndarray:
@@ -440,13 +441,13 @@ def _record(history, algo, state, rows, metrics, evaluation, passed, start) -> l
     ``evaluation`` is ``(greedy, sampled, episodes)``, per row."""
     history.chunks += 1
     elapsed = time.perf_counter() - start
-    steps = np.asarray(metrics["charts/env_steps"]).sum(axis=1)
+    steps = np.asarray(metrics.env_steps).sum(axis=1)
     with np.errstate(all="ignore"):
         sps = np.where(steps > 0, steps / max(elapsed - history.seconds, 1e-9), np.nan)
     history.seconds = elapsed
-    metrics = {**metrics, "charts/SPS": np.repeat(sps[:, None], algo.updates_per_chunk, 1)}
+    named = {**metrics.named(), SPS: np.repeat(sps[:, None], algo.updates_per_chunk, 1)}
     history.env_steps = history.env_steps + steps
-    for name, value in metrics.items():
+    for name, value in named.items():
         history.metrics.setdefault(name, []).append(np.asarray(value))
     if evaluation is not None:
         greedy, sampled, episodes = evaluation
@@ -543,7 +544,7 @@ class _Confirmations:
 
 def _report(history, greedy, sampled, config) -> ChunkReport:
     metrics = {name: chunks[-1] for name, chunks in history.metrics.items()}
-    returns = np.asarray(metrics["charts/episodic_return"], float)
+    returns = np.asarray(metrics[EPISODIC_RETURN], float)
     with np.errstate(all="ignore"):
         finished = np.where(np.isnan(returns), 0.0, returns)
         counts = (~np.isnan(returns)).sum(axis=1)
@@ -558,12 +559,12 @@ def _report(history, greedy, sampled, config) -> ChunkReport:
         sampled=None if sampled is None else sampled[:n],
         solved=np.array([s is not None for s in history.steps_to_solve[:n]]),
         metrics={k: np.asarray(v)[:n] for k, v in metrics.items()},
-        active=np.asarray(metrics["charts/env_steps"]).sum(axis=1)[:n] > 0,
+        active=np.asarray(metrics[ENV_STEPS]).sum(axis=1)[:n] > 0,
     )
 
 
 def check_finite(
-    metrics: dict,
+    metrics: UpdateMetrics,
     state: TrainState,
     chunk: int,
     updates_per_chunk: int,
@@ -574,17 +575,16 @@ def check_finite(
     Only ``rows`` (default: all) are checked; rows that did not train hold NaN metrics.
     """
     if rows is not None:
-        metrics = {name: np.asarray(value)[rows] for name, value in metrics.items()}
+        metrics = jax.tree.map(lambda value: np.asarray(value)[rows], metrics)
         state = take(state, rows)
-    for name in ("losses/policy_loss", "losses/value_loss"):
-        values = np.asarray(metrics.get(name, np.zeros((1, 1))))
-        bad = ~np.isfinite(values)
+    for name in ("policy_loss", "value_loss"):
+        bad = ~np.isfinite(np.asarray(getattr(metrics.losses, name)))
         if bad.any():
             seed, update = np.argwhere(bad)[0]
             seed = int(rows[seed]) if rows is not None else int(seed)
             number = chunk * updates_per_chunk + int(update) + 1
             raise TrainingError(
-                f"non-finite {name.split('/')[-1]} at update {number} (seed index {seed}); "
+                f"non-finite {name} at update {number} (seed index {seed}); "
                 "training stopped, the last good checkpoint is kept"
             )
     leaves = jax.tree.leaves(state.params)

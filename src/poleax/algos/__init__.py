@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import jax
 
-from poleax.algos.base import Algorithm, Metrics, Task, TrainState, task_of
+from poleax.algos.base import Algorithm, Task, TrainState, UpdateMetrics, task_of
 from poleax.config import TrainConfig
 
 
@@ -26,7 +26,7 @@ def make_algorithm(config: TrainConfig) -> Algorithm:
     return onpolicy.make_algorithm(config, task)
 
 
-def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, Metrics]]:
+def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, UpdateMetrics]]:
     """PureJaxRL style: one pure ``train(key)`` that runs the whole budget; jit and vmap it.
 
     ``jax.jit(jax.vmap(make_train(config)))(jax.random.split(key, n))`` trains n seeds and
@@ -35,7 +35,7 @@ def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, M
     """
     algo = make_algorithm(config)
 
-    def train(key: jax.Array) -> tuple[TrainState, Metrics]:
+    def train(key: jax.Array) -> tuple[TrainState, UpdateMetrics]:
         def body(state, _):
             return algo.update(state)
 
@@ -44,4 +44,4 @@ def make_train(config: TrainConfig) -> Callable[[jax.Array], tuple[TrainState, M
     return train
 
 
-__all__ = ["Algorithm", "Metrics", "Task", "TrainState", "make_algorithm", "make_train"]
+__all__ = ["Algorithm", "Task", "TrainState", "UpdateMetrics", "make_algorithm", "make_train"]

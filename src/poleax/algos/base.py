@@ -7,15 +7,42 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from poleax.config import TrainConfig
 from poleax.distributions import Distribution, make_distribution
 from poleax.envs import EnvSpec, env_spec, make
+from poleax.history import ENV_STEPS, EPISODES, EPISODIC_RETURN
 from poleax.networks import NetworkSpec
 from poleax.stop_rules import StopRule, make_stop_rule
 
-Metrics = dict[str, jax.Array]
+
+class UpdateMetrics(NamedTuple):
+    """What one update reports of one seed; a chunk returns them stacked ``[update]`` (and
+    ``[seed, update]`` over rows). ``losses`` is the algorithm's own NamedTuple of scalars,
+    each named ``losses/{field}`` in the record (``charts/{field}`` for the fields its class
+    lists in ``CHARTS``)."""
+
+    env_steps: Any  # int32: env steps the update took (0: the seed did not train)
+    episodes: Any  # int32: episodes that ended during it
+    episodic_return: Any  # float32: their mean return (NaN where none ended)
+    losses: Any
+
+    def named(self) -> dict[str, np.ndarray]:
+        """The metrics by their names in the run's record (``metrics.csv``, TensorBoard),
+        in the order of their names."""
+        charts = getattr(type(self.losses), "CHARTS", ())
+        named = {
+            ENV_STEPS: self.env_steps,
+            EPISODES: self.episodes,
+            EPISODIC_RETURN: self.episodic_return,
+            **{
+                f"{'charts' if name in charts else 'losses'}/{name}": value
+                for name, value in zip(self.losses._fields, self.losses, strict=True)
+            },
+        }
+        return {name: np.asarray(named[name]) for name in sorted(named)}
 
 
 class TrainState(NamedTuple):
@@ -55,7 +82,7 @@ class Algorithm(NamedTuple):
     dist: Distribution
     spec: NetworkSpec
     init: Callable[[jax.Array], TrainState]
-    update: Callable[[TrainState], tuple[TrainState, Metrics]]
+    update: Callable[[TrainState], tuple[TrainState, UpdateMetrics]]
     updates_per_chunk: int
     max_updates: int
     stopped: Callable[[TrainState], jax.Array] | None = None
@@ -77,30 +104,24 @@ class Algorithm(NamedTuple):
         return self.task.spec
 
 
+def idle_metrics(losses: Any) -> UpdateMetrics:
+    """What an update that did not run reports: no env steps, no episodes, ``losses``."""
+    return UpdateMetrics(jnp.int32(0), jnp.int32(0), jnp.float32(jnp.nan), losses)
+
+
 def within_budget(
-    update: Callable[[TrainState], tuple[TrainState, Metrics]],
+    update: Callable[[TrainState], tuple[TrainState, UpdateMetrics]],
     max_updates: int,
-    loss_names: tuple[str, ...],
-    nan_names: tuple[str, ...] = (),
-) -> Callable[[TrainState], tuple[TrainState, Metrics]]:
+    idle_losses: Any,
+) -> Callable[[TrainState], tuple[TrainState, UpdateMetrics]]:
     """``update``, skipped once ``max_updates`` are done: the state stays as it was and the
-    update reports no env steps, no episodes, zero losses (``loss_names``) and NaN for the
-    diagnostics that have no value without data (``nan_names``)."""
+    update reports no env steps, no episodes and ``idle_losses`` (zero losses, NaN for the
+    diagnostics that have no value without data)."""
 
-    def skipped(state: TrainState) -> tuple[TrainState, Metrics]:
-        zero, nan = jnp.float32(0.0), jnp.float32(jnp.nan)
-        metrics = {name: zero for name in loss_names}
-        metrics.update({name: nan for name in nan_names})
-        metrics.update(
-            {
-                "charts/episodic_return": nan,
-                "charts/episodes": jnp.int32(0),
-                "charts/env_steps": jnp.int32(0),
-            }
-        )
-        return state, metrics
+    def skipped(state: TrainState) -> tuple[TrainState, UpdateMetrics]:
+        return state, idle_metrics(idle_losses)
 
-    def bounded(state: TrainState) -> tuple[TrainState, Metrics]:
+    def bounded(state: TrainState) -> tuple[TrainState, UpdateMetrics]:
         return jax.lax.cond(state.update < max_updates, update, skipped, state)
 
     return bounded

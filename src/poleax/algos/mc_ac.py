@@ -27,8 +27,10 @@ from poleax.algos.base import (
     Algorithm,
     Task,
     TrainState,
+    UpdateMetrics,
     apply_step,
     critic_loss,
+    idle_metrics,
     learning_rate,
     network_spec,
 )
@@ -63,15 +65,25 @@ def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
 def loss(params, spec, obs, actions, returns, mask, config: TrainConfig):
     """The tutorial's loss, summed over each episode's steps, averaged over episodes.
 
-    Arrays are ``[T, episodes, ...]``; ``mask`` is 1 on the steps of each episode.
+    Arrays are ``[T, episodes, ...]``; ``mask`` is 1 on the steps of each episode. Returns
+    ``(loss, (policy loss, value loss))``.
     """
     inputs, values = apply(params, obs, spec)
     log_prob = Categorical(spec.num_actions).log_prob(inputs, actions)
     baseline = jax.lax.stop_gradient(values) if config.detach_advantage else values
     actor = -(log_prob * (returns - baseline) * mask).sum(0)
     critic = (critic_loss(values, returns, config.critic_loss) * mask).sum(0)
-    aux = {"losses/policy_loss": actor.mean(), "losses/value_loss": critic.mean()}
-    return (actor + critic).mean(), aux
+    return (actor + critic).mean(), (actor.mean(), critic.mean())
+
+
+class TutorialLosses(NamedTuple):
+    """An update's losses and the running reward after it (a chart, not a loss)."""
+
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    running_reward: jax.Array
+
+    CHARTS = ("running_reward",)
 
 
 class RunningReward(NamedTuple):
@@ -122,7 +134,8 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
         returns = discounted_returns(traj.reward, dones, config.gamma)
         if config.normalize_returns:
             returns = normalize(returns, mask, eps=RETURN_EPS)
-        (_, aux), grads = grad_fn(state.params, traj.obs, traj.action, returns, mask)
+        (_, losses), grads = grad_fn(state.params, traj.obs, traj.action, returns, mask)
+        policy_loss, value_loss = losses
         direction, opt_state = optimizer.update(grads, state.opt_state, state.params)
         lr = learning_rate(config, config.lr, state.update, max_updates)
         params = apply_step(state.params, direction, lr)
@@ -141,13 +154,12 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
             stopped=stop_on_running_reward & (running > config.running_reward_threshold),
             env_steps=state.extra.env_steps + env_steps,
         )
-        metrics = {
-            **aux,
-            "charts/episodic_return": episode_returns.mean(),
-            "charts/episodes": jnp.int32(config.num_envs),
-            "charts/running_reward": running,
-            "charts/env_steps": env_steps,
-        }
+        metrics = UpdateMetrics(
+            env_steps,
+            jnp.int32(config.num_envs),
+            episode_returns.mean(),
+            TutorialLosses(policy_loss, value_loss, running),
+        )
         return TrainState(params, opt_state, None, key, state.update + 1, extra), metrics
 
     def update(state: TrainState):
@@ -162,15 +174,7 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
 def _frozen(state: TrainState):
     """A seed stopped by the running-reward rule, or past its budget: nothing changes."""
     zero = jnp.float32(0.0)
-    metrics = {
-        "losses/policy_loss": zero,
-        "losses/value_loss": zero,
-        "charts/episodic_return": jnp.float32(jnp.nan),
-        "charts/episodes": jnp.int32(0),
-        "charts/running_reward": state.extra.running_reward,
-        "charts/env_steps": jnp.int32(0),
-    }
-    return state, metrics
+    return state, idle_metrics(TutorialLosses(zero, zero, state.extra.running_reward))
 
 
 def _stopped(state: TrainState) -> jax.Array:

@@ -42,6 +42,7 @@ from poleax.algos.base import (
     Algorithm,
     Task,
     TrainState,
+    UpdateMetrics,
     apply_step,
     distribution_of,
     learning_rate,
@@ -120,15 +121,20 @@ class OffPolicyExtra(NamedTuple):
     warmup_action: jax.Array  # [num_envs, act]: the random action held while warming up
 
 
-#: Metrics of an update: its last gradient step's (0 while the buffer warms up).
-LOSS_METRICS = (
-    "losses/policy_loss",
-    "losses/value_loss",
-    "losses/q_values",
-    "losses/entropy",
-    "losses/ent_coef",
-    "losses/ent_coef_loss",
-)
+class OffPolicyLosses(NamedTuple):
+    """An update's losses: its last gradient step's (0 while the buffer warms up; the
+    entropy terms 0 for TD3 and DDPG)."""
+
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    q_values: jax.Array
+    entropy: jax.Array
+    ent_coef: jax.Array
+    ent_coef_loss: jax.Array
+
+
+#: The losses of an update that took no gradient step.
+NO_LOSSES = OffPolicyLosses(*[np.float32(0.0)] * len(OffPolicyLosses._fields))
 #: Bytes of one stored transition beyond its observations and action (reward, terminated).
 _TRANSITION_OVERHEAD = 4 + 1
 
@@ -374,14 +380,9 @@ def sac_update(learners: Learners, params, opt: OffPolicyOpt, extra, batch: Batc
         log_ent_coef=extra.log_ent_coef - lr * direction,
         gradient_steps=extra.gradient_steps + 1,
     )
-    losses = {
-        "losses/policy_loss": policy_loss,
-        "losses/value_loss": value_loss,
-        "losses/q_values": q.mean(),
-        "losses/entropy": -log_prob.mean(),
-        "losses/ent_coef": alpha,
-        "losses/ent_coef_loss": ent_coef_loss,
-    }
+    losses = OffPolicyLosses(
+        policy_loss, value_loss, q.mean(), -log_prob.mean(), alpha, ent_coef_loss
+    )
     return params, OffPolicyOpt(actor_opt, critic_opt, ent_opt), extra, losses
 
 
@@ -434,14 +435,7 @@ def td3_update(learners: Learners, params, opt: OffPolicyOpt, extra, batch: Batc
         gradient_steps=gradient_steps,
     )
     zero = jnp.zeros((), jnp.float32)
-    losses = {
-        "losses/policy_loss": policy_loss,
-        "losses/value_loss": value_loss,
-        "losses/q_values": q.mean(),
-        "losses/entropy": zero,
-        "losses/ent_coef": zero,
-        "losses/ent_coef_loss": zero,
-    }
+    losses = OffPolicyLosses(policy_loss, value_loss, q.mean(), zero, zero, zero)
     return params, OffPolicyOpt(actor_opt, critic_opt, opt.ent_coef), extra, losses
 
 
@@ -494,7 +488,7 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
     gradient_step = _make_gradient_step(config, learners, max_updates * g)
     update = _make_update(config, draw_shapes, collect, gradient_step, steps_per_update)
     if max_updates > budget_updates:  # the last chunk's updates past the budget are skipped
-        update = within_budget(update, budget_updates, LOSS_METRICS)
+        update = within_budget(update, budget_updates, NO_LOSSES)
     with_hparams = functools.partial(_with_hparams, config)
     steps = (init, update, updates_per_chunk, max_updates)
     return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
@@ -603,23 +597,22 @@ def _make_update(config: TrainConfig, draw_shapes, collect, gradient_step, steps
             draws.to_unit(reset_bits),
         )
         extra = extra._replace(buffer=buffer, env_steps=env_steps, warmup_action=held)
-        no_losses = {name: jnp.float32(0.0) for name in LOSS_METRICS}
 
         def learn(_):
-            carry = (state.params, state.opt_state, extra, no_losses)
+            carry = (state.params, state.opt_state, extra, NO_LOSSES)
             steps = (index_bits, draws.to_unit(u), draws.to_unit(u_next))
             (params, opt, new_extra, losses), _ = jax.lax.scan(gradient_step, carry, steps)
             return params, opt, new_extra, losses
 
         def wait(_):
-            return state.params, state.opt_state, extra, no_losses
+            return state.params, state.opt_state, extra, NO_LOSSES
 
         params, opt, extra, losses = jax.lax.cond(
             env_steps > config.learning_starts, learn, wait, None
         )
-        metrics = {name: value.astype(jnp.float32) for name, value in losses.items()}
-        metrics.update(episodes)
-        metrics["charts/env_steps"] = jnp.int32(steps_per_update)
+        losses = jax.tree.map(lambda value: value.astype(jnp.float32), losses)
+        returns, ended = episodes
+        metrics = UpdateMetrics(jnp.int32(steps_per_update), ended, returns, losses)
         return TrainState(params, opt, envs, key, state.update + 1, extra), metrics
 
     return update

@@ -22,6 +22,7 @@ from poleax.algos.base import (
     Algorithm,
     Task,
     TrainState,
+    UpdateMetrics,
     apply_step,
     critic_loss,
     distribution_of,
@@ -55,14 +56,23 @@ class OnPolicyExtra(NamedTuple):
 
 
 HPARAMS = HParams._fields
-#: Metrics of the loss, each of the update's last minibatch (as CleanRL logs them).
-LOSS_METRICS = (
-    "losses/policy_loss",
-    "losses/value_loss",
-    "losses/entropy",
-    "losses/approx_kl",
-    "losses/clipfrac",
-)
+
+
+class OnPolicyLosses(NamedTuple):
+    """An update's losses, each of its last minibatch (as CleanRL logs them), and how much of
+    the rollout's returns the critic explained before the update."""
+
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    clipfrac: jax.Array
+    explained_variance: jax.Array
+
+
+_ZERO, _NAN = np.float32(0.0), np.float32(np.nan)
+#: What an update past the budget reports: zero losses, no explained variance.
+IDLE_LOSSES = OnPolicyLosses(_ZERO, _ZERO, _ZERO, _ZERO, _ZERO, _NAN)
 
 
 def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
@@ -120,29 +130,29 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
             (_, aux), grads = grad_fn(params, obs, action, old_log_prob, adv, target, hp)
             direction, opt_state = optimizer.update(grads, opt_state, params)
             lr = learning_rate(config, hp.lr, step, total_steps)
-            losses = {name: aux[name].astype(jnp.float32) for name in LOSS_METRICS}
+            losses = jax.tree.map(lambda x: x.astype(jnp.float32), aux)
             return (apply_step(params, direction, lr), opt_state, step + 1, losses), None
 
         # Every epoch orders the samples by random bits; the minibatches of all epochs then
         # run as one loop, whose carry keeps the last minibatch's losses (the metrics).
         orders = jnp.argsort(shuffle_bits, axis=-1).astype(jnp.int32)
         first_step = state.update * steps_per_update
-        no_losses = {name: jnp.float32(jnp.nan) for name in LOSS_METRICS}
-        (params, opt_state, _, metrics), _ = jax.lax.scan(
+        no_losses = OnPolicyLosses(*[_NAN] * len(OnPolicyLosses._fields))
+        (params, opt_state, _, losses), _ = jax.lax.scan(
             minibatch_step,
             (state.params, state.opt_state, first_step, no_losses),
             orders.reshape(steps_per_update, minibatch_size),
         )
         params = update_obs_norm(params, traj.obs, spec)  # the next rollout's statistics
-        metrics.update(episode_metrics(traj.episode_return, traj.terminated | traj.truncated))
-        metrics["losses/explained_variance"] = explained_variance(traj.value, targets)
-        metrics["charts/env_steps"] = jnp.int32(batch_size)
+        losses = losses._replace(explained_variance=explained_variance(traj.value, targets))
+        returns, episodes = episode_metrics(traj.episode_return, traj.terminated | traj.truncated)
+        metrics = UpdateMetrics(jnp.int32(batch_size), episodes, returns, losses)
         new_state = TrainState(params, opt_state, envs, key, state.update + 1, state.extra)
         return new_state, metrics
 
     with_hparams = functools.partial(_with_hparams, config)
     if -(-max_updates // updates_per_chunk) * updates_per_chunk > max_updates:  # skip the rest
-        update = within_budget(update, max_updates, LOSS_METRICS, ("losses/explained_variance",))
+        update = within_budget(update, max_updates, IDLE_LOSSES)
     steps = (init, update, updates_per_chunk, max_updates)
     return Algorithm(config, task, dist, spec, *steps, with_hparams=with_hparams)
 
@@ -204,14 +214,9 @@ def _loss(
         policy_loss = -(log_prob * advantages).mean()
     value_loss = critic_loss(values, targets, config.critic_loss).mean()
     total = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
-    aux = {
-        "losses/policy_loss": policy_loss,
-        "losses/value_loss": value_loss,
-        "losses/entropy": entropy,
-        "losses/approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-        "losses/clipfrac": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),
-    }
-    return total, aux
+    approx_kl = ((ratio - 1.0) - log_ratio).mean()
+    clipfrac = (jnp.abs(ratio - 1.0) > hp.clip_eps).mean()
+    return total, OnPolicyLosses(policy_loss, value_loss, entropy, approx_kl, clipfrac, _NAN)
 
 
 def _with_hparams(
@@ -229,11 +234,11 @@ def _with_hparams(
     return state
 
 
-def episode_metrics(episode_return: jax.Array, ended: jax.Array) -> dict[str, jax.Array]:
-    """Mean return and count of the episodes that ended in a rollout (NaN mean if none)."""
+def episode_metrics(episode_return: jax.Array, ended: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(mean return, count)`` of the episodes that ended in a rollout (NaN mean if none)."""
     count = ended.sum()
     mean = jnp.where(count > 0, (episode_return * ended).sum() / jnp.maximum(count, 1), jnp.nan)
-    return {"charts/episodic_return": mean, "charts/episodes": count.astype(jnp.int32)}
+    return mean, count.astype(jnp.int32)
 
 
 def explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from poleax.config import TrainConfig
+from poleax.history import EPISODES
 from poleax.lang import tr
 from poleax.progress import Progress
 from poleax.stop_rules import make_stop_rule
@@ -23,9 +24,9 @@ class Reporter:
         self.progress = Progress(label, config.total_steps, "steps", enabled, console=console)
         self.rule = make_stop_rule(config)
         self.rule_log = self.rule.new_log()
-        if history is not None and "charts/episodes" in history.metrics:
+        if history is not None and EPISODES in history.metrics:
             # A resumed run goes on counting from its checkpoint's episodes.
-            self.rule_log.start(int(history.metric("charts/episodes")[0].sum()))
+            self.rule_log.start(int(history.metric(EPISODES)[0].sum()))
 
     def __enter__(self) -> Reporter:
         self.progress.__enter__()

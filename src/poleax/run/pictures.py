@@ -21,6 +21,7 @@ import numpy as np
 from poleax.config import TrainConfig
 from poleax.envs.registry import env_spec
 from poleax.files import write_bytes
+from poleax.history import ENV_STEPS, EPISODES, EPISODIC_RETURN
 
 
 def draw_pictures(pictures: Pictures, result, per_seed: list[dict]) -> dict[str, Path]:
@@ -80,14 +81,14 @@ class Pictures:
         config = self.config
         curve = functools.partial(
             plots.curve_png,
-            episodes=result.metrics.get("charts/episodes"),
+            episodes=result.metrics.get(EPISODES),
             # Before every env could have played a whole capped episode, only short ones end.
             start_step=config.num_envs * env_spec(config.env).max_steps,
         )
         self.jobs["curve"] = self.workers.curve.submit(
             curve,
-            np.cumsum(result.metrics["charts/env_steps"], axis=1),
-            result.metrics["charts/episodic_return"],
+            np.cumsum(result.metrics[ENV_STEPS], axis=1),
+            result.metrics[EPISODIC_RETURN],
             env_spec(config.env).solve.threshold,
             [s["steps_to_solve"] for s in per_seed],
             f"{config.algo} on {config.env}",

@@ -10,6 +10,7 @@ import numpy as np
 
 from poleax.config import solve_criterion
 from poleax.envs.registry import env_spec
+from poleax.history import ENV_STEPS
 from poleax.lang import tr, translate
 from poleax.reference import confident
 from poleax.stop_rules import make_stop_rule
@@ -19,13 +20,13 @@ def write_metrics(path: Path, result) -> Path:
     """One row per (seed, update): env steps so far and every metric."""
     metrics = result.metrics
     names = sorted(metrics)
-    steps = np.cumsum(metrics["charts/env_steps"], axis=1)
+    steps = np.cumsum(metrics[ENV_STEPS], axis=1)
     with open(path, "w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["seed", "update", "global_step", *names])
         for i in range(steps.shape[0]):
             for u in range(steps.shape[1]):
-                if metrics["charts/env_steps"][i, u] == 0:
+                if metrics[ENV_STEPS][i, u] == 0:
                     continue  # the seed had stopped (solved) by then
                 row = [float(metrics[n][i, u]) for n in names]
                 out.writerow([result.config.seed + i, u + 1, int(steps[i, u]), *row])
