@@ -97,7 +97,7 @@ def quantized_as_before(frames: list[np.ndarray]) -> list[np.ndarray]:
 def test_gif_frames_are_gymnasiums_frames_in_the_old_palette(label_area, monkeypatch):
     monkeypatch.setattr(CartPoleCanvas, "LABEL_AREA", label_area)
     states = cartpole_states(120, seed=2)
-    gif = render._gif_bytes(render._indexed_frames("CartPole-v1", states, None, 2), 50)
+    gif = render._gif_bytes(render._indexed_frames(env_spec("CartPole-v1"), states, None, 2), 50)
     expected = quantized_as_before(gymnasium_frames("CartPole-v1", states, 2))
     ours = decode(gif)
     assert len(ours) == len(expected)

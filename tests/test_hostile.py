@@ -512,6 +512,7 @@ def test_play_refuses_a_task_with_no_gymnasium_env(tmp_path, monkeypatch, capsys
 
         class Fake:
             env_id = "NoWindow-v0"
+            env_spec = spec
 
         monkeypatch.setattr(poleax.cli, "_load_policy", lambda *a, **k: Fake())
         code = main(["play", str(run)])

@@ -50,7 +50,10 @@ def old_play(players: list[tuple], env_id: str, episodes: int, seed: int) -> lis
         totals += np.where(alive, rewards, 0.0)
         alive &= ~(terminated | truncated)
     venv.close()
-    return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
+    return [
+        Evaluation(env_spec(env_id), g, totals[b])
+        for b, (_, g) in zip(blocks, players, strict=True)
+    ]
 
 
 def _spec(env_id: str, hidden: tuple[int, ...] = (64, 64)) -> NetworkSpec:
@@ -106,7 +109,7 @@ def policies(env_id: str) -> list[Policy]:
 @pytest.mark.parametrize("env_id", ENVS)
 def test_bare_envs_give_the_vector_envs_returns(env_id):
     players = [(p, greedy) for p in policies(env_id) for greedy in (True, False)]
-    ours = reference._play(players, env_id, 12, 10_000)
+    ours = reference._play(players, env_spec(env_id), 12, 10_000)
     theirs = old_play(players, env_id, 12, 10_000)
     for new, old in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(new.returns, old.returns)

@@ -16,6 +16,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from poleax.cli import main  # noqa: E402
+from poleax.envs import env_spec  # noqa: E402
 
 SMALL = ["--env", "CartPole-v0", "--seeds", "2", "--total-steps", "4096", "--no-progress"]
 
@@ -270,7 +271,7 @@ def test_core_seconds_score_counts_cpu_per_solved_seed(monkeypatch):
     clock = iter([100.0, 130.0])  # the group starts at 100 s of CPU, is scored at 130 s
     monkeypatch.setattr("poleax.sweep.training.time.process_time", lambda: next(clock, 0.0))
     settings = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000, objective="core-seconds")
-    group = _Group(settings, [_Trial(), _Trial()], None)
+    group = _Group(settings, [_Trial(), _Trial()], None, env_spec(settings.env))
     group.row_steps = np.array([500.0, 1000.0, 1000.0, 500.0])  # 3,000 steps in 30 s: 0.01 s each
     value = group.score(np.array([500.0, 1000.0]), np.array([True, False]))
     assert value == pytest.approx(0.01 * 1500 / 1)
@@ -283,7 +284,12 @@ def test_core_seconds_score_counts_cpu_per_solved_seed(monkeypatch):
     clock = iter([130.0])
     assert group.score(np.array([500.0, 500.0]), np.ones(2, bool)) == pytest.approx(0.03 * 500)
     steps = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000)
-    assert _Group(steps, [_Trial()], None).score(np.array([500.0, 2000.0]), np.ones(2, bool)) == 750
+    assert (
+        _Group(steps, [_Trial()], None, env_spec(steps.env)).score(
+            np.array([500.0, 2000.0]), np.ones(2, bool)
+        )
+        == 750
+    )
 
 
 def test_core_seconds_of_a_trial_that_solved_nothing_is_worse_than_one_solve(monkeypatch):
@@ -292,7 +298,7 @@ def test_core_seconds_of_a_trial_that_solved_nothing_is_worse_than_one_solve(mon
 
     monkeypatch.setattr("poleax.sweep.training.time.process_time", lambda: 10.0)
     settings = SweepSettings(env="CartPole-v0", seeds=2, total_steps=1000, objective="core-seconds")
-    group = _Group(settings, [_Trial()], None)
+    group = _Group(settings, [_Trial()], None, env_spec(settings.env))
     group.cpu_start, group.row_steps = 0.0, np.array([1000.0, 1000.0])
     none = group.score(np.array([1000.0, 1000.0]), np.zeros(2, bool))
     one = group.score(np.array([1000.0, 1000.0]), np.array([True, False]))

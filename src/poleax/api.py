@@ -52,4 +52,4 @@ def evaluate(
     """Greedy and sampled mean returns on gymnasium's env, and whether each is solved."""
     from poleax.reference import evaluate_both
 
-    return evaluate_both(policy, env_id or policy.env_id, episodes, seed)
+    return evaluate_both(policy, env_id or policy.env_spec, episodes, seed)

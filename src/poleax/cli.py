@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
 def _signalled_main(argv: list[str] | None, words: list[str]) -> int:
     if not (words[:1] and words[0] in SIGNALLED_COMMANDS):
         return _main(argv)
-    from poleax import signals
+    import poleax.signals as signals
 
     signals.catch_early()
     try:
@@ -560,20 +560,19 @@ def _load_policy(run: Path, seed_index: int, finished: bool = False):
         raise ConfigError(str(error)) from None
 
 
-def _evaluation_verdict(result: dict) -> str:
+def _evaluation_verdict(result: dict, task) -> str:
     """ "solved" only by the margin the runs use (2 standard errors); a pass without it is
     said as such."""
-    from poleax.envs import env_spec
     from poleax.reference import confident
 
-    criterion = env_spec(result["env"]).solve.with_episodes(result["episodes"])
+    criterion = task.solve.with_episodes(result["episodes"])
     if confident(criterion, result):
         return tr("solved, by {confidence:g} standard errors", confidence=criterion.confidence)
     return tr("passed, not confidently") if result["solved"] else tr("not solved")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from poleax.envs.registry import check_env_id
+    from poleax.envs.registry import env_spec
     from poleax.reference import evaluate_both
 
     if args.episodes < 1:
@@ -581,8 +580,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0; got {args.seed}")
     policy = _load_policy(args.run, args.seed_index, finished=True)
-    env_id = check_env_id(args.env or policy.env_id)
-    result = evaluate_both(policy, env_id, args.episodes, args.seed)
+    task = env_spec(args.env) if args.env else policy.env_spec
+    env_id = task.id
+    result = evaluate_both(policy, task, args.episodes, args.seed)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -605,7 +605,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 solved=translate(str(bool(r["solved"]))),
             )
         )
-    verdict = _evaluation_verdict(result)
+    verdict = _evaluation_verdict(result, task)
     print(
         tr("  {verdict} (threshold {threshold:g})", verdict=verdict, threshold=result["threshold"])
     )
@@ -634,7 +634,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     policy = _load_policy(args.run, args.seed_index)
     try:
         path, length = render_episode(
-            policy.env_id, policy.params, policy.spec, args.out, args.seed, not args.sampled
+            policy.env_spec, policy.params, policy.spec, args.out, args.seed, not args.sampled
         )
     except RuntimeError as error:
         raise ConfigError(str(error)) from None
@@ -698,12 +698,10 @@ MAX_PLAY_EPISODES = 10_000
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from poleax.envs.registry import env_spec
-
     if not 1 <= args.episodes <= MAX_PLAY_EPISODES:
         raise ConfigError(f"--episodes must be in [1, {MAX_PLAY_EPISODES:,}]; got {args.episodes}")
     policy = _load_policy(args.run, 0)
-    spec = env_spec(policy.env_id)
+    spec = policy.env_spec
     if not spec.gymnasium_id:
         raise ConfigError(
             f"{policy.env_id} names no gymnasium env to show in a window; write a video "

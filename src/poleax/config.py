@@ -18,7 +18,6 @@ from poleax.envs.registry import (
     env_spec,
     find_spec,
 )
-from poleax.envs.spec import SolveCriterion
 from poleax.errors import ConfigError
 from poleax.stop_rules import STOP_RULES, make_stop_rule
 
@@ -498,11 +497,6 @@ def _in_range(
     if not ok:
         bracket = "(" if low_open else "["
         raise ConfigError(f"{name} must be in {bracket}{low:g}, {high:g}]; got {value!r}")
-
-
-def solve_criterion(config: TrainConfig) -> SolveCriterion:
-    """The env's solved criterion, over the config's number of evaluation episodes."""
-    return env_spec(config.env).solve.with_episodes(config.eval_episodes)
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from poleax.envs.registry import env_spec
 from poleax.envs.spec import Box, Discrete
 from poleax.networks import (
     LOG_STD_MAX,
@@ -40,8 +39,8 @@ class ExportUnavailable(RuntimeError):
     """onnx is not installed."""
 
 
-def action_space_dict(env_id: str) -> dict[str, Any]:
-    space = env_spec(env_id).action_space
+def action_space_dict(space: Discrete | Box) -> dict[str, Any]:
+    """An action space as JSON data."""
     if isinstance(space, Discrete):
         return {"type": "discrete", "n": int(space.n)}
     if isinstance(space, Box):
@@ -62,7 +61,7 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
         "algo": policy.algo,
         "network": spec.to_dict(),
         "observation_size": spec.observation_size,
-        "action_space": action_space_dict(policy.env_id),
+        "action_space": action_space_dict(policy.env_spec.action_space),
         "layers": layer_names(spec),
         "forward": (
             "obs -> (obs - obs_norm.mean) / sqrt(obs_norm.var + eps), clipped to +-clip "

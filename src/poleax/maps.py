@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from poleax.envs.registry import SpecTable, env_spec, find_spec
-from poleax.envs.spec import MapAxes
+from poleax.envs.registry import SpecTable
+from poleax.envs.spec import EnvSpec, MapAxes
 from poleax.policy import Policy
 
 GRID = 81
@@ -45,7 +45,7 @@ class MapGrid:
 
 def map_grid(policy: Policy, size: int = GRID) -> MapGrid:
     """The policy's greedy action and the critic's value on the map's grid."""
-    axes = _axes(policy.env_id)
+    axes = _axes(policy.env_spec)
     xs = np.linspace(*axes.x_range, size)
     ys = np.linspace(*axes.y_range, size)
     gx, gy = np.meshgrid(xs, ys)
@@ -64,7 +64,7 @@ def greedy_episode(policy: Policy, seed: int) -> np.ndarray:
     """The map coordinates ``[T, 2]`` of one greedy episode on the env that judges the task:
     gymnasium's from ``reset(seed=seed)``, or poleax's own (``reference.poleax_episode``)."""
     spec = policy.env_spec
-    axes = _axes(policy.env_id)
+    axes = _axes(spec)
     if spec.judged_by_gymnasium:
         points = _gymnasium_episode(policy, spec.gymnasium_id, seed)
     else:
@@ -97,10 +97,10 @@ def _gymnasium_episode(policy: Policy, gymnasium_id: str, seed: int) -> list[np.
     return points
 
 
-def _axes(env_id: str) -> MapAxes:
-    axes = env_spec(env_id).map_axes
+def _axes(task: EnvSpec) -> MapAxes:
+    axes = task.map_axes
     if axes is None:
-        raise ValueError(f"{env_id}'s spec names no map axes")
+        raise ValueError(f"{task.id}'s spec names no map axes")
     return axes
 
 
@@ -118,7 +118,7 @@ def map_images(policy: Policy, seed: int = 0) -> dict[str, bytes]:
     """``{"policy_map": PNG, "value_map": PNG}`` (none for envs without map axes, nor for
     an env registered in another process only: the picture worker knows the built-in ones
     and those its imports register)."""
-    spec = find_spec(policy.env_id)
+    spec = policy.known_task()
     if spec is None or spec.map_axes is None:
         return {}
     from matplotlib import colormaps

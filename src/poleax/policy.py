@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from poleax.distributions import Distribution, make_distribution
-from poleax.envs.registry import STANDARD_ENV, EnvSpec, env_spec
+from poleax.envs.registry import STANDARD_ENV, EnvSpec, env_spec, find_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, apply, float64_params
 
 
@@ -33,7 +33,13 @@ class Policy:
     metadata: dict[str, Any] = field(default_factory=dict)
     rng: np.random.Generator | None = field(default=None, repr=False, compare=False)
     """The generator ``predict`` samples with (created on first use when None)."""
+    task: EnvSpec | None = field(default=None, repr=False, compare=False)
+    """The spec of ``env_id``'s task, where the caller has it (else looked up once, on first
+    use)."""
     _float64: tuple[Params, Params] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _distribution: tuple[EnvSpec, NetworkSpec, Distribution] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -42,6 +48,11 @@ class Policy:
             name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
             for name, layer in self.params.items()
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for a picture worker) without the spec and the caches: the other process
+        looks the task up by ``env_id``."""
+        return {**self.__dict__, "task": None, "_float64": None, "_distribution": None}
 
     def _forward_params(self) -> Params:
         """``params`` in float64, what the forward pass computes with (kept until ``params``
@@ -54,11 +65,29 @@ class Policy:
     def env_spec(self) -> EnvSpec:
         """The spec of the task the policy acts in (evaluation, maps, export and the live
         page take it from here)."""
-        return env_spec(self.env_id)
+        if self.task is None or self.task.id != self.env_id:
+            self.task = env_spec(self.env_id)
+        return self.task
+
+    def known_task(self) -> EnvSpec | None:
+        """The task's spec, or None where ``env_id`` is not registered in this process (a
+        picture worker knows the built-in tasks and those its imports register)."""
+        if self.task is None or self.task.id != self.env_id:
+            found = find_spec(self.env_id)
+            if found is None:
+                return None
+            self.task = found
+        return self.task
 
     @property
     def distribution(self) -> Distribution:
-        return make_distribution(self.env_spec.action_space, self.spec.actor_head)
+        """The task's action distribution for the network's actor head (made once)."""
+        task = self.env_spec
+        made = self._distribution
+        if made is None or made[0] is not task or made[1] != self.spec:
+            dist = make_distribution(task.action_space, self.spec.actor_head)
+            self._distribution = made = (task, self.spec, dist)
+        return made[2]
 
     def logits_and_value(self, obs: np.ndarray) -> tuple[Any, np.ndarray]:
         """The distribution's inputs (action logits, or the mean and log-std) and the state

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from poleax import draws
+import poleax.draws as draws
 from poleax.algos import Algorithm, TrainState
 from poleax.compile_cache import HOST_ONLY_FIELDS, load_or_compile
 from poleax.evaluation import greedy_and_sampled_means

@@ -29,7 +29,7 @@ from poleax.policy import Policy, act_together
 class Evaluation:
     """Returns of evaluation episodes and whether their mean meets the solved threshold."""
 
-    env_id: str
+    task: EnvSpec
     greedy: bool
     returns: np.ndarray
 
@@ -43,13 +43,13 @@ class Evaluation:
 
     @property
     def solved(self) -> bool:
-        return env_spec(self.env_id).solve.mode_passes(self.mean)
+        return self.task.solve.mode_passes(self.mean)
 
 
-def initial_states(env_id: str, episodes: int, seed: int) -> np.ndarray:
-    """Gymnasium states ``[episodes, ...]`` that ``gym.make(env_id).reset(seed=seed + i)``
-    starts from."""
-    env = env_spec(env_id).gymnasium_env()
+def initial_states(env: str | EnvSpec, episodes: int, seed: int) -> np.ndarray:
+    """Gymnasium states ``[episodes, ...]`` that ``gym.make(id).reset(seed=seed + i)`` starts
+    from, for the task ``env`` (an id or a spec)."""
+    env = env_spec(env).gymnasium_env()
     states = []
     for i in range(episodes):
         env.reset(seed=seed + i)
@@ -57,39 +57,38 @@ def initial_states(env_id: str, episodes: int, seed: int) -> np.ndarray:
     return np.stack(states)
 
 
-def make_vector_env(env_id: str, num_envs: int):
-    """Gymnasium's vector env of ``num_envs`` envs of the task ``env_id`` (its spec's
-    ``gymnasium_id``), with the id's time limit."""
+def make_vector_env(env: str | EnvSpec, num_envs: int):
+    """Gymnasium's vector env of ``num_envs`` envs of the task ``env`` (an id or a spec; its
+    spec's ``gymnasium_id``), with the id's time limit."""
     import gymnasium as gym
 
-    gymnasium_id = _gymnasium_id(env_id)
+    gymnasium_id = _gymnasium_id(env_spec(env))
     mode = "vector_entry_point" if gym.spec(gymnasium_id).vector_entry_point else "sync"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an old version's deprecation notice
         return gym.make_vec(gymnasium_id, num_envs=num_envs, vectorization_mode=mode)
 
 
-def _gymnasium_id(env_id: str) -> str:
-    spec = env_spec(env_id)
-    if not spec.judged_by_gymnasium:
-        raise ValueError(f"{env_id} has no gymnasium twin: poleax's own evaluation judges it")
-    return spec.gymnasium_id
+def _gymnasium_id(task: EnvSpec) -> str:
+    if not task.judged_by_gymnasium:
+        raise ValueError(f"{task.id} has no gymnasium twin: poleax's own evaluation judges it")
+    return task.gymnasium_id
 
 
-def _reset(venv, env_id: str, episodes: int, copies: int, seed: int) -> np.ndarray:
+def _reset(venv, task: EnvSpec, episodes: int, copies: int, seed: int) -> np.ndarray:
     """Reset ``copies`` blocks of ``episodes`` envs of the numpy vector env ``venv``, env
     ``i`` of each block where ``reset(seed=seed + i)`` starts; return the observations."""
     venv.reset(seed=seed)
-    venv.unwrapped.state = np.concatenate([initial_states(env_id, episodes, seed)] * copies).T
+    venv.unwrapped.state = np.concatenate([initial_states(task, episodes, seed)] * copies).T
     return venv.unwrapped.state.T.astype(np.float32)  # the vectorised env observes its state
 
 
 class _VectorEpisodes:
     """Episodes in gymnasium's own (numpy) vector env of the task's id."""
 
-    def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
-        self.venv = make_vector_env(env_id, episodes * copies)
-        self.obs = _reset(self.venv, env_id, episodes, copies, seed)
+    def __init__(self, task: EnvSpec, episodes: int, copies: int, seed: int) -> None:
+        self.venv = make_vector_env(task, episodes * copies)
+        self.obs = _reset(self.venv, task, episodes, copies, seed)
         self.action_space = self.venv.action_space
 
     def step(self, actions: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -111,10 +110,10 @@ class _BareEpisodes:
     of the batch (every poleax ``Policy`` does).
     """
 
-    def __init__(self, env_id: str, episodes: int, copies: int, seed: int) -> None:
+    def __init__(self, task: EnvSpec, episodes: int, copies: int, seed: int) -> None:
         import gymnasium as gym
 
-        spec = gym.spec(_gymnasium_id(env_id))
+        spec = gym.spec(_gymnasium_id(task))
         self.envs = [gym.make(spec).unwrapped for _ in range(episodes * copies)]
         self.max_steps = spec.max_episode_steps
         self.steps = 0
@@ -231,19 +230,20 @@ def poleax_episode(policy, seed: int) -> list[np.ndarray]:
 
 def evaluate_policy(
     policy,
-    env_id: str,
+    env: str | EnvSpec,
     episodes: int = 100,
     seed: int = EVAL_SEED,
     greedy: bool = True,
 ) -> Evaluation:
-    """Play ``episodes`` episodes of gymnasium's ``env_id`` with ``policy.act``.
+    """Play ``episodes`` episodes of the env that judges the task ``env`` (an id or a spec)
+    with ``policy.act``.
 
     Sampled actions draw from ``numpy.random.default_rng(seed)``, so an evaluation repeats.
     """
-    return _play([(policy, greedy)], env_id, episodes, seed)[0]
+    return _play([(policy, greedy)], env_spec(env), episodes, seed)[0]
 
 
-def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[Evaluation]:
+def _play(players: list[tuple], task: EnvSpec, episodes: int, seed: int) -> list[Evaluation]:
     """One ``Evaluation`` per ``(policy, greedy)`` player, all played side by side.
 
     Each player's block of envs starts from the same initial states and draws from its own
@@ -253,7 +253,7 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
     each would do alone), so judging many seeds at once costs little more than one.
     """
     n = len(players)
-    games = _games(env_id, episodes, n, seed)
+    games = _games(task, episodes, n, seed)
     obs, space = games.obs, games.action_space
     rngs = [np.random.default_rng(seed) for _ in players]
     alive = np.ones(episodes * n, bool)
@@ -284,19 +284,18 @@ def _play(players: list[tuple], env_id: str, episodes: int, seed: int) -> list[E
         totals += np.where(alive, rewards, 0.0)
         alive &= ~done
     games.close()
-    return [Evaluation(env_id, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
+    return [Evaluation(task, g, totals[b]) for b, (_, g) in zip(blocks, players, strict=True)]
 
 
-def _games(env_id: str, episodes: int, copies: int, seed: int):
+def _games(task: EnvSpec, episodes: int, copies: int, seed: int):
     """The episodes that judge the task: gymnasium's where its spec names a gymnasium id,
     else poleax's own JAX env's."""
-    spec = env_spec(env_id)  # an id poleax knows
-    if not spec.judged_by_gymnasium:
-        return _PoleaxEpisodes(spec, episodes, copies, seed)
+    if not task.judged_by_gymnasium:
+        return _PoleaxEpisodes(task, episodes, copies, seed)
     import gymnasium as gym
 
-    vector = gym.spec(spec.gymnasium_id).vector_entry_point is not None
-    return (_VectorEpisodes if vector else _BareEpisodes)(env_id, episodes, copies, seed)
+    vector = gym.spec(task.gymnasium_id).vector_entry_point is not None
+    return (_VectorEpisodes if vector else _BareEpisodes)(task, episodes, copies, seed)
 
 
 def _teams(policies: list) -> list[list[int]]:
@@ -324,10 +323,12 @@ def confident(criterion, evaluation: dict) -> bool:
     )
 
 
-def evaluate_both(policy, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> dict:
-    """Greedy and sampled evaluations (played side by side) as a JSON-ready dict."""
-    check_evaluation([policy], env_id, episodes, seed)
-    return evaluate_many([policy], env_id, episodes, seed)[0]
+def evaluate_both(policy, env: str | EnvSpec, episodes: int = 100, seed: int = EVAL_SEED) -> dict:
+    """Greedy and sampled evaluations (played side by side) as a JSON-ready dict, on the
+    env that judges the task ``env`` (an id or a spec)."""
+    task = env_spec(env)
+    check_evaluation([policy], task, episodes, seed)
+    return evaluate_many([policy], task, episodes, seed)[0]
 
 
 #: Most episodes per mode one evaluation plays (all of them side by side).
@@ -335,7 +336,7 @@ MAX_EPISODES = 1_000_000
 
 
 def check_evaluation(
-    policies: list, env_id: str, episodes: int, seed: int, memory: bool = True
+    policies: list, env: str | EnvSpec, episodes: int, seed: int, memory: bool = True
 ) -> None:
     """Raise ``ValueError`` (one line) for an episode count or a seed that cannot work, or
     (with ``memory``) an evaluation that needs more memory than this machine has: before
@@ -348,7 +349,7 @@ def check_evaluation(
         raise ValueError(f"episodes must be in [1, {MAX_EPISODES:,}]; got {episodes:,}")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be a whole number in [0, 2^31); got {seed!r}")
-    spec = env_spec(env_id)
+    spec = env_spec(env)
     if not memory:
         return
     bare = False
@@ -363,16 +364,19 @@ def check_evaluation(
     check_fits(needed, f"{episodes:,} evaluation episodes per mode", "play fewer episodes")
 
 
-def evaluate_many(policies: list, env_id: str, episodes: int = 100, seed: int = EVAL_SEED) -> list:
+def evaluate_many(
+    policies: list, env: str | EnvSpec, episodes: int = 100, seed: int = EVAL_SEED
+) -> list:
     """``evaluate_both`` of every policy, all played at once (many seeds in one loop). The
     memory of a run's judging was counted when its config was validated."""
-    check_evaluation(policies, env_id, episodes, seed, memory=False)
-    criterion = env_spec(env_id).solve
+    task = env_spec(env)
+    check_evaluation(policies, task, episodes, seed, memory=False)
+    criterion = task.solve
     players = [(policy, greedy) for policy in policies for greedy in (True, False)]
-    results = _play(players, env_id, episodes, seed)
+    results = _play(players, task, episodes, seed)
     out = []
     for greedy, sampled in zip(results[::2], results[1::2], strict=True):
-        entry = {"env": env_id, "episodes": episodes, "seed": seed}
+        entry = {"env": task.id, "episodes": episodes, "seed": seed}
         for mode, ev in (("greedy", greedy), ("sampled", sampled)):
             entry[mode] = {"mean": ev.mean, "std": ev.std, "solved": ev.solved}
         entry["threshold"] = criterion.threshold

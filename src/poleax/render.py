@@ -16,28 +16,30 @@ import os
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from poleax.networks import NetworkSpec
 
+if TYPE_CHECKING:
+    from poleax.envs.spec import EnvSpec
+
 FRAME_SHRINK = 2  # gymnasium draws 600 x 400 or 500 x 500; halved
 
 
 @functools.cache
-def _player(env_id: str, spec: NetworkSpec, greedy: bool):
+def _player(task: EnvSpec, spec: NetworkSpec, greedy: bool):
     """A jitted ``play(params, key) -> (first_physics, physics, actions, alive)``, built once
     per kind."""
     import jax
     import jax.numpy as jnp
 
-    from poleax import draws
+    import poleax.draws as draws
     from poleax.compile_cache import load_or_compile
     from poleax.distributions import make_distribution
-    from poleax.envs import env_spec
     from poleax.networks import actor_inputs, param_shapes
 
-    task = env_spec(env_id)
     env, env_params = task.make()
     dist = make_distribution(task.action_space, spec.actor_head)
     steps = env_params.max_steps_in_episode
@@ -67,20 +69,21 @@ def _player(env_id: str, spec: NetworkSpec, greedy: bool):
         }
         return jax.jit(play).lower(params, jax.ShapeDtypeStruct((2,), jnp.uint32))
 
-    settings = {"env": env_id, "network": spec.to_dict(), "greedy": greedy}
+    settings = {"env": task.id, "network": spec.to_dict(), "greedy": greedy}
     return load_or_compile("play", settings, lower)
 
 
 def play_episode(
-    env_id: str, params: dict, spec: NetworkSpec, seed: int, greedy: bool
+    env: str | EnvSpec, params: dict, spec: NetworkSpec, seed: int, greedy: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gymnasium states ``[T + 1, ...]`` of one episode of poleax's JAX env under the
-    policy, and the ``T`` actions taken."""
+    """Gymnasium states ``[T + 1, ...]`` of one episode of poleax's JAX env of the task
+    ``env`` (an id or a spec) under the policy, and the ``T`` actions taken."""
     import jax
 
+    from poleax.envs import env_spec
     from poleax.keys import prng_key
 
-    play = _player(env_id, spec, greedy)
+    play = _player(env_spec(env), spec, greedy)
     params = {
         name: {k: np.asarray(v, np.float32) for k, v in layer.items()}
         for name, layer in params.items()
@@ -92,23 +95,26 @@ def play_episode(
 
 
 def draw_frames(
-    env_id: str, states: np.ndarray, actions: np.ndarray | None = None, shrink: int = FRAME_SHRINK
+    env: str | EnvSpec,
+    states: np.ndarray,
+    actions: np.ndarray | None = None,
+    shrink: int = FRAME_SHRINK,
 ) -> list[np.ndarray]:
-    """RGB frames of ``states`` (the physics, ``[T + 1, n]``) as gymnasium's renderer of
-    ``env_id`` draws them, shrunk by ``shrink``, with a step counter.
+    """RGB frames of ``states`` (the physics, ``[T + 1, n]``) as gymnasium's renderer of the
+    task ``env`` (an id or a spec) draws them, shrunk by ``shrink``, with a step counter.
 
     ``actions[t]`` is the action taken after frame ``t`` (drawn by renderers that show it,
     on the next frame). A spec's ``canvas`` draws gymnasium's picture, pixel for pixel, at a
     fraction of the cost.
     """
-    return [np.asarray(image) for image in _frame_images(env_id, states, actions, shrink)]
-
-
-def _frame_images(env_id: str, states: np.ndarray, actions: np.ndarray | None, shrink: int):
-    """``draw_frames``'s frames as PIL images."""
     from poleax.envs import env_spec
 
-    task = env_spec(env_id)
+    images = _frame_images(env_spec(env), states, actions, shrink)
+    return [np.asarray(image) for image in images]
+
+
+def _frame_images(task: EnvSpec, states: np.ndarray, actions: np.ndarray | None, shrink: int):
+    """``draw_frames``'s frames as PIL images."""
     canvas = task.make_canvas(shrink)
     if canvas is not None:
         return [canvas.frame(physics, step) for step, physics in enumerate(states)]
@@ -132,13 +138,11 @@ def _frame_images(env_id: str, states: np.ndarray, actions: np.ndarray | None, s
     return frames
 
 
-def _indexed_frames(env_id: str, states: np.ndarray, actions: np.ndarray | None, shrink: int):
+def _indexed_frames(task: EnvSpec, states: np.ndarray, actions: np.ndarray | None, shrink: int):
     """The frames mapped to one palette, the first frame's (see ``encode_gif``)."""
-    from poleax.envs import env_spec
-
-    canvas = env_spec(env_id).make_canvas(shrink)
+    canvas = task.make_canvas(shrink)
     if canvas is None:
-        images = _frame_images(env_id, states, actions, shrink)
+        images = _frame_images(task, states, actions, shrink)
         palette = _palette(images[0])
         return [_indexed(image, palette) for image in images]
     first = canvas.frame(states[0], 0)
@@ -147,12 +151,13 @@ def _indexed_frames(env_id: str, states: np.ndarray, actions: np.ndarray | None,
     return [_indexed(first, palette), *rest]
 
 
-def prepare(env_id: str) -> None:
-    """Load ahead what drawing ``env_id``'s frames takes: for a spec with a ``canvas``,
-    pygame and the step counters up to its step limit (a run does this while it trains)."""
+def prepare(env: str | EnvSpec) -> None:
+    """Load ahead what drawing the task ``env``'s frames takes (an id or a spec): for a spec
+    with a ``canvas``, pygame and the step counters up to its step limit (a run does this
+    while it trains)."""
     from poleax.envs import env_spec
 
-    task = env_spec(env_id)
+    task = env_spec(env)
     if task.make_canvas(FRAME_SHRINK) is not None:
         for step in range(task.max_steps + 1):
             _step_label(step)
@@ -317,37 +322,39 @@ def _gif_bytes(indexed: list, fps: int) -> bytes:
 
 
 def episode_gif(
-    env_id: str, params: dict, spec: NetworkSpec, seed: int = 0, greedy: bool = True
+    env: str | EnvSpec, params: dict, spec: NetworkSpec, seed: int = 0, greedy: bool = True
 ) -> tuple[bytes, int]:
-    """One episode played, drawn and encoded as a GIF; the GIF's bytes and the episode's
-    length."""
+    """One episode of the task ``env`` (an id or a spec) played, drawn and encoded as a GIF;
+    the GIF's bytes and the episode's length."""
     from poleax.envs import env_spec
 
-    states, actions = play_episode(env_id, params, spec, seed, greedy)
-    frames = _indexed_frames(env_id, states, actions, FRAME_SHRINK)
-    return _gif_bytes(frames, env_spec(env_id).render_fps), len(states) - 1
+    task = env_spec(env)
+    states, actions = play_episode(task, params, spec, seed, greedy)
+    frames = _indexed_frames(task, states, actions, FRAME_SHRINK)
+    return _gif_bytes(frames, task.render_fps), len(states) - 1
 
 
 def render_episode(
-    env_id: str,
+    env: str | EnvSpec,
     params: dict,
     spec: NetworkSpec,
     path: str | Path,
     seed: int = 0,
     greedy: bool = True,
 ) -> tuple[Path, int]:
-    """Play, draw and write one episode; return the path and the episode's length."""
+    """Play, draw and write one episode of the task ``env`` (an id or a spec); return the path
+    and the episode's length."""
     from poleax.envs import env_spec
 
-    path = Path(path)
+    task, path = env_spec(env), Path(path)
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2^32); got {seed}")
     if path.suffix.lower() == ".mp4":
         check_mp4_writer()  # before the episode is played and drawn
     if path.suffix.lower() == ".gif":
-        data, length = episode_gif(env_id, params, spec, seed, greedy)
+        data, length = episode_gif(task, params, spec, seed, greedy)
         path.write_bytes(data)
         return path, length
-    states, actions = play_episode(env_id, params, spec, seed, greedy)
-    write_video(draw_frames(env_id, states, actions), path, env_spec(env_id).render_fps)
+    states, actions = play_episode(task, params, spec, seed, greedy)
+    write_video(draw_frames(task, states, actions), path, task.render_fps)
     return path, len(states) - 1

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from poleax import live
+import poleax.live as live
 from poleax.checkpoint import load_policy as load
 from poleax.envs.registry import env_spec
 

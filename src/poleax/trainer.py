@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from poleax.algos import Algorithm, TrainState, UpdateMetrics, make_algorithm
-from poleax.config import TrainConfig, solve_criterion
+from poleax.config import TrainConfig
 from poleax.executor import (
     CHUNK_TIMEOUT_S,
     Executor,
@@ -195,14 +195,16 @@ def train(
     state: TrainState | None = None,
     history: History | None = None,
     chunk_timeout: float = CHUNK_TIMEOUT_S,
+    algo: Algorithm | None = None,
     **hooks: Any,
 ) -> TrainResult:
     """Train ``config.seeds`` seeds until each is solved (or dropped) or the budget is spent.
 
-    ``state`` and ``history`` resume an earlier run from its checkpoint; ``hooks`` are the
-    fields of ``Hooks``. No call outlives ``chunk_timeout`` seconds without any finishing.
+    ``state`` and ``history`` resume an earlier run from its checkpoint; ``algo``: the
+    config's algorithm, where the caller has built it already; ``hooks`` are the fields of
+    ``Hooks``. No call outlives ``chunk_timeout`` seconds without any finishing.
     """
-    return _Driver(config, Hooks(**hooks), chunk_timeout).run(state, history)
+    return _Driver(config, Hooks(**hooks), chunk_timeout, algo).run(state, history)
 
 
 class _Driver:
@@ -213,13 +215,15 @@ class _Driver:
     cores, the next chunk trains beside this one's evaluation (``ahead``).
     """
 
-    def __init__(self, config: TrainConfig, hooks: Hooks, timeout: float) -> None:
+    def __init__(
+        self, config: TrainConfig, hooks: Hooks, timeout: float, algo: Algorithm | None
+    ) -> None:
         self.config, self.hooks, self.timeout = config, hooks, timeout
-        self.algo = make_algorithm(config)
+        self.algo = make_algorithm(config) if algo is None else algo
         self.executor = make_executor(self.algo)
         self.evaluates = self.executor.programs.evaluates
         self.screens = self.evaluates and self.executor.programs.screen_episodes > 0
-        self.criterion = solve_criterion(config)
+        self.criterion = self.algo.criterion
         self.keys = seed_keys(config)
         self.max_chunks = -(-self.algo.max_updates // self.algo.updates_per_chunk)
         self.dropped: set[int] = set()

@@ -12,7 +12,7 @@ import optax
 
 from poleax.config import TrainConfig
 from poleax.distributions import Distribution, make_distribution
-from poleax.envs import EnvSpec, env_spec, make
+from poleax.envs import EnvSpec, SolveCriterion, env_spec
 from poleax.history import ENV_STEPS, EPISODES, EPISODIC_RETURN
 from poleax.networks import NetworkSpec
 from poleax.stop_rules import StopRule, make_stop_rule
@@ -66,8 +66,9 @@ class Task(NamedTuple):
 
 def task_of(config: TrainConfig) -> Task:
     """``config.env``'s spec, env and env parameters: the one lookup by id of a training."""
-    env, params = make(config.env)
-    return Task(env_spec(config.env), env, params)
+    spec = env_spec(config.env)
+    env, params = spec.make()
+    return Task(spec, env, params)
 
 
 class Algorithm(NamedTuple):
@@ -103,6 +104,11 @@ class Algorithm(NamedTuple):
     def env_spec(self) -> EnvSpec:
         return self.task.spec
 
+    @property
+    def criterion(self) -> SolveCriterion:
+        """The task's solved criterion over the config's number of evaluation episodes."""
+        return self.task.spec.solve.with_episodes(self.config.eval_episodes)
+
 
 def idle_metrics(losses: Any) -> UpdateMetrics:
     """What an update that did not run reports: no env steps, no episodes, ``losses``."""
@@ -132,9 +138,10 @@ def distribution_of(task: Task, spec: NetworkSpec) -> Distribution:
     return make_distribution(task.spec.action_space, spec.actor_head)
 
 
-def network_spec(config: TrainConfig, task: EnvSpec | None = None) -> NetworkSpec:
-    """The network a config asks for, sized from its env's spec (``task``, else looked up)."""
-    task = env_spec(config.env) if task is None else task
+def network_spec(config: TrainConfig, task: EnvSpec | str | None = None) -> NetworkSpec:
+    """The network a config asks for, sized from its task's spec (``task``: a spec, or an
+    id; else ``config.env``'s)."""
+    task = env_spec(config.env if task is None else task)
     return NetworkSpec(
         observation_size=task.observation_size,
         num_actions=task.action_size,

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from poleax import draws
+import poleax.draws as draws
 from poleax.algos.base import (
     Algorithm,
     Task,
@@ -51,7 +51,7 @@ from poleax.algos.base import (
 )
 from poleax.algos.onpolicy import episode_metrics
 from poleax.config import ConfigError, TrainConfig
-from poleax.envs import env_spec
+from poleax.envs import EnvSpec, env_spec
 from poleax.networks import NetworkSpec, Params, actor_inputs, init_params
 from poleax.rollout import start
 
@@ -219,9 +219,12 @@ def machine_memory() -> int | None:
         return None
 
 
-def check_memory(config: TrainConfig, capacity: int, available: int | None = None) -> None:
-    """``ConfigError`` in one line when the buffers of all seeds would not fit in memory."""
-    task = env_spec(config.env)
+def check_memory(
+    config: TrainConfig, capacity: int, available: int | None = None, task: EnvSpec | None = None
+) -> None:
+    """``ConfigError`` in one line when the buffers of all seeds would not fit in memory
+    (``task``: the config's task, where the caller has its spec)."""
+    task = env_spec(config.env if task is None else task)
     one = buffer_bytes(capacity, task.observation_size, task.action_size)
     need = one * config.seeds
     available = machine_memory() if available is None else available
@@ -457,7 +460,7 @@ def make_algorithm(config: TrainConfig, task: Task) -> Algorithm:
 
     steps_per_update, updates_per_chunk, budget_updates, max_updates = _chunking(config)
     capacity = buffer_capacity(config, max_updates * steps_per_update)
-    check_memory(config, capacity)
+    check_memory(config, capacity, task=task.spec)
 
     adam = optax.flatten(optax.scale_by_adam(eps=config.adam_eps))
     ent_adam = optax.scale_by_adam(eps=config.adam_eps)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from poleax import draws
+import poleax.draws as draws
 from poleax.algos.base import (
     Algorithm,
     Task,

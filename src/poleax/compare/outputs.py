@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from poleax import stats
+import poleax.stats as stats
 from poleax.compare.pairs import PairResult
 from poleax.compare.settings import CompareSettings
 from poleax.envs.registry import env_spec

@@ -277,8 +277,11 @@ def register(spec: EnvSpec) -> EnvSpec:
 REGISTERED_BY: dict[str, str] = {}
 
 
-def env_spec(env_id: str) -> EnvSpec:
-    """The ``EnvSpec`` of ``env_id``, or ``UnknownEnvError`` listing the known ids."""
+def env_spec(env_id: str | EnvSpec) -> EnvSpec:
+    """The ``EnvSpec`` of ``env_id``, or ``UnknownEnvError`` listing the known ids; a spec
+    given itself comes back as it is (so an entry point takes an id or a spec)."""
+    if isinstance(env_id, EnvSpec):
+        return env_id
     try:
         return ENV_SPECS[env_id]
     except (KeyError, TypeError):

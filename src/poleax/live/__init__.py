@@ -16,7 +16,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from poleax.envs.registry import SpecTable, find_spec
+from poleax.envs.registry import SpecTable
 from poleax.export import policy_dict
 from poleax.policy import Policy
 
@@ -79,7 +79,7 @@ def inline_script() -> str:
 def section(policy: Policy, seed: int = 0, caption: str = "") -> str:
     """The live view's HTML (put ``STYLE`` in the page's head); empty for an env whose
     dynamics ``live.js`` does not know (its spec names no ``live_physics``)."""
-    spec = find_spec(policy.env_id)
+    spec = policy.known_task()
     if spec is None or not spec.live_physics:
         return ""
     speeds = "".join(

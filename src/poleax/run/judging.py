@@ -5,22 +5,29 @@ from __future__ import annotations
 
 import threading
 
-from poleax.config import TrainConfig, solve_criterion
+from poleax.algos import Algorithm
 from poleax.reference import confident
 
 
-def final_evaluations(config, spec, result, gymnasium, preload) -> dict[int, dict]:
-    """Every seed's evaluation on gymnasium: the confirmation's where there was one."""
+def policy_of(algo: Algorithm, params: dict):
+    """``params`` as a ``Policy`` of the algorithm's network and task."""
     from poleax.policy import Policy
+
+    config = algo.config
+    return Policy(params, algo.spec, config.env, config.algo, task=algo.task.spec)
+
+
+def final_evaluations(algo: Algorithm, result, gymnasium, preload) -> dict[int, dict]:
+    """Every seed's evaluation on gymnasium: the confirmation's where there was one."""
     from poleax.reference import evaluate_many
 
     preload.wait()
-    todo = [i for i in range(config.seeds) if i not in gymnasium.accepted]
-    policies = [Policy(result.delivered_params[i], spec, config.env, config.algo) for i in todo]
+    todo = [i for i in range(algo.config.seeds) if i not in gymnasium.accepted]
+    policies = [policy_of(algo, result.delivered_params[i]) for i in todo]
     evaluations = dict(gymnasium.accepted)
     if todo:
-        criterion = solve_criterion(config)
-        found = evaluate_many(policies, config.env, criterion.episodes, criterion.eval_seed)
+        criterion = algo.criterion
+        found = evaluate_many(policies, algo.task.spec, criterion.episodes, criterion.eval_seed)
         evaluations.update(zip(todo, found, strict=True))
     return evaluations
 
@@ -30,21 +37,20 @@ class GymnasiumCheck:
     pass on gymnasium's env (other initial states), by the same margin of standard errors
     (``SolveCriterion.passes_confidently``), before its seed counts as solved."""
 
-    def __init__(self, config: TrainConfig, spec, before=lambda: None) -> None:
-        self.config, self.spec, self.before = config, spec, before
+    def __init__(self, algo: Algorithm, before=lambda: None) -> None:
+        self.algo, self.before = algo, before
         self.accepted: dict[int, dict] = {}  # seed index -> its evaluation
         self.rejected: dict[int, int] = {}  # seed index -> passes rejected
 
     def confirm(self, rows: list[int], params: list[dict]) -> list[bool]:
         """A verdict per row: its policy passes on gymnasium's env by the margin. The
         policies play side by side (one forward pass for all, ``reference.act_together``)."""
-        from poleax.policy import Policy
         from poleax.reference import evaluate_many
 
         self.before()
-        criterion = solve_criterion(self.config)
-        policies = [Policy(p, self.spec, self.config.env, self.config.algo) for p in params]
-        found = evaluate_many(policies, self.config.env, criterion.episodes, criterion.eval_seed)
+        criterion, task = self.algo.criterion, self.algo.task.spec
+        policies = [policy_of(self.algo, p) for p in params]
+        found = evaluate_many(policies, task, criterion.episodes, criterion.eval_seed)
         verdicts = []
         for row, evaluation in zip(rows, found, strict=True):
             passed = confident(criterion, evaluation)

@@ -57,12 +57,12 @@ class Reporter:
         self.progress.update(float(np.median(report.env_steps)), "  ".join(parts))
 
     @staticmethod
-    def truth(config: TrainConfig, summary: dict[str, Any]) -> None:
+    def truth(algo, summary: dict[str, Any]) -> None:
         """The solved criterion's verdict, printed next to the stop rule's (in the language
         in force; ``summary.json`` keeps it in English)."""
         from poleax.run.summary import verdict
 
-        _say(verdict(config, summary["per_seed"]))
+        _say(verdict(algo, summary["per_seed"]))
 
 
 def _say(line: str) -> None:

@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from poleax.config import TrainConfig
-from poleax.envs.registry import env_spec
 from poleax.files import write_bytes
 from poleax.history import ENV_STEPS, EPISODES, EPISODIC_RETURN
 
@@ -60,11 +59,11 @@ class Pictures:
     def start_after(self, result) -> None:
         if "maps" in self.jobs:
             return
-        from poleax.policy import Policy
+        from poleax.envs.registry import REGISTERED_BY
+        from poleax.run.judging import policy_of
 
         config = self.config
-        trained = Policy(result.delivered_params[0], self.algo.spec, config.env, config.algo)
-        from poleax.envs.registry import REGISTERED_BY
+        trained = policy_of(self.algo, result.delivered_params[0])
 
         module = REGISTERED_BY.get(config.env, "")
         self.jobs["maps"] = self.workers.maps.submit(_maps, module, trained, config.seed)
@@ -74,22 +73,22 @@ class Pictures:
 
     def start_curve(self, result, per_seed: list[dict]) -> None:
         """The learning curve, drawn by its worker once the seeds' verdicts are known."""
-        from poleax import plots
+        import poleax.plots as plots
 
         if "curve" in self.jobs:
             return
-        config = self.config
+        config, task = self.config, self.algo.task.spec
         curve = functools.partial(
             plots.curve_png,
             episodes=result.metrics.get(EPISODES),
             # Before every env could have played a whole capped episode, only short ones end.
-            start_step=config.num_envs * env_spec(config.env).max_steps,
+            start_step=config.num_envs * task.max_steps,
         )
         self.jobs["curve"] = self.workers.curve.submit(
             curve,
             np.cumsum(result.metrics[ENV_STEPS], axis=1),
             result.metrics[EPISODIC_RETURN],
-            env_spec(config.env).solve.threshold,
+            task.solve.threshold,
             [s["steps_to_solve"] for s in per_seed],
             f"{config.algo} on {config.env}",
             result.evaluations,
@@ -102,7 +101,7 @@ class Pictures:
 
         data = self._gif(untrained_params(self.config))  # the trainer's, made again
         with self.drawing:
-            prepare(self.config.env)  # the trained policy's GIF draws faster
+            prepare(self.algo.task.spec)  # the trained policy's GIF draws faster
         return data
 
     def _gif(self, params) -> bytes:
@@ -110,7 +109,8 @@ class Pictures:
 
         self.before()  # gymnasium imported (by one thread at a time)
         with self.drawing:
-            data, _ = episode_gif(self.config.env, params, self.algo.spec, self.config.seed)
+            task = self.algo.task.spec
+            data, _ = episode_gif(task, params, self.algo.spec, self.config.seed)
         return data
 
     def write(self) -> dict[str, Path]:
@@ -130,10 +130,9 @@ def _maps(task_module: str, policy, seed: int) -> dict[str, bytes]:
     ``__main__``: then no maps, as before)."""
     import importlib
 
-    from poleax import maps
-    from poleax.envs import find_spec
+    import poleax.maps as maps
 
-    if find_spec(policy.env_id) is None and task_module not in ("", "__main__"):
+    if policy.known_task() is None and task_module not in ("", "__main__"):
         with suppress(Exception):  # e.g. a class defined in a script: no maps, as before
             importlib.import_module(task_module)
     return maps.map_images(policy, seed)
@@ -296,7 +295,7 @@ def _warm_worker(for_maps: bool) -> None:
     if for_maps:
         from gymnasium.envs import classic_control  # noqa: F401 (the maps' greedy episode)
 
-        from poleax import maps  # noqa: F401
+        import poleax.maps as maps  # noqa: F401
 
 
 def _serve_pictures() -> None:

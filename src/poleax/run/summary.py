@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from poleax.config import solve_criterion
-from poleax.envs.registry import env_spec
 from poleax.history import ENV_STEPS
 from poleax.lang import tr, translate
 from poleax.reference import confident
@@ -33,11 +31,11 @@ def write_metrics(path: Path, result) -> Path:
     return path
 
 
-def per_seed_results(config, result, evaluations, rejected) -> list[dict[str, Any]]:
+def per_seed_results(algo, result, evaluations, rejected) -> list[dict[str, Any]]:
     """Each seed's verdict. A seed is solved exactly when its delivered policy passes the
     criterion by the margin on gymnasium, whenever that was: confirmed during training, or
     judged at the end of its budget. A pass without the margin is reported as such."""
-    criterion = solve_criterion(config)
+    config, criterion = algo.config, algo.criterion
     rule = make_stop_rule(config)
     out = []
     for i in range(config.seeds):
@@ -63,11 +61,11 @@ def per_seed_results(config, result, evaluations, rejected) -> list[dict[str, An
     return out
 
 
-def verdict(config, per_seed: list[dict[str, Any]], lang: str | None = None) -> str:
+def verdict(algo, per_seed: list[dict[str, Any]], lang: str | None = None) -> str:
     """The line a user reads: seeds solved (by the margin), passes without it, and the stop
     rule's own word where its stop is not the verdict; in ``lang`` (``summary.json`` keeps
     the English one), the language in force by default."""
-    criterion = solve_criterion(config)
+    config, criterion = algo.config, algo.criterion
     solved = sum(s["solved"] for s in per_seed)
     unsure = sum(s["passed_not_confidently"] for s in per_seed)
     seeds = len(per_seed)
@@ -75,7 +73,7 @@ def verdict(config, per_seed: list[dict[str, Any]], lang: str | None = None) -> 
         "solved": solved,
         "seeds": seeds,
         "env": config.env,
-        "criterion": translate(env_spec(config.env).describe_solve(criterion), lang),
+        "criterion": translate(algo.task.spec.describe_solve(criterion), lang),
         "greedy": np.median([s["evaluation"]["greedy"]["mean"] for s in per_seed]),
         "sampled": np.median([s["evaluation"]["sampled"]["mean"] for s in per_seed]),
     }
@@ -109,12 +107,13 @@ def verdict(config, per_seed: list[dict[str, Any]], lang: str | None = None) -> 
     return tr("{stopped} {line}", lang=lang, stopped=translate(stopped, lang), line=line)
 
 
-def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
+def summarise(algo, result, per_seed, names, seconds) -> dict[str, Any]:
+    config = algo.config
     solved = [s["solved"] for s in per_seed]
     steps = [s["steps_to_solve"] for s in per_seed if s["steps_to_solve"] is not None]
     greedy = [s["evaluation"]["greedy"]["mean"] for s in per_seed]
     sampled = [s["evaluation"]["sampled"]["mean"] for s in per_seed]
-    criterion = solve_criterion(config)
+    criterion = algo.criterion
     out = {
         "env": config.env,
         "algo": config.algo,
@@ -134,7 +133,7 @@ def summarise(config, result, per_seed, names, seconds) -> dict[str, Any]:
         "stop_rule": config.stop_rule,
         "per_seed": per_seed,
         "gif_names": names,
-        "verdict": verdict(config, per_seed, lang="en"),
+        "verdict": verdict(algo, per_seed, lang="en"),
     }
     out.update(make_stop_rule(config).summary(result.metrics))
     return out

@@ -73,7 +73,7 @@ class _Session:
         return RunInterrupted(self.run_dir, self.signals.signum or signal.SIGINT, complete)
 
     def save_checkpoint(self, state, history, complete: bool = False) -> None:
-        from poleax import checkpoint
+        import poleax.checkpoint as checkpoint
 
         # each seed's delivered policy: its snapshot, else its parameters in the state (as
         # TrainResult.delivered_params), each stored once
@@ -136,7 +136,7 @@ def _resumed(session: _Session):
     """The state and history a resumed run goes on from (None, None when it starts afresh)."""
     import jax
 
-    from poleax import checkpoint
+    import poleax.checkpoint as checkpoint
     from poleax.trainer import seed_keys
 
     if not checkpoint.read_meta(session.run_dir).get("trained", True):
@@ -149,7 +149,7 @@ def _resumed(session: _Session):
 def _train(session: _Session, resume, gifs, progress, tensorboard, console, workers):
     """Train to the stop rule or the budget, checkpointing; raise ``RunInterrupted`` on a
     signal (the checkpoint written first)."""
-    from poleax import checkpoint
+    import poleax.checkpoint as checkpoint
     from poleax.trainer import TrainingError, train
 
     config = session.config
@@ -169,11 +169,12 @@ def _train(session: _Session, resume, gifs, progress, tensorboard, console, work
         if writer is not None:
             writer(report)
 
-    gymnasium = GymnasiumCheck(config, session.algo.spec, preload.wait)
+    gymnasium = GymnasiumCheck(session.algo, preload.wait)
     try:
         with reporter:
             result = train(
                 config,
+                algo=session.algo,
                 on_chunk=on_chunk,
                 on_compiling=reporter.compiling,
                 should_stop=session.signals,
@@ -205,21 +206,21 @@ def _finish(session: _Session, result, gymnasium, preload, pictures) -> Run:
     pictures.start_after(result)  # drawn in memory while the run is judged and saved
     try:
         with signals.interruptible():
-            evaluations = final_evaluations(config, session.algo.spec, result, gymnasium, preload)
+            evaluations = final_evaluations(session.algo, result, gymnasium, preload)
     except Stop:  # trained but not judged: the checkpoint resumes into the judging
         session.save_checkpoint(result.state, result.history)
         raise session.interrupted() from None
-    per_seed = per_seed_results(config, result, evaluations, gymnasium.rejected)
+    per_seed = per_seed_results(session.algo, result, evaluations, gymnasium.rejected)
     session.save_checkpoint(result.state, result.history, complete=True)
     files["checkpoint"] = run_dir / "checkpoint"
     seconds_to_saved_policy = time.perf_counter() - session.process_start
     files["metrics"] = write_metrics(run_dir / "metrics.csv", result)
     summary = summarise(
-        config, result, per_seed, session.names, time.perf_counter() - session.process_start
+        session.algo, result, per_seed, session.names, time.perf_counter() - session.process_start
     )
     summary["seconds_to_saved_policy"] = seconds_to_saved_policy
     files["summary"] = write_json(run_dir / "summary.json", summary)  # complete from here on
-    Reporter.truth(config, summary)
+    Reporter.truth(session.algo, summary)
     try:
         with signals.interruptible():
             files.update(draw_pictures(pictures, result, per_seed))

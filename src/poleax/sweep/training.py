@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from poleax.config import ConfigError, build_config
-from poleax.envs.registry import env_spec
+from poleax.envs.registry import EnvSpec, env_spec
 from poleax.files import MARKER, check_kind, write_marker
 from poleax.sweep.settings import (
     LOCK_SUFFIX,
@@ -72,9 +72,10 @@ def train_group(
     algo = make_algorithm(config)
     state = init_state(algo)
     state = algo.with_hparams(state, [v for v in values for _ in range(settings.seeds)])
-    group = _Group(settings, trials, opened)
+    group = _Group(settings, trials, opened, algo.task.spec)
     result = train(
         config,
+        algo=algo,
         on_chunk=group.on_chunk,
         state=state,
         drop_rows=group.pruned_rows,
@@ -106,9 +107,11 @@ class _Group:
     groups of their own, where the work of a step differs.
     """
 
-    def __init__(self, settings: SweepSettings, trials: list, opened: _Study | None) -> None:
+    def __init__(
+        self, settings: SweepSettings, trials: list, opened: _Study | None, task: EnvSpec
+    ) -> None:
         self.settings, self.trials, self.opened = settings, trials, opened
-        self.threshold = env_spec(settings.env).solve.threshold  # the pruning signal's zero
+        self.threshold = task.solve.threshold  # the pruning signal's zero
         self.budget = settings.total_steps
         self.pruned = np.zeros(len(trials), bool)
         self.told = np.zeros(len(trials), bool)
