@@ -284,8 +284,14 @@ def _head(params: Params, side: str, hidden):
 
 
 def _tower(params: Params, prefix: str, h, spec: NetworkSpec, xp: Any):
+    relu = spec.activation == "relu"
     for i in range(len(spec.hidden)):
         layer = params[f"{prefix}_{i}"]
+        if xp is np and np.result_type(h, layer["w"], layer["b"]) == h.dtype:
+            h = h @ layer["w"]  # then the same operations in place: no temporary arrays
+            h += layer["b"]
+            (np.maximum(h, 0, out=h) if relu else np.tanh(h, out=h))
+            continue
         h = h @ layer["w"] + layer["b"]
-        h = xp.maximum(h, 0) if spec.activation == "relu" else xp.tanh(h)
+        h = xp.maximum(h, 0) if relu else xp.tanh(h)
     return h

@@ -160,29 +160,39 @@ def _finite(obs: np.ndarray) -> np.ndarray:
     )
 
 
+def stack_params(policies: list[Policy]) -> Params:
+    """The policies' forward-pass parameters stacked on a leading axis, as ``act_together``
+    takes them (a caller that acts with the same policies many times stacks them once)."""
+    first = policies[0]
+    if any(p.spec != first.spec or p.env_id != first.env_id for p in policies):
+        raise ValueError("act_together needs policies of one network and one env")
+    return {
+        layer: {key: _stack([p._forward_params()[layer][key] for p in policies]) for key in keys}
+        for layer, keys in first._forward_params().items()
+    }
+
+
 def act_together(
     policies: list[Policy],
     obs: np.ndarray,
     greedy: list[bool],
     rngs: list[np.random.Generator | None],
+    stacked: Params | None = None,
 ) -> np.ndarray:
     """``np.stack([p.act(o, g, r) for p, o, g, r in zip(policies, obs, greedy, rngs)])`` in
     one forward pass, bit for bit: ``obs`` is ``[policies, batch, obs_size]``, and the
     policies share a network and an env. numpy multiplies each slice of a stack with the same
     BLAS call as a lone matrix, and the rest of the pass works element by element or along
     the last axis; each sampling policy draws from its generator what ``act`` would draw.
+    ``stacked``: ``stack_params(policies)``, where the caller keeps it.
     """
     first = policies[0]
-    if any(p.spec != first.spec or p.env_id != first.env_id for p in policies):
-        raise ValueError("act_together needs policies of one network and one env")
+    if stacked is None:
+        stacked = stack_params(policies)
     obs = _finite(np.asarray(obs, np.float64))
     if obs.ndim != 3 or len(obs) != len(policies):
         raise ValueError(f"obs must be [policies, batch, obs_size]; got {list(obs.shape)}")
     dist = first.distribution
-    stacked = {
-        layer: {key: _stack([p._forward_params()[layer][key] for p in policies]) for key in keys}
-        for layer, keys in first._forward_params().items()
-    }
     inputs = actor_inputs(stacked, obs, first.spec, xp=np)
     greedy = np.asarray(greedy, bool)
     actions = np.zeros((len(policies), obs.shape[1], *dist.action_shape))

@@ -22,7 +22,7 @@ import numpy as np
 
 from poleax.envs.registry import env_spec
 from poleax.envs.spec import EVAL_SEED, EnvSpec
-from poleax.policy import Policy, act_together
+from poleax.policy import Policy, act_together, stack_params
 
 
 @dataclass(frozen=True)
@@ -260,10 +260,11 @@ def _play(players: list[tuple], task: EnvSpec, episodes: int, seed: int) -> list
     totals = np.zeros(episodes * n)
     blocks = [slice(i * episodes, (i + 1) * episodes) for i in range(n)]
     teams = _teams([policy for policy, _ in players])
+    stacks: dict[int, tuple[list[int], Any]] = {}  # team -> its playing members' parameters
     while alive.any():
         actions = np.zeros(space.shape, space.dtype)
         playing = [alive[block].any() for block in blocks]
-        for team in teams:
+        for t, team in enumerate(teams):
             members = [i for i in team if playing[i]]
             if not members:
                 continue
@@ -272,11 +273,15 @@ def _play(players: list[tuple], task: EnvSpec, episodes: int, seed: int) -> list
                     policy, greedy = players[i]
                     actions[blocks[i]] = policy.act(obs[blocks[i]], greedy=greedy, rng=rngs[i])
                 continue
+            team_policies = [players[i][0] for i in members]
+            if t not in stacks or stacks[t][0] != members:  # stacked again as players finish
+                stacks[t] = (members, stack_params(team_policies))
             together = act_together(
-                [players[i][0] for i in members],
+                team_policies,
                 np.stack([obs[blocks[i]] for i in members]),
                 [players[i][1] for i in members],
                 [rngs[i] for i in members],
+                stacks[t][1],
             )
             for i, acted in zip(members, together, strict=True):
                 actions[blocks[i]] = acted
