@@ -101,6 +101,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
     import jax
     import jax.numpy as jnp
 
+    import poleax.algos
     import poleax.run.training
     import poleax.trainer
     from poleax.algos import make_algorithm
@@ -116,6 +117,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 
         return algo._replace(update=update)
 
+    monkeypatch.setattr(poleax.algos, "make_algorithm", poisoned)  # the run builds it
     monkeypatch.setattr(poleax.trainer, "make_algorithm", poisoned)
     monkeypatch.setenv("POLEAX_NO_COMPILE_CACHE", "1")  # keep the poisoned programs out of it
     monkeypatch.setattr(poleax.run.training, "CHECKPOINT_EVERY_CHUNKS", 1)
@@ -154,7 +156,7 @@ def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
         meta_path.write_text(json.dumps(meta))
     elif how == "other-network":
         meta = json.loads(meta_path.read_text())
-        meta["network"]["hidden"] = [32]
+        meta["network"]["hidden"] = [64, 64]  # the run trained 32x32
         meta_path.write_text(json.dumps(meta))
     elif how == "other-algo":
         config = json.loads((copy / "config.json").read_text())

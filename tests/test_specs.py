@@ -53,6 +53,8 @@ def test_the_live_page_names_actions_as_the_spec_does():
 
 def test_per_task_tables_are_views_of_the_specs():
     assert set(ENV_DEFAULTS) == {
+        "CartPole-v0",
+        "CartPole-v1",
         "Acrobot-v1",
         "MountainCar-v0",
         "Pendulum-v1",
