@@ -28,6 +28,7 @@ from poleax.config import (
 from poleax.envs.registry import ENV_IDS, STANDARD_ENV, env_spec
 from poleax.envs.spec import EVAL_SEED
 from poleax.lang import ENV_VAR, LANGS, speaking, tr, translate
+from poleax.sweep.settings import OBJECTIVES
 
 EXIT_BAD_INPUT = 2
 
@@ -350,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--objective",
         default="steps",
-        choices=("steps", "core-seconds"),
+        choices=OBJECTIVES,
         help="a trial's score: its seeds' mean env steps to solve, or the core-seconds "
         "(process CPU time) per solved seed; an unsolved seed counts at the budget "
         "(default: steps)",
