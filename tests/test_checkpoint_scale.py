@@ -326,7 +326,8 @@ def test_sigterm_during_a_many_seed_run_saves_format_2_exits_143_and_resumes(tmp
     folder = Path(os.path.realpath(out / "checkpoint"))
     assert all(not k.startswith("seed") for k in npz(folder / "policy.npz"))
     for i in (0, seeds - 1):
-        assert checkpoint.load_policy(out, seed_index=i).spec.hidden == (64, 64)
+        hidden = tuple(meta["network"]["hidden"])
+        assert checkpoint.load_policy(out, seed_index=i).spec.hidden == hidden
     chunks = json.loads((folder / "history.json").read_text())["chunks"]
     assert chunks >= 1
     assert resume_once(out)["chunks"] > chunks  # resumed from the checkpoint, trained on
