@@ -40,11 +40,11 @@ def assert_exactly(trials, n: int) -> None:
 @pytest.mark.slow
 def test_sweep_end_to_end_on_sqlite(tmp_path, capsys):
     out = tmp_path / "sweep"
-    # A seeded sampler and 8,192 steps: four settings that solve nothing make a sweep that
-    # rightly writes no best_config.json (sampler seed 0 at 4,096 steps did, with 32x32 nets).
-    args = ["sweep", *SMALL, "--total-steps", "8192", "--trials", "4", "--batch", "2"]
-    args += ["--study", "e2e", "--out", str(out)]
-    assert main([*args, "--sampler-seed", "0"]) == 0
+    # A seeded sampler: four settings that solve nothing in 4,096 steps make a sweep that
+    # rightly writes no best_config.json (sampler seed 0's did, with 32x32 networks; seed 2's
+    # best solves CartPole-v0 in 1,536 steps).
+    args = ["sweep", *SMALL, "--trials", "4", "--batch", "2", "--study", "e2e", "--out", str(out)]
+    assert main([*args, "--sampler-seed", "2"]) == 0
     assert "best config" in capsys.readouterr().out
     assert_exactly(trials_of(f"sqlite:///{out / 'study.db'}", "e2e"), 4)
     for name in ("best_config.json", "history.png", "summary.json"):
