@@ -20,7 +20,7 @@ from run_checks import assert_ends_alike, poleax_cmd, resume
 from poleax.cli import _config_from_args, build_parser, main
 from poleax.config import ConfigError, TrainConfig
 
-TRAIN = ["--env", "CartPole-v0", "--total-steps", "200000", "--no-stop-when-solved", "--no-gifs"]
+TRAIN = ["--env", "CartPole-v0", "--total-steps", "100000", "--no-stop-when-solved", "--no-gifs"]
 
 
 def policy_arrays(run: Path) -> dict[str, np.ndarray]:
@@ -136,7 +136,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 @pytest.fixture(scope="module")
 def small_run(train_once) -> Path:
     args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    return train_once(*args, "--no-gifs")
+    return train_once(*args, "--hidden", "64,64", "--no-gifs")  # the fingerprint case's run
 
 
 def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
@@ -156,7 +156,7 @@ def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
         meta_path.write_text(json.dumps(meta))
     elif how == "other-network":
         meta = json.loads(meta_path.read_text())
-        meta["network"]["hidden"] = [64, 64]  # the run trained 32x32
+        meta["network"]["hidden"] = [32]  # the run trained 64x64
         meta_path.write_text(json.dumps(meta))
     elif how == "other-algo":
         config = json.loads((copy / "config.json").read_text())
