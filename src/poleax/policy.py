@@ -65,18 +65,14 @@ class Policy:
     def env_spec(self) -> EnvSpec:
         """The spec of the task the policy acts in (evaluation, maps, export and the live
         page take it from here)."""
-        if self.task is None or self.task.id != self.env_id:
-            self.task = env_spec(self.env_id)
-        return self.task
+        task = self.known_task()
+        return env_spec(self.env_id) if task is None else task  # raises, naming the ids
 
     def known_task(self) -> EnvSpec | None:
         """The task's spec, or None where ``env_id`` is not registered in this process (a
         picture worker knows the built-in tasks and those its imports register)."""
         if self.task is None or self.task.id != self.env_id:
-            found = find_spec(self.env_id)
-            if found is None:
-                return None
-            self.task = found
+            self.task = find_spec(self.env_id)
         return self.task
 
     @property
