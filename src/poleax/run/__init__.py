@@ -3,11 +3,32 @@ and the order of the stages (``training``), judging on gymnasium (``judging``), 
 (``pictures``), the summary and metrics (``summary``), and what it prints (``log``).
 
 The CLI's ``train`` and the Python ``poleax.train`` both call ``run_training``.
+
+The names below are imported when first used, not with the package: the picture worker
+process imports ``poleax.run.pictures`` and needs neither JAX nor the trainer (importing
+them cost each of its two processes a second of CPU).
 """
 
-from poleax.run.folder import RunLock, default_run_dir, prepare_run_dir
-from poleax.run.log import print_files
-from poleax.run.training import Run, RunInterrupted, run_training
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from poleax.run.folder import RunLock, default_run_dir, prepare_run_dir
+    from poleax.run.log import print_files
+    from poleax.run.training import Run, RunInterrupted, run_training
+
+#: Each public name, and the room it lives in.
+_ROOMS = {
+    "Run": "training",
+    "RunInterrupted": "training",
+    "run_training": "training",
+    "RunLock": "folder",
+    "default_run_dir": "folder",
+    "prepare_run_dir": "folder",
+    "print_files": "log",
+}
 
 __all__ = [
     "Run",
@@ -18,3 +39,12 @@ __all__ = [
     "print_files",
     "run_training",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    room = _ROOMS.get(name)
+    if room is None:
+        raise AttributeError(f"module 'poleax.run' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"poleax.run.{room}"), name)
+    globals()[name] = value
+    return value
