@@ -20,7 +20,7 @@ from run_checks import assert_ends_alike, poleax_cmd, resume
 from poleax.cli import _config_from_args, build_parser, main
 from poleax.config import ConfigError, TrainConfig
 
-# Long enough that a signal 1-4 s after launch lands mid-run (16x16 networks train 61,440
+# Long enough that a signal 1-3 s after launch lands mid-run (16x16 networks train 61,440
 # steps in some 6 s here, more on a loaded machine), short enough to train three times.
 TRAIN = ["--env", "CartPole-v0", "--total-steps", "61440", "--no-stop-when-solved", "--no-gifs"]
 
@@ -59,7 +59,7 @@ def test_killed_run_saves_exits_fast_and_resumes_to_the_same_parameters(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(rng.uniform(1.0, 4.0))
+    time.sleep(rng.uniform(1.0, 3.0))
     if proc.poll() is not None:
         pytest.fail("training finished before the signal; raise the budget")
     sent = time.monotonic()
