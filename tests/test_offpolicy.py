@@ -709,6 +709,10 @@ def test_play_shows_the_greedy_policy_in_gymnasiums_window(train_once, monkeypat
     run = train_once("--env", "Pendulum-v1", "--algo", "sac", "--total-steps", "400", "--no-gifs")
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    # The window keeps gymnasium's pace (30 frames a second: 6.7 s an episode); not here.
+    from gymnasium.envs.classic_control.pendulum import PendulumEnv
+
+    monkeypatch.setitem(PendulumEnv.metadata, "render_fps", 100_000)
     capsys.readouterr()
     assert main(["play", str(run), "--episodes", "1"]) == 0
     policy, env = poleax.load(run), gym.make("Pendulum-v1")
