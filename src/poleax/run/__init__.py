@@ -41,10 +41,16 @@ __all__ = [
 ]
 
 
+#: The rooms themselves, as attributes of the package (``poleax.run.training``).
+_MODULES = {"folder", "judging", "log", "pictures", "summary", "training"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f"poleax.run.{name}")
     room = _ROOMS.get(name)
     if room is None:
-        raise AttributeError(f"module 'poleax.run' has no attribute {name!r}")
+        raise AttributeError(name)
     value = getattr(importlib.import_module(f"poleax.run.{room}"), name)
     globals()[name] = value
     return value
