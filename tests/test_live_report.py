@@ -257,10 +257,12 @@ def test_the_report_plays_the_trained_policy_and_it_recovers_from_a_push(trained
     for episode, reference in zip(out["episodes"], references, strict=True):
         # The first 100 steps to 1e-9; after that a 1-ulp difference between the browser's
         # Math.sin/cos and glibc's can grow along a trained policy's trajectory (seen: 1.1e-5
-        # at step ~400 with Chromium 156 for one trained policy), so the whole episode is
-        # held to 1e-4 and to the same length and return.
+        # at step ~400 with Chromium 156 for one trained policy, 6.3e-4 with a 16x16 one), so
+        # the whole episode is held to 1e-2 and to the same length and return: one action of
+        # the other side would move the cart's velocity by some 0.18 at once (force 10 N over
+        # 1.1 kg for 0.02 s), far beyond it.
         assert max_diff(episode["states"][:100], reference["states"][:100]) <= 1e-9
-        assert max_diff(episode["states"], reference["states"]) <= 1e-4
+        assert max_diff(episode["states"], reference["states"]) <= 1e-2
         assert int(episode["step"]) == len(reference["states"])
         assert float(episode["ret"]) == sum(reference["rewards"])
 
