@@ -167,8 +167,10 @@ def test_a_picture_worker_imports_neither_jax_nor_the_trainer():
     """The worker's import (its ``COMMAND``) in a fresh interpreter: matplotlib and gymnasium
     are its job, JAX is not (it cost each worker a second of CPU when ``poleax.run`` imported
     the trainer)."""
-    probe = "import sys\n" + pictures._PictureWorker.COMMAND + (
-        "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('poleax.')))"
+    probe = (
+        "import sys\n"
+        + pictures._PictureWorker.COMMAND
+        + ("print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('poleax.')))")
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
