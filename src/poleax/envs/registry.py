@@ -71,9 +71,9 @@ def _cartpole(id: str, max_steps: int, threshold: float) -> EnvSpec:
         # 800-831 solved 32/32 on both CartPoles (v1: 0.43 core-seconds per solved seed beside
         # 64x64's 0.80). Then 16x16, side by side with 32x32 on seeds 900-931: 32/32 on both
         # (v1: median 5,632 env steps, 0.61 core-s beside 0.83; v0: 3,584, 0.42 beside 0.53);
-        # 256 seeds of v1 (500-755): 256/256, median 5,632, 39.6 s whole process beside
-        # c46da14's 83.5 s (benchmarks/robustness.py). A 1,024-seed checkpoint with Adam's
-        # moments is then some 10 MB (31 MB at 32x32).
+        # 256 seeds of v1 (500-755): 256/256, median 5,632, 39.6 s and 43.7 s whole process
+        # beside c46da14's 83.5 s and 74.5 s in two runs (benchmarks/robustness.py). A
+        # 1,024-seed checkpoint with Adam's moments is then 10-14 MB (31 MB at 32x32).
         defaults={"ppo": {"hidden": (16, 16)}},
         action_names=("left", "right"),
         map_axes=_CARTPOLE_MAP,
