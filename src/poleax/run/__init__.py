@@ -12,6 +12,7 @@ them cost each of its two processes a second of CPU).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,16 +42,12 @@ __all__ = [
 ]
 
 
-#: The rooms themselves, as attributes of the package (``poleax.run.training``).
-_MODULES = {"folder", "judging", "log", "pictures", "summary", "training"}
-
-
 def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(f"poleax.run.{name}")
     room = _ROOMS.get(name)
-    if room is None:
-        raise AttributeError(name)
-    value = getattr(importlib.import_module(f"poleax.run.{room}"), name)
-    globals()[name] = value
-    return value
+    if room is not None:
+        value = getattr(importlib.import_module(f"poleax.run.{room}"), name)
+        globals()[name] = value
+        return value
+    if importlib.util.find_spec(f"poleax.run.{name}") is not None:  # a room itself
+        return importlib.import_module(f"poleax.run.{name}")
+    raise AttributeError(name)
