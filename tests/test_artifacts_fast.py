@@ -170,7 +170,7 @@ def test_a_picture_worker_imports_neither_jax_nor_the_trainer():
     probe = (
         "import sys\n"
         + pictures._PictureWorker.COMMAND
-        + ("print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('poleax.')))")
+        + "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('poleax.')))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
