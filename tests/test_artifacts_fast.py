@@ -1,7 +1,7 @@
 """Issue 16's fast artifacts: CartPole frames drawn without gymnasium's per-frame overhead are
 gymnasium's frames, pixel for pixel; the GIFs hold the frames the old writer held; the
-untrained policy drawn during training is the trainer's; the picture workers compute what
-this process would, fall back to it, and leave nothing behind, signals included."""
+untrained policy drawn during training is the trainer's; the picture worker computes what
+this process would, falls back to it, and leaves nothing behind, signals included."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def curve_args() -> tuple:
 
 
 def test_a_picture_worker_draws_what_this_process_draws_and_stands_in_when_gone():
-    worker = pictures._PictureWorker(for_maps=False)
+    worker = pictures.PictureWorker.start()
     try:
         assert worker.process is not None
         here = plots.curve_png(*curve_args())
@@ -169,7 +169,7 @@ def test_a_picture_worker_imports_neither_jax_nor_the_trainer():
     the trainer)."""
     probe = (
         "import sys\n"
-        + pictures._PictureWorker.COMMAND
+        + pictures.PictureWorker.COMMAND
         + "print(sorted(m for m in sys.modules if m == 'jax' or m.startswith('poleax.')))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
@@ -183,19 +183,18 @@ def test_a_picture_worker_imports_neither_jax_nor_the_trainer():
 def test_a_run_leaves_no_worker_behind(tmp_path, monkeypatch):
     import poleax
 
-    started: list[pictures.PictureWorkers] = []
-    original = pictures.PictureWorkers.start
+    started: list[pictures.PictureWorker] = []
+    original = pictures.PictureWorker.start
 
     def start():
         started.append(original())
         return started[-1]
 
-    monkeypatch.setattr(pictures.PictureWorkers, "start", staticmethod(start))
+    monkeypatch.setattr(pictures.PictureWorker, "start", staticmethod(start))
     out = tmp_path / "run"
     poleax.train(env="CartPole-v1", total_steps=1024, stop_when_solved=False, out=out)
-    assert len(started) == 1
-    for worker in started[0]:
-        assert worker.process.poll() is not None
+    assert len(started) == 1  # one worker draws the curve and the maps
+    assert started[0].process.poll() is not None
     for name in ("curve.png", "before.gif", "after.gif", "policy_map.png", "value_map.png"):
         assert (out / name).stat().st_size > 0
     assert not list(out.glob("*.tmp"))
@@ -231,7 +230,7 @@ def test_a_signal_to_the_whole_group_while_training_is_one_line_and_ends_every_p
         start_new_session=True,  # its own process group, as a terminal would give it
     )
     deadline = time.monotonic() + 120
-    while len(tagged_processes(tag)) < 3 and time.monotonic() < deadline:  # run + 2 workers
+    while len(tagged_processes(tag)) < 2 and time.monotonic() < deadline:  # run + its worker
         time.sleep(0.05)
     time.sleep(2.0)  # into the training
     os.killpg(proc.pid, getattr(signal, sig))  # what Ctrl-C does: the whole group

@@ -1,5 +1,5 @@
-"""A run's pictures: GIFs drawn on threads, the curve and the maps by matplotlib worker
-processes that load while the run trains; each written once the policy is saved."""
+"""A run's pictures: GIFs drawn on threads, the curve and the maps by a matplotlib worker
+process that loads while the run trains; each written once the policy is saved."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -39,16 +39,18 @@ class Pictures:
 
     The untrained policy's GIF is drawn on a thread while training runs; the thread then
     prepares the next GIF's drawing. Once training ends, while the run is judged and saved,
-    the trained policy's GIF is drawn on a thread here, the learning curve and the maps
-    (matplotlib) by two ``PictureWorkers`` processes that loaded matplotlib while the run
-    trained. ``write`` waits for them and writes the files.
+    the trained policy's GIF is drawn on a thread here, the maps and then the learning curve
+    (matplotlib) by a ``PictureWorker`` process that loaded matplotlib while the run trained
+    (one process, not one per picture: a second costs every run half a core-second to load
+    matplotlib again, for a few tenths of a second of wall time at its end). ``write`` waits
+    for them and writes the files.
     """
 
     def __init__(
-        self, config: TrainConfig, algo, run_dir: Path, names, gifs: bool, workers, before
+        self, config: TrainConfig, algo, run_dir: Path, names, gifs: bool, worker, before
     ) -> None:
         self.config, self.algo, self.run_dir, self.names = config, algo, run_dir, names
-        self.gifs, self.workers, self.before = gifs, workers, before
+        self.gifs, self.worker, self.before = gifs, worker, before
         self.jobs: dict[str, Future] = {}
         self.drawing = threading.Lock()  # one GIF at a time: pygame, and the player's cache
 
@@ -66,7 +68,7 @@ class Pictures:
         trained = policy_of(self.algo, result.delivered_params[0])
 
         module = REGISTERED_BY.get(config.env, "")
-        self.jobs["maps"] = self.workers.maps.submit(_maps, module, trained, config.seed)
+        self.jobs["maps"] = self.worker.submit(_maps, module, trained, config.seed)
         if self.gifs:
             self.start_early()
             self.jobs["after"] = _in_thread(self._gif, result.delivered_params[0])
@@ -84,7 +86,7 @@ class Pictures:
             # Before every env could have played a whole capped episode, only short ones end.
             start_step=config.num_envs * task.max_steps,
         )
-        self.jobs["curve"] = self.workers.curve.submit(
+        self.jobs["curve"] = self.worker.submit(
             curve,
             np.cumsum(result.metrics[ENV_STEPS], axis=1),
             result.metrics[EPISODIC_RETURN],
@@ -160,15 +162,15 @@ def _in_thread(fn: Callable[..., Any], *args: Any) -> Future:
     return future
 
 
-class _PictureWorker:
+class PictureWorker:
     """A second Python process that draws pictures with matplotlib beside the main process.
 
-    Started with the run, it imports matplotlib (and gymnasium, for the maps) and warms
-    matplotlib's fonts while the main process trains. ``submit(fn, *args)`` runs a
-    module-level function there and returns a future of its (pickled) result. It never
-    writes a file and takes no terminal's signals (the run decides what an interrupt stops);
-    it ends when the run closes it, or when the main process is gone. Where it cannot start
-    or dies, the work runs on a thread here.
+    Started with the run (``start``), it imports matplotlib (and gymnasium, for the maps)
+    and warms matplotlib's fonts while the main process trains. ``submit(fn, *args)`` runs a
+    module-level function there (one at a time, in order) and returns a future of its
+    (pickled) result. It never writes a file and takes no terminal's signals (the run decides
+    what an interrupt stops); it ends when the run closes it, or when the main process is
+    gone. Where it cannot start or dies, the work runs on a thread here.
     """
 
     #: Imports the loop quietly: a worker that cannot start leaves its work to this process.
@@ -176,7 +178,11 @@ class _PictureWorker:
         "try:\n from poleax.run.pictures import _serve_pictures\nexcept BaseException:\n exit(1)\n"
     )
 
-    def __init__(self, for_maps: bool) -> None:
+    @classmethod
+    def start(cls) -> PictureWorker:
+        return cls()
+
+    def __init__(self) -> None:
         self.jobs: dict[int, tuple[Future, Callable, tuple]] = {}
         self.lock = threading.Lock()
         self.count = 0
@@ -197,7 +203,7 @@ class _PictureWorker:
             return
         self.alive = True
         threading.Thread(target=self._read, name="poleax-picture-worker", daemon=True).start()
-        self.submit(_warm_worker, for_maps)
+        self.submit(_warm_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         future: Future = Future()
@@ -250,21 +256,6 @@ class _PictureWorker:
                     pipe.close()
 
 
-class PictureWorkers(NamedTuple):
-    """The two picture workers: one draws the learning curve, the other the maps."""
-
-    curve: _PictureWorker
-    maps: _PictureWorker
-
-    @classmethod
-    def start(cls) -> PictureWorkers:
-        return cls(_PictureWorker(for_maps=False), _PictureWorker(for_maps=True))
-
-    def close(self) -> None:
-        for worker in self:
-            worker.close()
-
-
 _HERE = threading.Lock()
 
 
@@ -287,15 +278,14 @@ def _copy_outcome(source: Future, target: Future) -> None:
         target.set_result(source.result())
 
 
-def _warm_worker(for_maps: bool) -> None:
+def _warm_worker() -> None:
     """What a picture worker imports and loads before it is asked for anything."""
+    from gymnasium.envs import classic_control  # noqa: F401 (the maps' greedy episode)
+
+    import poleax.maps as maps  # noqa: F401
     from poleax.plots import warm_up
 
     warm_up()
-    if for_maps:
-        from gymnasium.envs import classic_control  # noqa: F401 (the maps' greedy episode)
-
-        import poleax.maps as maps  # noqa: F401
 
 
 def _serve_pictures() -> None:

@@ -14,7 +14,7 @@ from poleax.files import write_json
 from poleax.run.folder import default_run_dir, prepare_run_dir
 from poleax.run.judging import GymnasiumCheck, GymnasiumPreload, final_evaluations
 from poleax.run.log import Reporter
-from poleax.run.pictures import Pictures, PictureWorkers, draw_pictures
+from poleax.run.pictures import Pictures, PictureWorker, draw_pictures
 from poleax.run.summary import per_seed_results, summarise, write_metrics
 from poleax.signals import Signals, Stop
 
@@ -99,15 +99,15 @@ def run_training(
         raise ConfigError("--resume continues a run in its own folder; drop --out")
     run_dir, lock = prepare_run_dir(resume or out or default_run_dir(config), resume=bool(resume))
     signals = Signals().install()
-    workers = PictureWorkers.start()  # matplotlib's pictures, beside the main process
+    worker = PictureWorker.start()  # matplotlib's pictures, beside the main process
     try:
         session = _open(config, run_dir, bool(resume), signals, process_start)
         result, gymnasium, preload, pictures = _train(
-            session, bool(resume), gifs, progress, tensorboard, console, workers
+            session, bool(resume), gifs, progress, tensorboard, console, worker
         )
         return _finish(session, result, gymnasium, preload, pictures)
     finally:
-        workers.close()
+        worker.close()
         signals.restore()
         lock.release()
 
@@ -146,7 +146,7 @@ def _resumed(session: _Session):
     return state, history
 
 
-def _train(session: _Session, resume, gifs, progress, tensorboard, console, workers):
+def _train(session: _Session, resume, gifs, progress, tensorboard, console, worker):
     """Train to the stop rule or the budget, checkpointing; raise ``RunInterrupted`` on a
     signal (the checkpoint written first)."""
     import poleax.checkpoint as checkpoint
@@ -158,7 +158,7 @@ def _train(session: _Session, resume, gifs, progress, tensorboard, console, work
     writer = _tensorboard_writer(session.run_dir, config) if tensorboard else None
     preload = GymnasiumPreload()
     pictures = Pictures(
-        config, session.algo, session.run_dir, session.names, gifs, workers, preload.wait
+        config, session.algo, session.run_dir, session.names, gifs, worker, preload.wait
     )
 
     def on_chunk(report) -> None:
