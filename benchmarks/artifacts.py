@@ -72,7 +72,8 @@ def gif_parts(src: Path, run: Path, repeats: int) -> str:
 
     policy = load(run)
     states, _ = render.play_episode(policy.env_id, policy.params, policy.spec, 0, True)
-    fps = env_spec(policy.env_id).render_fps
+    task = env_spec(policy.env_id)
+    fps = task.render_fps
 
     def old_draw() -> list:
         env = env_spec(policy.env_id).gymnasium_env(render_mode="rgb_array")
@@ -96,7 +97,7 @@ def gif_parts(src: Path, run: Path, repeats: int) -> str:
         return out.getvalue()
 
     def new_draw() -> list:
-        return render._indexed_frames(policy.env_id, states, None, render.FRAME_SHRINK)
+        return render._indexed_frames(task, states, None, render.FRAME_SHRINK)
 
     def timed(fn, *args) -> tuple[float, object]:
         times, out = [], None
@@ -106,7 +107,7 @@ def gif_parts(src: Path, run: Path, repeats: int) -> str:
             times.append(time.perf_counter() - start)
         return statistics.median(times), out
 
-    render.prepare(policy.env_id)
+    render.prepare(task)
     draw_old, frames = timed(old_draw)
     write_old, _ = timed(old_write, frames)
     draw_new, indexed = timed(new_draw)
