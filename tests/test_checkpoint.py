@@ -698,7 +698,8 @@ def test_state_loads_back_and_a_misfit_is_one_checkpoint_error(run):
 @pytest.fixture(scope="module")
 def small_run(train_once) -> Path:
     args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    return train_once(*args, "--hidden", "64,64", "--no-gifs")  # the fingerprint case's run
+    wide = ["--hidden", "64,64", "--eval-every", "512"]
+    return train_once(*args, *wide, "--no-gifs")  # the fingerprint case's run
 
 
 @pytest.mark.parametrize("damage", ["json {}", "json []", "chunks 'x'", "npz empty file"])

@@ -15,7 +15,10 @@ from poleax.report import write_report
 #: Short runs, with the settings of test_nothing_lost's and test_saved_policies' runs: one
 #: training each per session.
 SHORT = {
-    "CartPole-v1": ["--total-steps", "2048", "--no-stop-when-solved", "--hidden", "64,64"],
+    "CartPole-v1": [
+        *["--total-steps", "2048", "--no-stop-when-solved"],
+        *["--hidden", "64,64", "--eval-every", "512"],
+    ],
     "Pendulum-v1": ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"],
 }
 SHORT["Pendulum-v1"] += ["--algo", "ppo"]  # sac is its default; these runs are ppo's

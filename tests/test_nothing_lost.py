@@ -20,7 +20,7 @@ from run_checks import assert_ends_alike, poleax_cmd, resume
 from poleax.cli import main
 
 SHORT = ["--env", "CartPole-v1", "--total-steps", "2048", "--no-stop-when-solved", "--no-progress"]
-SHORT += ["--hidden", "64,64"]  # the fingerprint case's run: trained once per session
+SHORT += ["--hidden", "64,64", "--eval-every", "512"]  # the fingerprint case's run
 
 # Runs `poleax.cli.main(ARGS)` after wrapping `poleax.run.<MODULE>.<NAME>` so that the process sends
 # itself SIGNAL as that stage begins: the signal lands inside the stage, every time.

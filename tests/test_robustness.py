@@ -138,7 +138,8 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 @pytest.fixture(scope="module")
 def small_run(train_once) -> Path:
     args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    return train_once(*args, "--hidden", "64,64", "--no-gifs")  # the fingerprint case's run
+    wide = ["--hidden", "64,64", "--eval-every", "512"]
+    return train_once(*args, *wide, "--no-gifs")  # the fingerprint case's run
 
 
 def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
