@@ -180,6 +180,7 @@ class PictureWorker:
 
     @classmethod
     def start(cls) -> PictureWorker:
+        """The run's worker, its process started (the one place a run starts one)."""
         return cls()
 
     def __init__(self) -> None:
