@@ -76,7 +76,7 @@ def gif_parts(src: Path, run: Path, repeats: int) -> str:
     fps = task.render_fps
 
     def old_draw() -> list:
-        env = env_spec(policy.env_id).gymnasium_env(render_mode="rgb_array")
+        env = task.gymnasium_env(render_mode="rgb_array")
         env.reset(seed=0)
         frames = []
         for step, physics in enumerate(states):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_checks import OLD_CARTPOLE
 
 from poleax import checkpoint
 from poleax.checkpoint import CheckpointError, load_history, load_policy_params, read_meta
@@ -698,8 +699,7 @@ def test_state_loads_back_and_a_misfit_is_one_checkpoint_error(run):
 @pytest.fixture(scope="module")
 def small_run(train_once) -> Path:
     args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    wide = ["--hidden", "64,64", "--eval-every", "512"]
-    return train_once(*args, *wide, "--no-gifs")  # the fingerprint case's run
+    return train_once(*args, *OLD_CARTPOLE, "--no-gifs")  # the fingerprint case's run
 
 
 @pytest.mark.parametrize("damage", ["json {}", "json []", "chunks 'x'", "npz empty file"])

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from run_checks import OLD_CARTPOLE
 from test_envs_surfaces import STOP_AT_FIRST_CHUNK  # runs `poleax train`, stopped at a chunk
 
 import poleax
@@ -59,16 +60,13 @@ def tiny(env: str, steps: int = 2048, algo: str = "", executor: str = "") -> lis
 #: name -> (arguments of ``poleax train`` (always with --no-gifs), slow). Every task with ppo
 #: (its default but on Pendulum-v1 and MountainCarContinuous-v0, named there), the other
 #: on-policy algorithms, the tutorial preset and both executors.
-#: The CartPoles' PPO runs name the networks of c46da14's defaults (64x64; 16x16 since issue
-#: 25), so that their numbers still compare.
-WIDE = ["--hidden", "64,64", "--eval-every", "512"]
-#: Likewise Acrobot-v1's evaluations every 512 env steps and MountainCar-v0's PPO of
-#: c46da14 (issue 25 gave them 4,096 and 8,192, 64 envs and 32x32 networks; the CartPoles
-#: 1,024).
+#: The CartPoles' PPO runs name c46da14's settings (``OLD_CARTPOLE``), so that their numbers
+#: still compare; likewise Acrobot-v1's evaluations every 512 env steps and MountainCar-v0's
+#: PPO of c46da14 (issue 25 gave them 4,096 and 8,192, 64 envs and 32x32 networks).
 OLD_MOUNTAIN_CAR = ["--num-envs", "16", "--hidden", "64,64", "--eval-every", "512"]
 CASES: dict[str, tuple[list[str], bool]] = {
-    "CartPole-v0/ppo": (["--env", "CartPole-v0", *SHARED, *WIDE], False),
-    "CartPole-v1/ppo": (["--env", "CartPole-v1", *SHARED, *WIDE], False),
+    "CartPole-v0/ppo": (["--env", "CartPole-v0", *SHARED, *OLD_CARTPOLE], False),
+    "CartPole-v1/ppo": (["--env", "CartPole-v1", *SHARED, *OLD_CARTPOLE], False),
     "Acrobot-v1/ppo": ([*tiny("Acrobot-v1"), "--eval-every", "512"], True),
     "MountainCar-v0/ppo": ([*tiny("MountainCar-v0"), *OLD_MOUNTAIN_CAR], True),
     "Pendulum-v1/ppo": (tiny("Pendulum-v1", algo="ppo"), False),
@@ -84,14 +82,14 @@ CASES: dict[str, tuple[list[str], bool]] = {
     # 3,304 steps: where c46da14's run with a budget of 3,000 ended (its last chunk's end),
     # which the budget rule now reaches exactly, its crossing update being that chunk's last.
     "tutorial": (["--preset", "tutorial", "--total-steps", "3304", *TINY], False),
-    "CartPole-v1/ppo/vmapped": ([*tiny("CartPole-v1", executor="vmapped"), *WIDE], False),
+    "CartPole-v1/ppo/vmapped": ([*tiny("CartPole-v1", executor="vmapped"), *OLD_CARTPOLE], False),
     "Pendulum-v1/ppo/vmapped": (tiny("Pendulum-v1", algo="ppo", executor="vmapped"), True),
     "CartPole-v1/ppo/rows-per-core": (
-        [*tiny("CartPole-v1", executor="rows-per-core"), *WIDE],
+        [*tiny("CartPole-v1", executor="rows-per-core"), *OLD_CARTPOLE],
         True,
     ),
     # Trained until solved: the steps to solve, and the tutorial's running-reward stop.
-    "CartPole-v0/ppo/solved": (["--env", "CartPole-v0", "--seed", "1", *WIDE], True),
+    "CartPole-v0/ppo/solved": (["--env", "CartPole-v0", "--seed", "1", *OLD_CARTPOLE], True),
     "tutorial/stopped": (["--preset", "tutorial"], True),
 }
 

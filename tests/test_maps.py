@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from run_checks import OLD_CARTPOLE
 
 import poleax
 from poleax.maps import MAP_AXES, map_grid
@@ -15,10 +16,7 @@ from poleax.report import write_report
 #: Short runs, with the settings of test_nothing_lost's and test_saved_policies' runs: one
 #: training each per session.
 SHORT = {
-    "CartPole-v1": [
-        *["--total-steps", "2048", "--no-stop-when-solved"],
-        *["--hidden", "64,64", "--eval-every", "512"],
-    ],
+    "CartPole-v1": ["--total-steps", "2048", "--no-stop-when-solved", *OLD_CARTPOLE],
     "Pendulum-v1": ["--total-steps", "4096", "--no-stop-when-solved", "--normalize-obs"],
 }
 SHORT["Pendulum-v1"] += ["--algo", "ppo"]  # sac is its default; these runs are ppo's

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from run_checks import assert_ends_alike, poleax_cmd, resume
+from run_checks import OLD_CARTPOLE, assert_ends_alike, poleax_cmd, resume
 
 from poleax.cli import main
 
 SHORT = ["--env", "CartPole-v1", "--total-steps", "2048", "--no-stop-when-solved", "--no-progress"]
-SHORT += ["--hidden", "64,64", "--eval-every", "512"]  # the fingerprint case's run
+SHORT += OLD_CARTPOLE  # the fingerprint case's run: trained once per session
 
 # Runs `poleax.cli.main(ARGS)` after wrapping `poleax.run.<MODULE>.<NAME>` so that the process sends
 # itself SIGNAL as that stage begins: the signal lands inside the stage, every time.

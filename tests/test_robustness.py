@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from run_checks import assert_ends_alike, poleax_cmd, resume
+from run_checks import OLD_CARTPOLE, assert_ends_alike, poleax_cmd, resume
 
 from poleax.cli import _config_from_args, build_parser, main
 from poleax.config import ConfigError, TrainConfig
@@ -138,8 +138,7 @@ def test_non_finite_values_stop_training_and_keep_the_last_good_checkpoint(
 @pytest.fixture(scope="module")
 def small_run(train_once) -> Path:
     args = ["--env", "CartPole-v0", "--total-steps", "2048", "--no-stop-when-solved"]
-    wide = ["--hidden", "64,64", "--eval-every", "512"]
-    return train_once(*args, *wide, "--no-gifs")  # the fingerprint case's run
+    return train_once(*args, *OLD_CARTPOLE, "--no-gifs")  # the fingerprint case's run
 
 
 def corrupt(run: Path, tmp_path: Path, how: str) -> Path:
