@@ -9,7 +9,8 @@ ones named), N seeds trained with its defaults in one ``poleax train --seeds N``
 
 Each cell is one process, ``poleax train --env E [--algo A] --seeds N --seed S --no-gifs
 --no-progress``, with the program cache warm (a short run of each cell fills it first, so
-the figures are training, judging and the run folder, not XLA's compile). Per cell:
+the figures are training, judging and the run folder, not XLA's compile; it trains two
+seeds on the cell's own budget, since a program's shapes follow the budget). Per cell:
 - seeds solved by the margin: the delivered policy passes the env's criterion by two
   standard errors on gymnasium (``summary.json``'s per-seed ``solved``; a run of poleax
   before 0.3, which printed "solved" without the margin, counts its seeds with a confirmed
@@ -163,7 +164,9 @@ def main() -> int:
             for source, src in sources[::-1]:  # the old first: the cache warm-up is alike
                 warm = work / "warm"
                 flags = shlex.split(args.train_args) if src is None else []
-                train(src, env, algo, 2, args.first_seed, warm, *flags, "--total-steps", "2048")
+                # Two seeds of the same budget: the programs' shapes (chunk lengths, the
+                # schedule) follow the budget, so a shorter warm-up would compile others.
+                train(src, env, algo, 2, args.first_seed, warm, *flags)
                 shutil.rmtree(warm, ignore_errors=True)
                 cells.append(cell(source, src, env, algo, flags, args, work))
                 c = cells[-1]
