@@ -61,13 +61,14 @@ def tiny(env: str, steps: int = 2048, algo: str = "", executor: str = "") -> lis
 #: (its default but on Pendulum-v1 and MountainCarContinuous-v0, named there), the other
 #: on-policy algorithms, the tutorial preset and both executors.
 #: The CartPoles' PPO runs name c46da14's settings (``OLD_CARTPOLE``), so that their numbers
-#: still compare; likewise Acrobot-v1's evaluations every 512 env steps and MountainCar-v0's
-#: PPO of c46da14 (issue 25 gave them 4,096 and 8,192, 64 envs and 32x32 networks).
+#: still compare; likewise Acrobot-v1's evaluations every 512 env steps and 64x64 networks
+#: and MountainCar-v0's PPO of c46da14 (issue 25 gave them 4,096 and one layer of 64, 8,192,
+#: 64 envs and 32x32 networks).
 OLD_MOUNTAIN_CAR = ["--num-envs", "16", "--hidden", "64,64", "--eval-every", "512"]
 CASES: dict[str, tuple[list[str], bool]] = {
     "CartPole-v0/ppo": (["--env", "CartPole-v0", *SHARED, *OLD_CARTPOLE], False),
     "CartPole-v1/ppo": (["--env", "CartPole-v1", *SHARED, *OLD_CARTPOLE], False),
-    "Acrobot-v1/ppo": ([*tiny("Acrobot-v1"), "--eval-every", "512"], True),
+    "Acrobot-v1/ppo": ([*tiny("Acrobot-v1"), "--eval-every", "512", "--hidden", "64,64"], True),
     "MountainCar-v0/ppo": ([*tiny("MountainCar-v0"), *OLD_MOUNTAIN_CAR], True),
     "Pendulum-v1/ppo": (tiny("Pendulum-v1", algo="ppo"), False),
     "MountainCarContinuous-v0/ppo": (tiny("MountainCarContinuous-v0", 4096, algo="ppo"), True),

@@ -47,7 +47,7 @@ def test_main_job_writes_every_artifact(run_dir):
     assert seed["steps_to_solve"] == summary["env_steps"][0]
     meta = json.loads((run_dir / "checkpoint/meta.json").read_text())
     assert meta["format_version"] == 2 and meta["poleax_version"] == poleax.__version__
-    assert meta["network"]["hidden"] == [16, 16]  # CartPole-v0 ppo's default
+    assert meta["network"]["hidden"] == [32]  # CartPole-v0 ppo's default
     with Image.open(run_dir / "curve.png") as image:
         assert image.size[0] > 300
     header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
