@@ -8,9 +8,9 @@ ones named), N seeds trained with its defaults in one ``poleax train --seeds N``
                                     [--out FILE.md] [--keep DIR]
 
 Each cell is one process, ``poleax train --env E [--algo A] --seeds N --seed S --no-gifs
---no-progress``, with the program cache warm (a short run of each cell fills it first, so
-the figures are training, judging and the run folder, not XLA's compile; it trains two
-seeds on the cell's own budget, since a program's shapes follow the budget). Per cell:
+--no-progress``, with the program cache warm (a run of two seeds on the cell's own budget
+fills it first: a program's shapes follow the budget), so the figures are training, judging
+and the run folder, not XLA's compile. Per cell:
 - seeds solved by the margin: the delivered policy passes the env's criterion by two
   standard errors on gymnasium (``summary.json``'s per-seed ``solved``; a run of poleax
   before 0.3, which printed "solved" without the margin, counts its seeds with a confirmed

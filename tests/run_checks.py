@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-#: c46da14's CartPole PPO, networks of 64x64 and an evaluation every 512 env steps (16x16 and
-#: every 1,024 since issue 25): the fingerprint cases' CartPole runs name them so that their
-#: numbers still compare, and the tests that share those runs (``train_once``) name them too.
+#: c46da14's CartPole PPO, networks of 64x64 and an evaluation every 512 env steps (one
+#: layer of 32 and every 1,024 since issue 25): the fingerprint cases' CartPole runs name them
+#: so that their numbers still compare, and the tests that share those runs (``train_once``)
+#: name them too.
 OLD_CARTPOLE = ["--hidden", "64,64", "--eval-every", "512"]
 
 
